@@ -1,0 +1,71 @@
+"""Every action_id and callback_id the app uses, and the typed payloads carried in buttons and modals."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ActionId(StrEnum):
+    APPROVE = "hitl.approve"
+    EDIT = "hitl.edit"
+    REJECT = "hitl.reject"
+
+
+class CallbackId(StrEnum):
+    APPROVE = "hitl.approve_submit"
+    EDIT = "hitl.edit_submit"
+    REJECT = "hitl.reject_submit"
+
+
+class InputId(StrEnum):
+    """block_id (and action_id) of modal inputs; draft parts are `draft_0`, `draft_1`, …"""
+
+    NOTE = "note"
+    CHECKLIST = "checklist"
+    REASON = "reason"
+    DRAFT_PREFIX = "draft_"
+    VALUE = "value"
+
+
+class RejectReason(StrEnum):
+    FACTUAL_ERROR = "factual_error"
+    HALLUCINATION = "hallucination"
+    MISSING_EVIDENCE = "missing_evidence"
+    INCORRECT_EVIDENCE = "incorrect_evidence"
+    POLICY_VIOLATION = "policy_violation"
+    UNSAFE = "unsafe"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)
+
+
+class CaseRef(_Payload):
+    """A card button's `value`."""
+
+    case_id: str = Field(alias="c")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def dump(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+class ModalMetadata(_Payload):
+    """A decision modal's `private_metadata`: what was clicked, and how the draft was split over inputs."""
+
+    case_id: str
+    channel: str | None = None
+    message_ts: str | None = None
+    # Whitespace cut out between draft parts (Slack trims input values), put back on submit.
+    seps: list[str] = Field(default_factory=list)

@@ -1,0 +1,171 @@
+"""`hitl` on the command line: serve, check-policy, db upgrade, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.policy import Policy, PolicyError, load_policy
+from bot.durations import format_duration
+
+
+class CliError(Exception):
+    """A one-line message for the operator; never a traceback."""
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _policy(path: str) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _upgrade(database_url: str) -> None:
+    from store.migrate import upgrade
+
+    try:
+        upgrade(database_url)
+    except Exception as exc:  # noqa: BLE001 - report any driver failure as one line
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CliError(f"HITL_DATABASE_URL: cannot migrate the database: {reason}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.runtime import build_runtime
+    from bot.server import create_asgi_app
+
+    settings = _settings()
+    try:
+        settings.require_serving()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    policy = _policy(settings.policy_path)
+    _upgrade(settings.database_url)
+    runtime = build_runtime(settings, policy)
+    app = create_asgi_app(runtime)
+    port = args.port or settings.port
+    host = args.host or settings.host
+    logging.getLogger(__name__).info("hitl serving on %s:%d (%d queues)", host, port, len(policy.queues))
+    if settings.slack_app_token is not None:
+        return _serve_socket_mode(app, runtime, host, port)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True)
+    return 0
+
+
+def _serve_socket_mode(app: object, runtime: object, host: str, port: int) -> int:
+    """Socket Mode: Slack's requests arrive over a WebSocket; the HTTP API still listens for the LLM system."""
+    import uvicorn
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.app import create_bolt_app
+
+    async def main() -> None:
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))  # type: ignore[arg-type]
+        token = runtime.settings.slack_app_token.get_secret_value()  # type: ignore[attr-defined]
+        handler = AsyncSocketModeHandler(create_bolt_app(runtime), token)  # type: ignore[arg-type]
+        await asyncio.gather(server.serve(), handler.start_async())
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_check_policy(args: argparse.Namespace) -> int:
+    policy = _policy(args.file)
+    print(f"{args.file}: OK, {len(policy.queues)} queue(s), first match wins")
+    for index, queue in enumerate(policy.queues, start=1):
+        match = ", ".join(f"{k}={v}" for k, v in queue.match.model_dump(exclude_none=True).items()) or "(everything)"
+        print(f"{index}. {queue.name}  when {match}")
+        for number, tier in enumerate(queue.tiers, start=1):
+            timing = queue.timing(number)
+            print(f"     tier {number}: {tier.name}  channel {tier.channel}  sla {format_duration(timing.sla)}  reviewers {', '.join(tier.reviewers)}")
+        if queue.approve_checklist:
+            print(f"     approve checklist: {len(queue.approve_checklist)} item(s)")
+    if not policy.has_catch_all:
+        print("warning: no catch-all queue (match: {}); escalations that match nothing are refused with 422")
+    if policy.ops:
+        print(f"ops: channel {policy.ops.channel}, operators {', '.join(policy.ops.operators) or '(none)'}")
+    return 0
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    _upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_audit_verify(_args: argparse.Namespace) -> int:
+    from store.audit import verify_chain
+    from store.db import create_engine, create_sessionmaker
+
+    settings = _settings()
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                report = await verify_chain(session)
+        finally:
+            await engine.dispose()
+        if report.ok:
+            print(f"audit chain intact: {report.checked} event(s) verified")
+            return 0
+        for brk in report.breaks:
+            print(f"audit chain broken at event {brk.event_id} (case {brk.case_id or '-'}): {brk.problem}")
+        return 1
+
+    return asyncio.run(run())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hitl", description="Humans in the loop of LLM systems, in Slack.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP server and the scheduler")
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.add_argument("--host", default=None, help="default: $HITL_HOST or 0.0.0.0")
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check-policy", help="validate a policy file and print its routing table")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_policy)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="create or migrate the schema to the latest version").set_defaults(func=cmd_db_upgrade)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_sub.add_parser("verify", help="check the hash chain and say where it breaks").set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CliError as exc:
+        print(f"hitl: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

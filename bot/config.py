@@ -1,0 +1,72 @@
+"""Settings from the environment (and `.env`). A bad setting stops start-up with one line naming it."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line meant for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(SLACK_DEFAULT_API_URL, alias="SLACK_API_URL")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    database_url: str = Field("sqlite+aiosqlite:///hitl.db", alias="HITL_DATABASE_URL")
+    api_tokens: str = Field("", alias="HITL_API_TOKEN")
+    policy_path: str = Field("hitl.yml", alias="HITL_POLICY")
+    port: int = Field(3000, alias="PORT", ge=1, le=65535)
+    host: str = Field("0.0.0.0", alias="HITL_HOST")
+    log_level: str = Field("info", alias="HITL_LOG_LEVEL")
+    # How often the outbox worker looks for work other replicas queued or retries that fell due.
+    outbox_poll_seconds: float = Field(1.0, alias="HITL_OUTBOX_POLL_SECONDS", gt=0)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+    @property
+    def api_token_list(self) -> list[str]:
+        return [t.strip() for t in self.api_tokens.split(",") if t.strip()]
+
+    def require_serving(self) -> None:
+        """What `hitl serve` cannot run without."""
+        for name, value in (
+            ("SLACK_BOT_TOKEN", self.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+        ):
+            if value is None or not value.get_secret_value().strip():
+                raise ConfigError(f"{name} is required to serve (set it in the environment or .env)")
+        if not self.api_token_list:
+            raise ConfigError("HITL_API_TOKEN is required to serve: the bearer token(s) LLM systems use, comma-separated")
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
+        raise ConfigError(f"{alias or field}: {first['msg']}") from None

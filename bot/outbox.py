@@ -1,0 +1,139 @@
+"""The outbox worker: delivers queued outbound work after commit, with leases, retries and back-off.
+
+Every replica runs one. Items are claimed in SQL (SKIP LOCKED on PostgreSQL, one writer at a time on SQLite),
+so two workers never hold the same item; items sharing an ordering key go out one at a time, oldest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.slack import retry_after_seconds, slack_error_code
+from store import outbox as store
+from store.models import OutboxItem
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# What to do in the transaction that marks the item delivered (store a ts, append an audit row…).
+AfterDelivery = Callable[[AsyncSession], Awaitable[None]]
+Deliverer = Callable[["Runtime", OutboxItem], Awaitable[AfterDelivery | None]]
+
+
+class GiveUp(Exception):
+    """Delivering this item can never succeed; stop retrying it."""
+
+
+class RetryLater(Exception):
+    """Not deliverable yet (e.g. waiting on another item); try again after `seconds` without alarm."""
+
+    def __init__(self, reason: str, seconds: float = 1.0) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential back-off with full jitter on the upper half: 2 s, 4 s, 8 s… capped at 5 minutes."""
+    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class OutboxWorker:
+    lease = timedelta(seconds=120)
+    batch = 32
+    concurrency = 8
+
+    def __init__(self, rt: "Runtime") -> None:
+        self.rt = rt
+        self.deliverers: dict[str, Deliverer] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(self.concurrency)
+
+    def register(self, kind: str, deliverer: Deliverer) -> None:
+        self.deliverers[kind] = deliverer
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="hitl-outbox")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        poll = self.rt.settings.outbox_poll_seconds
+        while not self._stopping:
+            try:
+                delivered = await self.run_once()
+            except Exception:  # noqa: BLE001 - the database may be briefly unavailable; keep the loop alive
+                log.exception("outbox pass failed; retrying")
+                delivered = 0
+            if delivered:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Claim what is due and deliver it. Returns how many items were claimed."""
+        token = uuid.uuid4().hex[:16]
+        now = self.rt.clock.now()
+        async with self.rt.sessions.begin() as session:
+            items = await store.claim_due(session, now=now, lease=self.lease, token=token, limit=self.batch)
+        if items:
+            await asyncio.gather(*(self._deliver(item, token) for item in items))
+        return len(items)
+
+    async def drain(self, max_passes: int = 1000) -> None:
+        """Deliver until nothing is due (tests and the CLI; the server uses the background loop)."""
+        for _ in range(max_passes):
+            if not await self.run_once():
+                return
+
+    async def _deliver(self, item: OutboxItem, token: str) -> None:
+        async with self._slots:
+            deliverer = self.deliverers.get(item.kind)
+            try:
+                if deliverer is None:
+                    raise GiveUp(f"no deliverer for kind {item.kind!r}")
+                after = await deliverer(self.rt, item)
+            except RetryLater as exc:
+                await self._fail(item, token, str(exc), self.rt.clock.now() + timedelta(seconds=exc.seconds))
+                return
+            except GiveUp as exc:
+                log.error("outbox %s %s given up: %s", item.kind, item.dedupe_key, exc)
+                await self._fail(item, token, f"given up: {exc}", None)
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure is retried later, never dropped
+                code = slack_error_code(exc)
+                wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts))
+                log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait)
+                await self._fail(item, token, code, self.rt.clock.now() + timedelta(seconds=wait))
+                return
+            async with self.rt.sessions.begin() as session:
+                if await store.mark_delivered(session, item.id, token, self.rt.clock.now()) and after is not None:
+                    await after(session)
+
+    async def _fail(self, item: OutboxItem, token: str, error: str, retry_at: object) -> None:
+        async with self.rt.sessions.begin() as session:
+            await store.mark_failed(session, item.id, token, error=error, retry_at=retry_at, now=self.rt.clock.now())  # type: ignore[arg-type]

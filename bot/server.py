@@ -1,0 +1,74 @@
+"""The ASGI app: Slack's requests, the HTTP API, health, and the background workers' lifetime."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.app import create_bolt_app
+from bot.runtime import Runtime
+from bot.scheduler import create_scheduler
+from bot.services.delivery import register_slack_deliverers
+from bot.services.reviewers import all_groups
+from handlers import api
+
+log = logging.getLogger(__name__)
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return JSONResponse({"error": "unavailable", "message": "the database is busy or unreachable; retry shortly"}, status_code=503, headers={"Retry-After": "2"})
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.error("unhandled error: %s", exc, exc_info=exc)
+    return JSONResponse({"error": "internal", "message": "unexpected error; it has been logged"}, status_code=500)
+
+
+def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
+    bolt = create_bolt_app(rt)
+    slack_handler = AsyncSlackRequestHandler(bolt)
+    assert rt.outbox is not None
+    register_slack_deliverers(rt.outbox)
+
+    async def slack_events(request: Request) -> Response:
+        return await slack_handler.handle(request)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # One pooled HTTP session for every Slack call instead of a new one per call.
+        rt.slack.session = aiohttp.ClientSession()
+        scheduler = create_scheduler(rt)
+        if background:
+            assert rt.outbox is not None
+            rt.outbox.start()
+            scheduler.start()
+            try:
+                await rt.reviewers.refresh(all_groups(rt.policy))
+            except Exception:  # noqa: BLE001 - Slack may be down at start; the job retries
+                log.warning("could not warm the user-group cache at start")
+        try:
+            yield
+        finally:
+            if background:
+                scheduler.shutdown(wait=False)
+                assert rt.outbox is not None
+                await rt.outbox.stop()
+            await rt.slack.session.close()
+            rt.slack.session = None
+            await rt.close()
+
+    return Starlette(
+        routes=[Route("/slack/events", slack_events, methods=["POST"]), *api.routes(rt)],
+        lifespan=lifespan,
+        exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, Exception: _unexpected},
+    )

@@ -1,0 +1,115 @@
+"""Escalations in: validate, route, store with its audit row and its card in the outbox, in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.escalation import Escalation
+from bot.runtime import Runtime
+from bot.sla import tier_deadline
+from store import cases as case_store
+from store import outbox
+from store.audit import Actor, append_audit, canonical_json
+from store.models import Case, CaseStatus
+
+
+class NoRoute(Exception):
+    """No queue in the policy matches and there is no catch-all."""
+
+
+class CaseConflict(Exception):
+    """The case_id exists with different content."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    case: Case
+    created: bool
+
+
+def payload_hash(raw: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(raw).encode("utf-8")).hexdigest()
+
+
+def post_card_key(case_id: str) -> str:
+    return f"post_card:{case_id}"
+
+
+async def ingest(rt: Runtime, raw: dict[str, Any], escalation: Escalation, actor: Actor) -> IngestResult:
+    digest = payload_hash(raw)
+    queue = rt.policy.route(escalation.routing_context())
+    if queue is None:
+        raise NoRoute("no queue in the policy matches this escalation, and the policy has no catch-all queue (match: {})")
+    try:
+        return await _insert(rt, raw, escalation, actor, digest, queue.name)
+    except IntegrityError:
+        # Another request inserted the same case_id between our read and our insert.
+        async with rt.sessions() as session:
+            existing = await case_store.get_case(session, escalation.case_id)
+        if existing is None:
+            raise
+        return _replay(existing, digest)
+
+
+def _replay(existing: Case, digest: str) -> IngestResult:
+    if existing.payload_hash != digest:
+        raise CaseConflict(f"case_id {existing.case_id!r} was already received with different content")
+    return IngestResult(existing, created=False)
+
+
+async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, actor: Actor, digest: str, queue_name: str) -> IngestResult:
+    queue = rt.policy.queue(queue_name)
+    assert queue is not None
+    now = rt.clock.now()
+    first = queue.tier(1)
+    deadline = escalation.sla_deadline or tier_deadline(now, queue.timing(1))
+    async with rt.sessions.begin() as session:
+        existing = await case_store.get_case(session, escalation.case_id)
+        if existing is not None:
+            return _replay(existing, digest)
+        case = Case(
+            case_id=escalation.case_id,
+            payload=escalation.model_dump(mode="json", exclude_none=True),
+            payload_hash=digest,
+            tenant_id=escalation.tenant_id,
+            skill=escalation.skill,
+            risk_level=escalation.risk_level.value if escalation.risk_level else None,
+            model_name=escalation.model.name if escalation.model else None,
+            queue=queue.name,
+            tier=1,
+            status=CaseStatus.PENDING.value,
+            version=1,
+            channel=first.channel,
+            sla_deadline=deadline,
+            tier_deadline=deadline,
+            due_at=deadline,
+            reminded_tier=0,
+            repeats=0,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        await session.flush()
+        await append_audit(
+            session,
+            action="received",
+            actor=actor,
+            at=now,
+            case_id=case.case_id,
+            details={"queue": queue.name, "tier": 1, "channel": first.channel, "sla_deadline": deadline.isoformat(), "payload_hash": digest},
+        )
+        await outbox.enqueue(
+            session,
+            kind="post_card",
+            dedupe_key=post_card_key(case.case_id),
+            payload={"case_id": case.case_id},
+            case_id=case.case_id,
+            ordering_key=f"channel:{first.channel}",
+            now=now,
+        )
+    rt.wake_outbox()
+    return IngestResult(case, created=True)

@@ -1,0 +1,105 @@
+"""What a reviewer's click and modal submission do, independent of how Slack delivered them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from blocks.card import CardView
+from blocks.ids import ActionId, ModalMetadata
+from blocks.modals import build_approve_modal, build_edit_modal, build_reject_modal
+from blocks.text import escape_mrkdwn, slack_date
+from bot.runtime import Runtime
+from bot.services.cards import card_view
+from bot.services.decisions import AlreadyDecided, CaseMissing, Decided, DecisionRequest, audit, authorize, decide, load_case, tier_label
+from store.audit import Actor
+from store.models import Case, CaseStatus
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    user_id: str
+    team_id: str | None
+    name: str | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.slack(self.user_id, self.team_id, self.name)
+
+
+@dataclass(frozen=True)
+class OpenModal:
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Tell the clicker why nothing happened (ephemeral in the channel, or in the modal)."""
+
+    text: str
+
+
+def decided_text(case: Case) -> str:
+    outcome = case.outcome or case.status
+    when = slack_date(case.decided_at) if case.decided_at else "earlier"
+    who = f"<@{case.decided_by}>" if case.decided_by else "someone"
+    return f"This case was already *{escape_mrkdwn(outcome)}* by {who} {when}. Nothing was changed."
+
+
+async def _refuse_outsider(rt: Runtime, case: Case, reviewer: Reviewer, attempted: str) -> Refusal:
+    auth = await authorize(rt, case, reviewer.user_id)
+    if auth.allowed:
+        raise AssertionError("called for an authorized reviewer")
+    await audit(rt, case.case_id, "unauthorized_attempt", reviewer.actor, {"attempted": attempted, "tier": case.tier, "unverified": auth.unverified})
+    if auth.unverified:
+        return Refusal("I couldn't check your user-group membership with Slack just now, so I can't let you decide yet. Please try again in a minute.")
+    return Refusal(f"You're not a reviewer for {escape_mrkdwn(tier_label(rt, case))}, so you can't decide this case. The attempt was recorded.")
+
+
+def _modal_for(action: ActionId, view: CardView, checklist: list[str], meta: ModalMetadata) -> dict[str, Any]:
+    if action is ActionId.APPROVE:
+        return build_approve_modal(view, checklist, meta)
+    if action is ActionId.EDIT:
+        return build_edit_modal(view, meta)
+    return build_reject_modal(view, meta)
+
+
+async def open_decision(rt: Runtime, action: ActionId, case_id: str, reviewer: Reviewer, channel: str | None, message_ts: str | None) -> OpenModal | Refusal:
+    """Decide what a click on Approve / Edit / Reject shows. Only reads: the trigger_id is ticking."""
+    case = await load_case(rt, case_id)
+    if case is None:
+        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
+    if CaseStatus(case.status).decided:
+        return Refusal(decided_text(case))
+    if not (await authorize(rt, case, reviewer.user_id)).allowed:
+        return await _refuse_outsider(rt, case, reviewer, action.value)
+    queue = rt.policy.queue(case.queue)
+    checklist = list(queue.approve_checklist) if queue else []
+    meta = ModalMetadata(case_id=case.case_id, channel=channel, message_ts=message_ts)
+    return OpenModal(_modal_for(action, card_view(case, rt.policy), checklist, meta))
+
+
+async def record_view(rt: Runtime, case_id: str, reviewer: Reviewer, action: ActionId) -> None:
+    await audit(rt, case_id, "viewed", reviewer.actor, {"modal": action.value})
+
+
+async def submit_decision(rt: Runtime, request: DecisionRequest, reviewer: Reviewer) -> Decided | Refusal:
+    """Record a submitted decision; authorization is checked again, the tier may have moved since the click."""
+    case = await load_case(rt, request.case_id)
+    if case is None:
+        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
+    if CaseStatus(case.status).decided:
+        return Refusal(decided_text(case))
+    if not (await authorize(rt, case, reviewer.user_id)).allowed:
+        return await _refuse_outsider(rt, case, reviewer, request.outcome.value)
+    result = await decide(rt, request)
+    if isinstance(result, AlreadyDecided):
+        return Refusal(decided_text(result.case))
+    if isinstance(result, CaseMissing):
+        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
+    return result
+
+
+def checklist_for(rt: Runtime, case_id_queue: str) -> list[str]:
+    queue = rt.policy.queue(case_id_queue)
+    return list(queue.approve_checklist) if queue else []

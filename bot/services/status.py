@@ -1,0 +1,80 @@
+"""The status API's view of a case: state, decision, timeline and delivery state, from the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.runtime import Runtime
+from store import cases as case_store
+from store import outbox
+from store.audit import case_timeline
+from store.models import AuditEvent, Case, OutboxItem
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _decision(case: Case) -> dict[str, Any] | None:
+    if not case.outcome:
+        return None
+    return {
+        "outcome": case.outcome,
+        "final_text": case.final_text,
+        "reason": case.reason,
+        "note": case.note,
+        "checklist": case.checklist or [],
+        "decided_by": {"slack_user_id": case.decided_by, "slack_team_id": case.decided_by_team, "name": case.decided_by_name},
+        "decided_at": _iso(case.decided_at),
+        "tier": case.decided_tier,
+    }
+
+
+def _event(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "action": event.action,
+        "actor": {"type": event.actor_type, "slack_user_id": event.actor_id if event.actor_type == "slack_user" else None, "slack_team_id": event.actor_team, "name": event.actor_name, "id": event.actor_id},
+        "at": _iso(event.at),
+        "details": event.details,
+    }
+
+
+def _delivery(item: OutboxItem) -> dict[str, Any]:
+    if item.delivered_at:
+        state = "delivered"
+    elif item.dead_at:
+        state = "cancelled" if (item.last_error or "").startswith("cancelled") else "failed"
+    else:
+        state = "pending"
+    return {
+        "kind": item.kind,
+        "state": state,
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "next_attempt_at": _iso(item.next_attempt_at) if state == "pending" else None,
+        "delivered_at": _iso(item.delivered_at),
+    }
+
+
+async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
+    async with rt.sessions() as session:
+        case = await case_store.get_case(session, case_id)
+        if case is None:
+            return None
+        timeline = await case_timeline(session, case_id)
+        deliveries = await outbox.items_for_case(session, case_id)
+    return {
+        "case_id": case.case_id,
+        "status": case.status,
+        "queue": case.queue,
+        "tier": case.tier,
+        "channel": case.channel,
+        "message_ts": case.message_ts,
+        "sla_deadline": _iso(case.sla_deadline),
+        "tier_deadline": _iso(case.tier_deadline),
+        "decision": _decision(case),
+        "timeline": [_event(e) for e in timeline],
+        "deliveries": [_delivery(d) for d in deliveries],
+        "created_at": _iso(case.created_at),
+    }

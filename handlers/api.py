@@ -1,0 +1,122 @@
+"""The HTTP API the LLM system calls: send escalations, read decisions back."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot.escalation import Escalation, unstorable_strings
+from bot.runtime import Runtime
+from bot.services.ingest import CaseConflict, NoRoute, ingest
+from bot.services.status import case_status
+from store.audit import Actor, ActorType
+
+MAX_BODY_BYTES = 1_000_000
+
+
+def _error(status: int, error: str, message: str, fields: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": error, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(body)"
+
+
+def _api_actor(rt: Runtime, request: Request) -> Actor | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    for known in rt.settings.api_token_list:
+        if hmac.compare_digest(token.encode(), known.encode()):
+            # Audit who called without ever storing the token itself.
+            return Actor(ActorType.API, "token:" + hashlib.sha256(known.encode()).hexdigest()[:12], None, "api")
+    return None
+
+
+def _unauthorized() -> JSONResponse:
+    return _error(401, "unauthorized", "send Authorization: Bearer <HITL_API_TOKEN>", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _read_json(request: Request) -> Any:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge()
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise _TooLarge()
+    return json.loads(body)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def routes(rt: Runtime) -> list[Route]:
+    async def create_escalation(request: Request) -> JSONResponse:
+        actor = _api_actor(rt, request)
+        if actor is None:
+            return _unauthorized()
+        try:
+            raw = await _read_json(request)
+        except _TooLarge:
+            return _error(413, "too_large", f"the body is over {MAX_BODY_BYTES:,} bytes")
+        except (ValueError, RecursionError):
+            return _error(400, "invalid_json", "the body is not valid JSON (UTF-8, one object)")
+        if not isinstance(raw, dict):
+            return _error(422, "validation_failed", "the body must be a JSON object", [{"field": "(body)", "message": "expected an object"}])
+        bad_strings = unstorable_strings(raw)
+        if bad_strings:
+            fields = [{"field": _field_path(path), "message": "contains a NUL character or an unpaired surrogate"} for path in bad_strings[:50]]
+            return _error(422, "validation_failed", "some strings cannot be stored", fields)
+        try:
+            escalation = Escalation.model_validate(raw)
+        except ValidationError as exc:
+            fields = [{"field": _field_path(err["loc"]), "message": err["msg"]} for err in exc.errors(include_url=False)]
+            return _error(422, "validation_failed", f"{len(fields)} field(s) are invalid", fields)
+        except RecursionError:
+            return _error(422, "validation_failed", "the body is nested too deeply", [{"field": "(body)", "message": "nested too deeply"}])
+        try:
+            result = await ingest(rt, raw, escalation, actor)
+        except NoRoute as exc:
+            return _error(422, "no_route", str(exc), [{"field": "skill", "message": "no queue matches skill/risk_level/tenant_id/language"}])
+        except CaseConflict as exc:
+            return _error(409, "conflict", str(exc), [{"field": "case_id", "message": "already used for a different escalation"}])
+        case = result.case
+        body = {"case_id": case.case_id, "status": case.status, "queue": case.queue, "tier": case.tier, "channel": case.channel}
+        return JSONResponse(body, status_code=201 if result.created else 200)
+
+    async def get_escalation(request: Request) -> JSONResponse:
+        if _api_actor(rt, request) is None:
+            return _unauthorized()
+        status = await case_status(rt, request.path_params["case_id"])
+        if status is None:
+            return _error(404, "not_found", "no case with that case_id")
+        return JSONResponse(status)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        try:
+            async with rt.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
+            return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"ok": True})
+
+    return [
+        Route("/v1/escalations", create_escalation, methods=["POST"]),
+        Route("/v1/escalations/{case_id:path}", get_escalation, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]

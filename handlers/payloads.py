@@ -1,0 +1,48 @@
+"""Slack request bodies parsed into the few typed facts handlers need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from blocks.ids import CaseRef, ModalMetadata
+from bot.services.review import Reviewer
+
+
+class BadPayload(Exception):
+    """A request that did not come from a card or modal of ours (or came from an older, incompatible one)."""
+
+
+def reviewer_of(body: dict[str, Any]) -> Reviewer:
+    user = body.get("user") or {}
+    team = body.get("team") or {}
+    return Reviewer(
+        user_id=str(user.get("id") or body.get("user_id") or ""),
+        team_id=user.get("team_id") or team.get("id") or body.get("team_id"),
+        name=user.get("username") or user.get("name") or body.get("user_name"),
+    )
+
+
+def clicked_case(body: dict[str, Any]) -> CaseRef:
+    try:
+        return CaseRef.model_validate_json(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError, ValidationError) as exc:
+        raise BadPayload("button value is not a case reference") from exc
+
+
+def click_location(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    return channel, container.get("message_ts")
+
+
+def modal_metadata(body: dict[str, Any]) -> ModalMetadata:
+    try:
+        return ModalMetadata.model_validate_json(body["view"]["private_metadata"])
+    except (KeyError, TypeError, ValidationError) as exc:
+        raise BadPayload("modal metadata is not ours") from exc
+
+
+def state_values(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return ((body.get("view") or {}).get("state") or {}).get("values") or {}

@@ -1,0 +1,178 @@
+"""Tables. The database is the truth; Slack messages, scheduler jobs and webhooks are views of these rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on both databases, always handed back timezone-aware."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+class CaseStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    EDITED = "edited"
+    REJECTED = "rejected"
+
+    @property
+    def decided(self) -> bool:
+        return self in DECIDED
+
+
+DECIDED = frozenset({CaseStatus.APPROVED, CaseStatus.EDITED, CaseStatus.REJECTED})
+OPEN_STATUSES = (CaseStatus.PENDING.value,)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(128), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str | None] = mapped_column(String(128))
+    skill: Mapped[str | None] = mapped_column(String(64))
+    risk_level: Mapped[str | None] = mapped_column(String(16))
+    model_name: Mapped[str | None] = mapped_column(String(256))
+
+    queue: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.PENDING.value)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    channel: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+    sla_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    tier_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The next moment the sweep must look at this case (reminder or breach); NULL once nothing is due.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminded_tier: Mapped[int] = mapped_column(Integer, default=0)
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
+
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_by_name: Mapped[str | None] = mapped_column(String(256))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    final_text: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    checklist: Mapped[list[str] | None] = mapped_column(JSON)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_by_team: Mapped[str | None] = mapped_column(String(32))
+    decided_by_name: Mapped[str | None] = mapped_column(String(256))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_tier: Mapped[int | None] = mapped_column(Integer)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_cases_due_at", "due_at", postgresql_where=text("due_at IS NOT NULL"), sqlite_where=text("due_at IS NOT NULL")),
+        Index("ix_cases_queue_status", "queue", "status"),
+        Index("ix_cases_decided_at", "decided_at"),
+        Index("ix_cases_created_at", "created_at"),
+    )
+
+
+class SlackMessage(Base):
+    """Which Slack message shows which case: the card, pages, reminders, thread notes."""
+
+    __tablename__ = "slack_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("channel", "ts", name="uq_slack_messages_channel_ts"),)
+
+
+class AuditEvent(Base):
+    """Append-only. Each row hashes the previous row's hash with its own content; triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(64))
+    actor_team: Mapped[str | None] = mapped_column(String(32))
+    actor_name: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)
+
+
+class OutboxItem(Base):
+    """Work that must be said outside (Slack posts and updates, pages, webhooks), written with the state change."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    case_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # Items with the same ordering key are delivered one at a time, oldest first (cards in a channel).
+    ordering_key: Mapped[str | None] = mapped_column(String(160))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the item will never be delivered: cancelled by a decision, or given up after its deadline.
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_due",
+            "next_attempt_at",
+            postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_ordering_open",
+            "ordering_key",
+            "id",
+            postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+        ),
+    )

@@ -1,0 +1,122 @@
+"""The outbox: outbound work queued in the same transaction as the state change, delivered after commit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from store.models import OutboxItem
+
+
+def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    case_id: str | None = None,
+    ordering_key: str | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue work once per dedupe key; a second enqueue of the same key is a no-op. True if queued now."""
+    statement = (
+        _insert(session)(OutboxItem)
+        .values(
+            kind=kind,
+            dedupe_key=dedupe_key,
+            case_id=case_id,
+            ordering_key=ordering_key,
+            payload=payload,
+            attempts=0,
+            next_attempt_at=not_before or now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)
+
+
+def _open() -> Any:
+    return and_(OutboxItem.delivered_at.is_(None), OutboxItem.dead_at.is_(None))
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, lease: timedelta, token: str, limit: int) -> list[OutboxItem]:
+    """Claim due items, at most the oldest open one per ordering key, under a lease.
+
+    One statement: rows another worker holds (row lock or unexpired lease) are skipped, never waited on.
+    """
+    earlier = aliased(OutboxItem)
+    blocked_by_earlier = exists().where(
+        earlier.ordering_key == OutboxItem.ordering_key,
+        earlier.id < OutboxItem.id,
+        earlier.delivered_at.is_(None),
+        earlier.dead_at.is_(None),
+    )
+    due = (
+        select(OutboxItem.id)
+        .where(
+            _open(),
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+            or_(OutboxItem.ordering_key.is_(None), ~blocked_by_earlier),
+        )
+        .order_by(OutboxItem.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(due.scalar_subquery()))
+        .values(claimed_until=now + lease, claim_token=token, attempts=OutboxItem.attempts + 1)
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.execute(claimed)).scalars())
+    return sorted(rows, key=lambda row: row.id)
+
+
+async def mark_delivered(session: AsyncSession, item_id: int, token: str, now: datetime) -> bool:
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None))
+        .values(delivered_at=now, claimed_until=None, last_error=None)
+    )
+    return bool(result.rowcount)
+
+
+async def mark_failed(
+    session: AsyncSession, item_id: int, token: str, *, error: str, retry_at: datetime | None, now: datetime
+) -> None:
+    """Schedule the next attempt, or (retry_at None) give the item up for good."""
+    values: dict[str, Any] = {"claimed_until": None, "last_error": error[:2000]}
+    if retry_at is None:
+        values["dead_at"] = now
+    else:
+        values["next_attempt_at"] = retry_at
+    await session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token).values(**values))
+
+
+async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[str, ...], now: datetime, why: str) -> int:
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.case_id == case_id, OutboxItem.kind.in_(kinds), _open())
+        .values(dead_at=now, last_error=why)
+    )
+    return int(result.rowcount or 0)
+
+
+async def items_for_case(session: AsyncSession, case_id: str) -> list[OutboxItem]:
+    return list(
+        (await session.execute(select(OutboxItem).where(OutboxItem.case_id == case_id).order_by(OutboxItem.id))).scalars()
+    )
