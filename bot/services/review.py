@@ -88,10 +88,9 @@ async def submit_decision(rt: Runtime, request: DecisionRequest, reviewer: Revie
     case = await load_case(rt, request.case_id)
     if case is None:
         return Refusal("This case is not in hitl's database any more. Nothing was changed.")
-    if CaseStatus(case.status).decided:
-        return Refusal(decided_text(case))
     if not (await authorize(rt, case, reviewer.user_id)).allowed:
         return await _refuse_outsider(rt, case, reviewer, request.outcome.value)
+    # No "already decided?" pre-check: the conditional update in decide() is the one place a race is settled.
     result = await decide(rt, request)
     if isinstance(result, AlreadyDecided):
         return Refusal(decided_text(result.case))
