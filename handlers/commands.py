@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from blocks.text import escape_mrkdwn
 from bot.runtime import Runtime
 
 HELP = (
@@ -22,6 +23,6 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if sub == "help":
             await ack(response_type="ephemeral", text=HELP)
             return
-        await ack(response_type="ephemeral", text=f"Unknown subcommand `{sub[:40]}`.\n{HELP}".replace("<", "&lt;"))
+        await ack(response_type="ephemeral", text=f"Unknown subcommand `{escape_mrkdwn(sub[:40])}`.\n{HELP}")
 
     app.command("/hitl")(handle_hitl_command)
