@@ -39,6 +39,7 @@ def _upgrade(database_url: str) -> None:
     except Exception as exc:  # noqa: BLE001 - report any driver failure as one line
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CliError(f"HITL_DATABASE_URL: cannot migrate the database: {reason}") from None
+    logging.getLogger(__name__).info("database schema is up to date")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -157,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic announces every plugin at INFO; the one line worth seeing is ours ("schema is up to date").
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

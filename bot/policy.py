@@ -158,7 +158,7 @@ class Queue(_Timing):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
     match: Match = Match()
     tiers: list[Tier] = Field(min_length=1)
-    approve_checklist: list[Annotated[str, Field(min_length=1, max_length=150)]] = Field(default_factory=list, max_length=10)
+    approve_checklist: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(default_factory=list, max_length=10)
 
     def tier(self, number: int) -> Tier:
         """Tiers are numbered from 1, as people say them."""

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.policy import GROUP_ID, Policy, Queue
+from bot.slack import slack_error_code
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ReviewerDirectory:
             try:
                 response = await self._client.usergroups_users_list(usergroup=group_id)
             except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("could not resolve user group %s: %s", group_id, exc)
+                log.warning("could not resolve user group %s: %s", group_id, slack_error_code(exc))
                 return cached[1] if cached else None
             members = frozenset(response.get("users") or [])
             self._groups[group_id] = (time.monotonic(), members)
