@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.escalation import Escalation
 from blocks.ids import ActionId, CaseRef, RejectReason
-from blocks.text import escape_mrkdwn, fit, human_delta, plain, slack_date
+from blocks.text import escape_mrkdwn, fit, human_delta, mention, plain, slack_date
 
 Block = dict[str, Any]
 
@@ -42,6 +42,16 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
+class PageView:
+    """A page of the case to a later tier: where it went."""
+
+    tier: int
+    tier_name: str
+    channel: str
+    permalink: str | None = None
+
+
+@dataclass(frozen=True)
 class CardView:
     case_id: str
     escalation: Escalation
@@ -52,6 +62,10 @@ class CardView:
     tier_deadline: datetime
     received_at: datetime
     decision: DecisionView | None = None
+    pages: tuple[PageView, ...] = ()
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    unhandled: bool = False
 
 
 def _text(text: str, *, untrusted: bool = False) -> dict[str, Any]:
@@ -176,14 +190,39 @@ def _impact_line(esc: Escalation) -> str | None:
     return "*Impact:* " + " · ".join(parts) if parts else None
 
 
-def build_review_card(view: CardView, now: datetime) -> tuple[str, list[Block]]:
-    """The card for a case in its current state, and the notification text that goes with it."""
+def _link(page: PageView, label: str) -> str:
+    return f"<{page.permalink}|{label}>" if page.permalink else f"{label} in <#{page.channel}>"
+
+
+def _paging_blocks(view: CardView, page_for: PageView | None, mentions: list[str]) -> list[Block]:
+    blocks: list[Block] = []
+    if page_for is not None and view.decision is None:
+        who = " ".join(mention(p) for p in mentions[:20])
+        blocks.append(_section(f"🚨 *Escalated to tier {page_for.tier} ({escape_mrkdwn(plain(page_for.tier_name, 80))})*: tier {page_for.tier - 1}'s SLA ran out with no decision. {who} please review."))
+    later = [p for p in view.pages if page_for is None or p.tier > page_for.tier]
+    if later:
+        links = ", ".join(_link(p, f"tier {p.tier} ({escape_mrkdwn(plain(p.tier_name, 60))})") for p in later[-5:])
+        blocks.append(_context(f"🚨 Escalated after SLA breach to {links}"))
+    if view.unhandled and view.decision is None:
+        blocks.append(_section("🆘 *Unhandled*: no decision after the last tier and every re-page. Ops have been alerted; the case can still be decided here."))
+    if view.claimed_by and view.decision is None:
+        since = f" since {slack_date(view.claimed_at)}" if view.claimed_at else ""
+        blocks.append(_context(f"🙋 Claimed by <@{view.claimed_by}>{since}"))
+    return blocks
+
+
+def build_review_card(view: CardView, now: datetime, *, page_for: PageView | None = None, mentions: list[str] | None = None) -> tuple[str, list[Block]]:
+    """The card for a case in its current state, and the notification text that goes with it.
+
+    `page_for` renders the copy posted to a later tier's channel, with `mentions` of that tier's reviewers.
+    """
     esc = view.escalation
     badge = OUTCOME_BADGE.get(view.decision.outcome) if view.decision else None
     title = f"{badge} · " if badge else "Review needed · "
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": plain(f"{title}{view.queue}: {view.case_id}", 150), "emoji": True}}
     ]
+    blocks.extend(_paging_blocks(view, page_for, mentions or []))
     if view.decision:
         blocks.extend(_decision_blocks(view))
         blocks.append({"type": "divider"})
@@ -208,10 +247,11 @@ def build_review_card(view: CardView, now: datetime) -> tuple[str, list[Block]]:
                     _button(ActionId.APPROVE, "Approve", view.case_id, "primary"),
                     _button(ActionId.EDIT, "Edit", view.case_id),
                     _button(ActionId.REJECT, "Reject", view.case_id, "danger"),
+                    _button(ActionId.UNCLAIM, "Unclaim", view.case_id) if view.claimed_by else _button(ActionId.CLAIM, "Claim", view.case_id),
                 ],
             }
         )
     blocks.append(_context(f"Case `{fit(view.case_id, 128)}` · received {slack_date(view.received_at)}"))
-    status = badge or "Review needed"
-    fallback = plain(f"{status} ({view.queue}, tier {view.tier}): {esc.reason_for_escalation}", 300)
+    status = badge or ("Escalated: review needed" if page_for else "Review needed")
+    fallback = plain(f"{status} ({view.queue}, tier {page_for.tier if page_for else view.tier}): {esc.reason_for_escalation}", 300)
     return escape_mrkdwn(fallback), blocks

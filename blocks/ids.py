@@ -11,6 +11,8 @@ class ActionId(StrEnum):
     APPROVE = "hitl.approve"
     EDIT = "hitl.edit"
     REJECT = "hitl.reject"
+    CLAIM = "hitl.claim"
+    UNCLAIM = "hitl.unclaim"
 
 
 class CallbackId(StrEnum):

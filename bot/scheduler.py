@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.runtime import Runtime
+from bot.services.escalation import run_sweep
 from bot.services.reviewers import all_groups
 
 log = logging.getLogger(__name__)
@@ -19,5 +21,11 @@ def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
         # Keeps group membership warm, so a click never waits on usergroups.users.list (trigger_id: 3 s).
         await rt.reviewers.refresh(all_groups(rt.policy))
 
+    async def sweep_sla() -> None:
+        await run_sweep(rt)
+
     scheduler.add_job(refresh_user_groups, "interval", minutes=5, id="refresh_user_groups")
+    # First run at start: breaches that fell due while no process was up are paged right away, once.
+    every = rt.policy.scheduler.sweep_every.total_seconds()
+    scheduler.add_job(sweep_sla, "interval", seconds=every, id="sweep_sla", next_run_time=datetime.now(timezone.utc))
     return scheduler

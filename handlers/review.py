@@ -12,7 +12,7 @@ from blocks.ids import ActionId, CallbackId, ModalMetadata
 from blocks.modals import build_notice_modal
 from bot.runtime import Runtime
 from bot.services.decisions import DecisionRequest, load_case
-from bot.services.review import OpenModal, Refusal, checklist_for, open_decision, record_view, submit_decision
+from bot.services.review import OpenModal, Refusal, checklist_for, claim, open_decision, record_view, submit_decision
 from handlers import forms
 from handlers.payloads import BadPayload, click_location, clicked_case, modal_metadata, reviewer_of, state_values
 from store.models import CaseStatus
@@ -39,8 +39,24 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         elif channel:
             await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=result.text)
 
-    for action in ActionId:
+    for action in (ActionId.APPROVE, ActionId.EDIT, ActionId.REJECT):
         app.action(action.value)(handle_decision_click)
+
+    async def handle_claim_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reviewer = reviewer_of(body)
+        channel, _ = click_location(body)
+        try:
+            case_ref = clicked_case(body)
+        except BadPayload:
+            return
+        take = body["actions"][0]["action_id"] == ActionId.CLAIM.value
+        refusal = await claim(rt, case_ref.case_id, reviewer, take=take)
+        if refusal is not None and channel:
+            await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=refusal.text)
+
+    app.action(ActionId.CLAIM.value)(handle_claim_click)
+    app.action(ActionId.UNCLAIM.value)(handle_claim_click)
 
     async def _metadata_or_close(ack: AsyncAck, body: dict[str, Any]) -> ModalMetadata | None:
         try:

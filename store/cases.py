@@ -39,3 +39,57 @@ async def record_card_posted(session: AsyncSession, case: Case, *, ts: str, now:
         return False
     session.add(SlackMessage(case_id=case.case_id, kind="card", tier=case.tier, channel=case.channel, ts=ts, created_at=now))
     return True
+
+
+async def claim_due_cases(session: AsyncSession, *, now: datetime, limit: int) -> list[Case]:
+    """Pending cases whose next SLA moment has come, locked for this transaction; other sweepers skip them."""
+    statement = (
+        select(Case)
+        .where(Case.due_at <= now, Case.status.in_(OPEN_STATUSES))
+        .order_by(Case.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def advance_case(session: AsyncSession, case: Case, *, now: datetime, **values: Any) -> int | None:
+    """Conditional on the version the sweep read: a decision or another sweeper in between wins."""
+    result = await session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.version == case.version, Case.status.in_(OPEN_STATUSES))
+        .values(**values, updated_at=now, version=Case.version + 1)
+        .returning(Case.version)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def set_claim(session: AsyncSession, case_id: str, *, user_id: str | None, name: str | None, expected: str | None, now: datetime) -> int | None:
+    """Claim (expected None) or unclaim (expected = the claimer); conditional, so two claimers cannot both win."""
+    holder = Case.claimed_by.is_(None) if expected is None else Case.claimed_by == expected
+    result = await session.execute(
+        update(Case)
+        .where(Case.case_id == case_id, Case.status.in_(OPEN_STATUSES), holder)
+        .values(claimed_by=user_id, claimed_by_name=name, claimed_at=now if user_id else None, updated_at=now, version=Case.version + 1)
+        .returning(Case.version)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def case_messages(session: AsyncSession, case_id: str, kinds: tuple[str, ...] = ("card", "page")) -> list[SlackMessage]:
+    return list(
+        (await session.execute(select(SlackMessage).where(SlackMessage.case_id == case_id, SlackMessage.kind.in_(kinds)).order_by(SlackMessage.id))).scalars()
+    )
+
+
+async def record_message(session: AsyncSession, message: SlackMessage) -> bool:
+    """Remember a posted message once (a replica that adopted the same message changes nothing)."""
+    exists = (
+        await session.execute(select(SlackMessage.id).where(SlackMessage.channel == message.channel, SlackMessage.ts == message.ts))
+    ).scalar_one_or_none()
+    if exists is not None:
+        return False
+    session.add(message)
+    return True

@@ -75,6 +75,11 @@ class Case(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_tier: Mapped[int] = mapped_column(Integer, default=0)
     repeats: Mapped[int] = mapped_column(Integer, default=0)
+    tier_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # NULL once this tier's reminder is sent (or if there is none).
+    remind_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Past the last tier with every re-page spent: the ops channel was alerted. Still decidable.
+    unhandled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     claimed_by_name: Mapped[str | None] = mapped_column(String(256))
@@ -114,9 +119,13 @@ class SlackMessage(Base):
     channel: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("channel", "ts", name="uq_slack_messages_channel_ts"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "ts", name="uq_slack_messages_channel_ts"),
+        Index("ix_slack_messages_case_kind", "case_id", "kind"),
+    )
 
 
 class AuditEvent(Base):

@@ -62,9 +62,9 @@ async def test_escalation_is_routed_and_carded(hitl: Harness, overrides: dict[st
     card = await hitl.card("case-1")
     assert card.channel == channel
     assert card.metadata == {"event_type": "hitl_case", "event_payload": {"case_id": "case-1"}}
-    assert actions_of(card.blocks) == [ActionId.APPROVE.value, ActionId.EDIT.value, ActionId.REJECT.value]
+    assert actions_of(card.blocks) == [ActionId.APPROVE.value, ActionId.EDIT.value, ActionId.REJECT.value, ActionId.CLAIM.value]
     buttons = [e for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
-    assert [b.get("style") for b in buttons] == ["primary", None, "danger"]
+    assert [b.get("style") for b in buttons] == ["primary", None, "danger", None]
     assert {CaseRef.model_validate_json(b["value"]).case_id for b in buttons} == {"case-1"}
     status = await hitl.status("case-1")
     assert [e["action"] for e in status["timeline"]] == ["received", "posted"]

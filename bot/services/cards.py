@@ -1,18 +1,28 @@
-"""From a stored case to what the card and the modals show."""
+"""From a stored case (and the messages that show it) to what the card and the modals show."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from blocks.card import CardView, DecisionView, PageView
 from bot.escalation import Escalation
 from bot.policy import Policy
-from blocks.card import CardView, DecisionView
-from store.models import Case
+from store.models import Case, SlackMessage
 
 
-def card_view(case: Case, policy: Policy) -> CardView:
-    queue = policy.queue(case.queue)
+def tier_name(policy: Policy, queue_name: str, tier: int) -> str:
+    queue = policy.queue(queue_name)
     # A queue renamed or removed from the policy since the case arrived still renders.
+    return queue.tier(tier).name if queue else f"tier {tier}"
+
+
+def page_views(policy: Policy, case: Case, messages: Sequence[SlackMessage]) -> tuple[PageView, ...]:
+    return tuple(PageView(m.tier, tier_name(policy, case.queue, m.tier), m.channel, m.permalink) for m in messages if m.kind == "page")
+
+
+def card_view(case: Case, policy: Policy, messages: Sequence[SlackMessage] = ()) -> CardView:
+    queue = policy.queue(case.queue)
     tier_count = len(queue.tiers) if queue else case.tier
-    tier_name = queue.tier(case.tier).name if queue else f"tier {case.tier}"
     decision = None
     if case.outcome and case.decided_by and case.decided_at:
         decision = DecisionView(
@@ -30,8 +40,12 @@ def card_view(case: Case, policy: Policy) -> CardView:
         queue=case.queue,
         tier=case.tier,
         tier_count=max(tier_count, case.tier),
-        tier_name=tier_name,
+        tier_name=tier_name(policy, case.queue, case.tier),
         tier_deadline=case.tier_deadline,
         received_at=case.created_at,
         decision=decision,
+        pages=page_views(policy, case, messages),
+        claimed_by=case.claimed_by,
+        claimed_at=case.claimed_at,
+        unhandled=case.unhandled_at is not None,
     )

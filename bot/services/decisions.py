@@ -120,11 +120,12 @@ async def _record_side_effects(session: AsyncSession, request: DecisionRequest, 
     await enqueue_card_update(session, request.case_id, version, now)
 
 
-async def enqueue_card_update(session: AsyncSession, case_id: str, version: int, now: datetime) -> None:
+async def enqueue_card_update(session: AsyncSession, case_id: str, version: int, now: datetime, suffix: str = "") -> None:
+    """Re-render the case's messages; one update per state version (and cause), however often it is asked for."""
     await outbox.enqueue(
         session,
         kind="update_card",
-        dedupe_key=f"update_card:{case_id}:{version}",
+        dedupe_key=f"update_card:{case_id}:{version}{':' + suffix if suffix else ''}",
         payload={"case_id": case_id},
         case_id=case_id,
         ordering_key=f"case:{case_id}",

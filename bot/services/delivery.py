@@ -1,42 +1,61 @@
-"""Delivering Slack work from the outbox. Every message is rendered from the case as stored at delivery time."""
+"""Delivering Slack work from the outbox. Every message is rendered from the case as stored at delivery time.
+
+Each post carries Slack message metadata naming what it is. An item on its second or later attempt looks for
+that message first (the earlier attempt may have reached Slack before the process died) and adopts it, so a
+crash between Slack's answer and our commit never posts twice.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from blocks.card import build_review_card
-from bot.outbox import AfterDelivery, OutboxWorker
+from blocks.card import PageView, build_review_card
+from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
+from bot.outbox import AfterDelivery, OutboxWorker, RetryLater
 from bot.runtime import Runtime
-from bot.services.cards import card_view
+from bot.services.cards import card_view, tier_name
+from bot.services.decisions import enqueue_card_update
 from store import cases as case_store
+from store import outbox
 from store.audit import SYSTEM, append_audit
-from store.models import Case, OutboxItem
+from store.models import Case, CaseStatus, OutboxItem, SlackMessage
 
 log = logging.getLogger(__name__)
 
 CARD_EVENT_TYPE = "hitl_case"
-# How far back to look for a card posted just before a crash (Slack's answer arrived, our commit did not).
-_HISTORY_LOOKBACK = timedelta(hours=1)
+NOTICE_EVENT_TYPE = "hitl_notice"
+# How far back to look for a message posted just before a crash.
+_LOOKBACK = timedelta(hours=1)
 
 
-async def _load(rt: Runtime, item: OutboxItem) -> Case | None:
+async def _load(rt: Runtime, case_id: str) -> tuple[Case | None, list[SlackMessage]]:
     async with rt.sessions() as session:
-        return await case_store.get_case(session, item.payload["case_id"])
+        case = await case_store.get_case(session, case_id)
+        messages = await case_store.case_messages(session, case_id) if case else []
+    return case, messages
 
 
-async def find_posted_card(rt: Runtime, case: Case, since_ts: float) -> str | None:
-    """The ts of this case's card if it is already in the channel, found by the metadata we post with it."""
+def _decided(case: Case) -> bool:
+    return CaseStatus(case.status).decided
+
+
+async def find_message(rt: Runtime, channel: str, *, event_type: str, payload: dict[str, Any], since: float, thread_ts: str | None = None) -> str | None:
+    """The ts of a message we posted with this metadata, if it is already in the channel (or thread)."""
     cursor = None
     for _ in range(5):
-        response = await rt.slack.conversations_history(
-            channel=case.channel, oldest=f"{since_ts:.6f}", include_all_metadata=True, limit=200, cursor=cursor
-        )
+        if thread_ts:
+            response = await rt.slack.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor)
+        else:
+            response = await rt.slack.conversations_history(channel=channel, oldest=f"{since:.6f}", include_all_metadata=True, limit=200, cursor=cursor)
         for message in response.get("messages", []):
             metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == CARD_EVENT_TYPE and (metadata.get("event_payload") or {}).get("case_id") == case.case_id:
+            found = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == event_type and all(found.get(k) == v for k, v in payload.items()):
                 return str(message["ts"])
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not response.get("has_more") or not cursor:
@@ -44,30 +63,43 @@ async def find_posted_card(rt: Runtime, case: Case, since_ts: float) -> str | No
     return None
 
 
+async def _post_once(rt: Runtime, item: OutboxItem, channel: str, text: str, blocks: list[dict[str, Any]], event_type: str, payload: dict[str, Any], *, since: float, thread_ts: str | None = None, broadcast: bool = False) -> tuple[str, bool]:
+    """Post, unless an earlier attempt already did. Returns (ts, adopted)."""
+    if item.attempts > 1:
+        ts = await find_message(rt, channel, event_type=event_type, payload=payload, since=since, thread_ts=thread_ts)
+        if ts:
+            return ts, True
+    kwargs: dict[str, Any] = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts and broadcast else {"thread_ts": thread_ts} if thread_ts else {}
+    response = await rt.slack.chat_postMessage(
+        channel=channel, text=text, blocks=blocks, metadata={"event_type": event_type, "event_payload": payload}, unfurl_links=False, unfurl_media=False, **kwargs
+    )
+    return str(response["ts"]), False
+
+
+def _since(case: Case) -> float:
+    return (case.created_at - _LOOKBACK).timestamp()
+
+
+def _render(rt: Runtime, case: Case, messages: list[SlackMessage], page_tier: int | None = None) -> tuple[str, list[dict[str, Any]]]:
+    view = card_view(case, rt.policy, messages)
+    if page_tier is None:
+        return build_review_card(view, rt.clock.now())
+    queue = rt.policy.queue(case.queue)
+    reviewers = list(queue.tier(page_tier).reviewers) if queue else []
+    page = PageView(page_tier, tier_name(rt.policy, case.queue, page_tier), queue.tier(page_tier).channel if queue else case.channel)
+    return build_review_card(view, rt.clock.now(), page_for=page, mentions=reviewers)
+
+
 async def deliver_post_card(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
-    case = await _load(rt, item)
+    case, messages = await _load(rt, item.payload["case_id"])
     if case is None or case.message_ts:
         return None
-    ts = None
-    if item.attempts > 1:
-        # An earlier attempt may have reached Slack before the process died: adopt that card, never post twice.
-        ts = await find_posted_card(rt, case, (case.created_at - _HISTORY_LOOKBACK).timestamp())
-    adopted = ts is not None
-    if ts is None:
-        text, blocks = build_review_card(card_view(case, rt.policy), rt.clock.now())
-        response = await rt.slack.chat_postMessage(
-            channel=case.channel,
-            text=text,
-            blocks=blocks,
-            metadata={"event_type": CARD_EVENT_TYPE, "event_payload": {"case_id": case.case_id}},
-            unfurl_links=False,
-            unfurl_media=False,
-        )
-        ts = str(response["ts"])
+    text, blocks = _render(rt, case, messages)
+    ts, adopted = await _post_once(rt, item, case.channel, text, blocks, CARD_EVENT_TYPE, {"case_id": case.case_id}, since=_since(case))
 
-    async def after(session) -> None:  # type: ignore[no-untyped-def]
+    async def after(session: AsyncSession) -> None:
         if await case_store.record_card_posted(session, case, ts=ts, now=rt.clock.now()):
-            details = {"channel": case.channel, "ts": ts, "attempts": item.attempts}
+            details: dict[str, Any] = {"channel": case.channel, "ts": ts, "attempts": item.attempts}
             if adopted:
                 details["recovered"] = "found in channel history after an interrupted attempt"
             await append_audit(session, action="posted", actor=SYSTEM, at=rt.clock.now(), case_id=case.case_id, details=details)
@@ -76,21 +108,126 @@ async def deliver_post_card(rt: Runtime, item: OutboxItem) -> AfterDelivery | No
 
 
 async def deliver_update_card(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
-    case = await _load(rt, item)
-    if case is None or not case.message_ts:
-        # Not posted yet: the post renders the current state, so there is nothing to update.
+    """Re-render every message that shows the case: the card and its pages."""
+    case, messages = await _load(rt, item.payload["case_id"])
+    if case is None:
         return None
-    text, blocks = build_review_card(card_view(case, rt.policy), rt.clock.now())
+    # Not posted yet: the post renders the current state, so there is nothing to update.
+    for message in messages:
+        text, blocks = _render(rt, case, messages, message.tier if message.kind == "page" else None)
+        try:
+            await rt.slack.chat_update(channel=message.channel, ts=message.ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("message_not_found", "channel_not_found", "cant_update_message"):
+                raise
+            log.warning("message %s of %s can no longer be updated: %s", message.ts, case.case_id, exc.response.get("error"))
+    return None
+
+
+def _anchor(messages: list[SlackMessage], tier: int) -> SlackMessage | None:
+    """The message a tier's reviewers were shown: the card for tier 1, that tier's page after."""
+    kind = "card" if tier == 1 else "page"
+    return next((m for m in messages if m.kind == kind and (kind == "card" or m.tier == tier)), None)
+
+
+async def deliver_page(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    case, messages = await _load(rt, item.payload["case_id"])
+    tier = int(item.payload["tier"])
+    queue = rt.policy.queue(case.queue) if case else None
+    if case is None or queue is None or _decided(case) or _anchor(messages, tier):
+        return None  # decided meanwhile (the page is dropped), or already paged
+    target = queue.tier(tier)
+    text, blocks = _render(rt, case, messages, tier)
+    marker = {"case_id": case.case_id, "tier": tier}
+    ts, adopted = await _post_once(rt, item, target.channel, text, blocks, CARD_EVENT_TYPE, marker, since=_since(case))
+    permalink = await _permalink(rt, target.channel, ts)
+
+    async def after(session: AsyncSession) -> None:
+        now = rt.clock.now()
+        page = SlackMessage(case_id=case.case_id, kind="page", tier=tier, channel=target.channel, ts=ts, permalink=permalink, created_at=now)
+        if not await case_store.record_message(session, page):
+            return
+        details: dict[str, Any] = {"tier": tier, "channel": target.channel, "ts": ts, "targets": list(target.reviewers), "attempts": item.attempts}
+        if adopted:
+            details["recovered"] = "found in channel history after an interrupted attempt"
+        await append_audit(session, action="paged", actor=SYSTEM, at=now, case_id=case.case_id, details=details)
+        await enqueue_card_update(session, case.case_id, case.version, now, suffix=f"page{tier}")
+        await outbox.enqueue(
+            session, kind="escalation_note", dedupe_key=f"note:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier, "channel": target.channel, "permalink": permalink}, case_id=case.case_id, ordering_key=f"case:{case.case_id}", now=now
+        )
+
+    return after
+
+
+async def _permalink(rt: Runtime, channel: str, ts: str) -> str | None:
     try:
-        await rt.slack.chat_update(channel=case.channel, ts=case.message_ts, text=text, blocks=blocks)
+        return str((await rt.slack.chat_getPermalink(channel=channel, message_ts=ts))["permalink"])
     except SlackApiError as exc:
-        if exc.response.get("error") in ("message_not_found", "channel_not_found", "cant_update_message"):
-            log.warning("card of %s can no longer be updated: %s", case.case_id, exc.response.get("error"))
-            return None
-        raise
+        log.warning("no permalink for %s/%s: %s", channel, ts, exc.response.get("error"))
+        return None
+
+
+async def _thread_notice(rt: Runtime, item: OutboxItem, anchor_tier: int, build: Any, audit_action: str | None, *, broadcast: bool = False, drop_if_moved: bool = False) -> AfterDelivery | None:
+    case, messages = await _load(rt, item.payload["case_id"])
+    if case is None or _decided(case) or (drop_if_moved and case.tier != anchor_tier):
+        return None
+    anchor = _anchor(messages, anchor_tier)
+    if anchor is None:
+        raise RetryLater("the message to reply to is not posted yet", 5)
+    queue = rt.policy.queue(case.queue)
+    reviewers = list(queue.tier(anchor_tier).reviewers) if queue else []
+    text, blocks = build(case, reviewers)
+    ts, _ = await _post_once(rt, item, anchor.channel, text, blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}, since=_since(case), thread_ts=anchor.ts, broadcast=broadcast)
+    if audit_action is None:
+        return None
+
+    async def after(session: AsyncSession) -> None:
+        details = {"tier": anchor_tier, "channel": anchor.channel, "thread_ts": anchor.ts, "ts": ts, "targets": reviewers, **{k: v for k, v in item.payload.items() if k != "case_id"}}
+        await append_audit(session, action=audit_action, actor=SYSTEM, at=rt.clock.now(), case_id=case.case_id, details=details)
+
+    return after
+
+
+async def deliver_remind(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    tier = int(item.payload["tier"])
+    now = rt.clock.now()
+    return await _thread_notice(rt, item, tier, lambda case, who: build_reminder(case.tier_deadline, now, who), "reminded", drop_if_moved=True)
+
+
+async def deliver_repage(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    tier, repeat, of = int(item.payload["tier"]), int(item.payload["repeat"]), int(item.payload["of"])
+    now = rt.clock.now()
+    return await _thread_notice(rt, item, tier, lambda case, who: build_repage(case.case_id, case.tier_deadline, now, repeat, of, who), "repaged", broadcast=True)
+
+
+async def deliver_escalation_note(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    tier, channel, permalink = int(item.payload["tier"]), item.payload["channel"], item.payload.get("permalink")
+
+    def build(case: Case, _reviewers: list[str]) -> tuple[str, list[dict[str, Any]]]:
+        return build_escalation_note(tier, tier_name(rt.policy, case.queue, tier), channel, permalink)
+
+    return await _thread_notice(rt, item, 1, build, None)
+
+
+async def deliver_unhandled_alert(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    case, messages = await _load(rt, item.payload["case_id"])
+    queue = rt.policy.queue(case.queue) if case else None
+    if case is None or queue is None or _decided(case):
+        return None
+    ops = rt.policy.ops
+    channel = ops.channel if ops else queue.tier(len(queue.tiers)).channel
+    anchor = _anchor(messages, int(item.payload["tier"])) or _anchor(messages, 1)
+    permalink = anchor.permalink if anchor and anchor.permalink else (await _permalink(rt, anchor.channel, anchor.ts) if anchor else None)
+    text, blocks = build_unhandled_alert(case.case_id, case.queue, int(item.payload["tier"]), int(item.payload["repeats"]), permalink, list(ops.operators) if ops else [])
+    await _post_once(rt, item, channel, text, blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}, since=_since(case))
     return None
 
 
 def register_slack_deliverers(worker: OutboxWorker) -> None:
     worker.register("post_card", deliver_post_card)
     worker.register("update_card", deliver_update_card)
+    worker.register("page", deliver_page)
+    worker.register("remind", deliver_remind)
+    worker.register("repage", deliver_repage)
+    worker.register("escalation_note", deliver_escalation_note)
+    worker.register("unhandled_alert", deliver_unhandled_alert)

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.escalation import Escalation
 from bot.runtime import Runtime
-from bot.sla import tier_deadline
+from bot.services.escalation import first_tier_schedule
 from store import cases as case_store
 from store import outbox
 from store.audit import Actor, append_audit, canonical_json
@@ -66,7 +66,7 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
     assert queue is not None
     now = rt.clock.now()
     first = queue.tier(1)
-    deadline = escalation.sla_deadline or tier_deadline(now, queue.timing(1))
+    schedule = first_tier_schedule(queue, now, escalation.sla_deadline)
     async with rt.sessions.begin() as session:
         existing = await case_store.get_case(session, escalation.case_id)
         if existing is not None:
@@ -80,13 +80,11 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
             risk_level=escalation.risk_level.value if escalation.risk_level else None,
             model_name=escalation.model.name if escalation.model else None,
             queue=queue.name,
-            tier=1,
             status=CaseStatus.PENDING.value,
             version=1,
             channel=first.channel,
-            sla_deadline=deadline,
-            tier_deadline=deadline,
-            due_at=deadline,
+            sla_deadline=schedule["tier_deadline"],
+            **schedule,
             reminded_tier=0,
             repeats=0,
             created_at=now,
@@ -100,7 +98,7 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
             actor=actor,
             at=now,
             case_id=case.case_id,
-            details={"queue": queue.name, "tier": 1, "channel": first.channel, "sla_deadline": deadline.isoformat(), "payload_hash": digest},
+            details={"queue": queue.name, "tier": 1, "channel": first.channel, "sla_deadline": schedule["tier_deadline"].isoformat(), "payload_hash": digest},
         )
         await outbox.enqueue(
             session,

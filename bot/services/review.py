@@ -11,8 +11,9 @@ from blocks.modals import build_approve_modal, build_edit_modal, build_reject_mo
 from blocks.text import escape_mrkdwn, slack_date
 from bot.runtime import Runtime
 from bot.services.cards import card_view
-from bot.services.decisions import AlreadyDecided, CaseMissing, Decided, DecisionRequest, audit, authorize, decide, load_case, tier_label
-from store.audit import Actor
+from bot.services.decisions import AlreadyDecided, CaseMissing, Decided, DecisionRequest, audit, authorize, decide, enqueue_card_update, load_case, tier_label
+from store import cases as case_store
+from store.audit import Actor, append_audit
 from store.models import Case, CaseStatus
 
 
@@ -102,3 +103,30 @@ async def submit_decision(rt: Runtime, request: DecisionRequest, reviewer: Revie
 def checklist_for(rt: Runtime, case_id_queue: str) -> list[str]:
     queue = rt.policy.queue(case_id_queue)
     return list(queue.approve_checklist) if queue else []
+
+
+async def claim(rt: Runtime, case_id: str, reviewer: Reviewer, *, take: bool) -> Refusal | None:
+    """Take a case (others see who has it) or give it back. Claiming does not stop the SLA clock."""
+    case = await load_case(rt, case_id)
+    if case is None:
+        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
+    if CaseStatus(case.status).decided:
+        return Refusal(decided_text(case))
+    if not (await authorize(rt, case, reviewer.user_id)).allowed:
+        return await _refuse_outsider(rt, case, reviewer, "claim" if take else "unclaim")
+    now = rt.clock.now()
+    async with rt.sessions.begin() as session:
+        version = await case_store.set_claim(
+            session, case_id, user_id=reviewer.user_id if take else None, name=reviewer.name if take else None, expected=None if take else reviewer.user_id, now=now
+        )
+        if version is not None:
+            await append_audit(session, action="claimed" if take else "unclaimed", actor=reviewer.actor, at=now, case_id=case_id, details={"tier": case.tier})
+            await enqueue_card_update(session, case_id, version, now)
+    if version is None:
+        current = await load_case(rt, case_id)
+        holder = current.claimed_by if current else None
+        if take:
+            return Refusal(f"<@{holder}> has already claimed this case." if holder else "This case can't be claimed right now.")
+        return Refusal(f"Only <@{holder}>, who claimed it, can unclaim this case." if holder else "This case isn't claimed.")
+    rt.wake_outbox()
+    return None

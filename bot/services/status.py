@@ -64,6 +64,7 @@ async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
             return None
         timeline = await case_timeline(session, case_id)
         deliveries = await outbox.items_for_case(session, case_id)
+        messages = await case_store.case_messages(session, case_id, ("card", "page"))
     return {
         "case_id": case.case_id,
         "status": case.status,
@@ -73,6 +74,15 @@ async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
         "message_ts": case.message_ts,
         "sla_deadline": _iso(case.sla_deadline),
         "tier_deadline": _iso(case.tier_deadline),
+        "next_deadline": _iso(case.due_at),
+        "claimed_by": {"slack_user_id": case.claimed_by, "name": case.claimed_by_name, "at": _iso(case.claimed_at)} if case.claimed_by else None,
+        "unhandled_at": _iso(case.unhandled_at),
+        "paging": [
+            {"tier": m.tier, "kind": m.kind, "channel": m.channel, "ts": m.ts, "permalink": m.permalink, "at": _iso(m.created_at)} for m in messages
+        ],
+        "paging_history": [
+            _event(e) for e in timeline if e.action in ("reminded", "sla_breached", "paged", "repaged", "unhandled")
+        ],
         "decision": _decision(case),
         "timeline": [_event(e) for e in timeline],
         "deliveries": [_delivery(d) for d in deliveries],

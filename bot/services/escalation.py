@@ -1,0 +1,144 @@
+"""The SLA sweep: reminders, pages to the next tier, re-pages past the last tier, the unhandled alert.
+
+Each step is a version-guarded conditional update of the case plus its audit rows and outbox items, in the
+sweep's transaction; due cases are claimed with FOR UPDATE SKIP LOCKED, so concurrent sweepers (replicas)
+split the work and never act on one case twice. Outbox dedupe keys make a repeated step a no-op regardless.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.policy import Queue
+from bot.runtime import Runtime
+from bot.services.decisions import enqueue_card_update
+from bot.sla import remind_time, tier_deadline
+from store import cases as case_store
+from store import outbox
+from store.audit import SYSTEM, append_audit
+from store.models import Case
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 200
+
+
+def first_tier_schedule(queue: Queue, start: datetime, deadline: datetime | None) -> dict[str, Any]:
+    """Deadline, reminder and next due moment of tier 1 (an explicit `sla_deadline` wins over the tier's SLA)."""
+    return tier_schedule(queue, 1, start, deadline)
+
+
+def tier_schedule(queue: Queue, tier: int, start: datetime, deadline: datetime | None = None) -> dict[str, Any]:
+    timing = queue.timing(tier)
+    breach = deadline or tier_deadline(start, timing)
+    remind = remind_time(start, timing) if deadline is None else start + (breach - start) * timing.remind_at
+    remind_due = remind if start < remind < breach else None
+    return {
+        "tier": tier,
+        "tier_started_at": start,
+        "tier_deadline": breach,
+        "remind_due_at": remind_due,
+        "due_at": min(remind_due, breach) if remind_due else breach,
+    }
+
+
+def _channel_key(channel: str) -> str:
+    return f"channel:{channel}"
+
+
+async def run_sweep(rt: Runtime, *, batch: int = SWEEP_BATCH) -> int:
+    """Act on every case whose SLA moment has come. Returns how many cases moved."""
+    moved = 0
+    now = rt.clock.now()
+    while True:
+        async with rt.sessions.begin() as session:
+            due = await case_store.claim_due_cases(session, now=now, limit=batch)
+            for case in due:
+                moved += await _advance(rt, session, case, now)
+        if len(due) < batch:
+            break
+    if moved:
+        rt.wake_outbox()
+    return moved
+
+
+async def _advance(rt: Runtime, session: AsyncSession, case: Case, now: datetime) -> int:
+    queue = rt.policy.queue(case.queue)
+    if queue is None:
+        # The queue left the policy: nobody left to page. Stop the clock rather than loop on it.
+        log.warning("case %s is in queue %r, which is no longer in the policy; its SLA clock is stopped", case.case_id, case.queue)
+        return 1 if await case_store.advance_case(session, case, now=now, due_at=None, remind_due_at=None) else 0
+    last = len(queue.tiers)
+    tier = min(case.tier, last)
+    if case.tier_deadline > now:
+        return await _remind(session, case, tier, now)
+    if tier < last:
+        return await _page_next_tier(session, queue, case, tier, now)
+    return await _past_last_tier(session, queue, case, tier, now)
+
+
+async def _remind(session: AsyncSession, case: Case, tier: int, now: datetime) -> int:
+    reminding = case.remind_due_at is not None and case.remind_due_at <= now
+    values: dict[str, Any] = {"remind_due_at": None, "due_at": case.tier_deadline}
+    if reminding:
+        values["reminded_tier"] = tier
+    if await case_store.advance_case(session, case, now=now, **values) is None:
+        return 0
+    if reminding:
+        await outbox.enqueue(
+            session, kind="remind", dedupe_key=f"remind:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier}, case_id=case.case_id, now=now
+        )
+    return 1
+
+
+async def _page_next_tier(session: AsyncSession, queue: Queue, case: Case, tier: int, now: datetime) -> int:
+    schedule = tier_schedule(queue, tier + 1, now)
+    version = await case_store.advance_case(session, case, now=now, **schedule)
+    if version is None:
+        return 0
+    target = queue.tier(tier + 1)
+    await append_audit(
+        session,
+        action="sla_breached",
+        actor=SYSTEM,
+        at=now,
+        case_id=case.case_id,
+        details={"tier": tier, "deadline": case.tier_deadline.isoformat(), "next_tier": tier + 1},
+    )
+    await outbox.enqueue(
+        session,
+        kind="page",
+        dedupe_key=f"page:{case.case_id}:{tier + 1}",
+        payload={"case_id": case.case_id, "tier": tier + 1, "from_tier": tier},
+        case_id=case.case_id,
+        ordering_key=_channel_key(target.channel),
+        now=now,
+    )
+    return 1
+
+
+async def _past_last_tier(session: AsyncSession, queue: Queue, case: Case, tier: int, now: datetime) -> int:
+    timing = queue.timing(tier)
+    first_breach = case.repeats == 0
+    if case.repeats < timing.max_repeats:
+        number = case.repeats + 1
+        version = await case_store.advance_case(session, case, now=now, repeats=number, remind_due_at=None, due_at=now + timing.repeat_every)
+        if version is None:
+            return 0
+        kind, key, payload = "repage", f"repage:{case.case_id}:{number}", {"case_id": case.case_id, "tier": tier, "repeat": number, "of": timing.max_repeats}
+    else:
+        version = await case_store.advance_case(session, case, now=now, unhandled_at=now, remind_due_at=None, due_at=None)
+        if version is None:
+            return 0
+        kind, key, payload = "unhandled_alert", f"unhandled:{case.case_id}", {"case_id": case.case_id, "tier": tier, "repeats": case.repeats}
+        await enqueue_card_update(session, case.case_id, version, now)
+    if first_breach:
+        await append_audit(session, action="sla_breached", actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": tier, "deadline": case.tier_deadline.isoformat(), "next_tier": None})
+    if kind == "unhandled_alert":
+        await append_audit(session, action="unhandled", actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": tier, "repeats": case.repeats})
+    await outbox.enqueue(session, kind=kind, dedupe_key=key, payload=payload, case_id=case.case_id, now=now)
+    return 1
