@@ -27,12 +27,8 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 200
 
 
-def first_tier_schedule(queue: Queue, start: datetime, deadline: datetime | None) -> dict[str, Any]:
-    """Deadline, reminder and next due moment of tier 1 (an explicit `sla_deadline` wins over the tier's SLA)."""
-    return tier_schedule(queue, 1, start, deadline)
-
-
 def tier_schedule(queue: Queue, tier: int, start: datetime, deadline: datetime | None = None) -> dict[str, Any]:
+    """Deadline, reminder and next due moment of a tier that starts now (an explicit deadline wins over its SLA)."""
     timing = queue.timing(tier)
     breach = deadline or tier_deadline(start, timing)
     remind = remind_time(start, timing) if deadline is None else start + (breach - start) * timing.remind_at

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.escalation import Escalation
 from bot.runtime import Runtime
-from bot.services.escalation import first_tier_schedule
+from bot.services.escalation import tier_schedule
 from store import cases as case_store
 from store import outbox
 from store.audit import Actor, append_audit, canonical_json
@@ -66,7 +66,7 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
     assert queue is not None
     now = rt.clock.now()
     first = queue.tier(1)
-    schedule = first_tier_schedule(queue, now, escalation.sla_deadline)
+    schedule = tier_schedule(queue, 1, now, escalation.sla_deadline)
     async with rt.sessions.begin() as session:
         existing = await case_store.get_case(session, escalation.case_id)
         if existing is not None:

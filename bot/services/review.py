@@ -57,6 +57,21 @@ async def _refuse_outsider(rt: Runtime, case: Case, reviewer: Reviewer, attempte
     return Refusal(f"You're not a reviewer for {escape_mrkdwn(tier_label(rt, case))}, so you can't decide this case. The attempt was recorded.")
 
 
+MISSING = "This case is not in hitl's database any more. Nothing was changed."
+
+
+async def _case_for(rt: Runtime, case_id: str, reviewer: Reviewer, attempted: str, *, refuse_decided: bool = True) -> Case | Refusal:
+    """The case, if this reviewer may act on it now; else why not (outsiders are audited)."""
+    case = await load_case(rt, case_id)
+    if case is None:
+        return Refusal(MISSING)
+    if refuse_decided and CaseStatus(case.status).decided:
+        return Refusal(decided_text(case))
+    if not (await authorize(rt, case, reviewer.user_id)).allowed:
+        return await _refuse_outsider(rt, case, reviewer, attempted)
+    return case
+
+
 def _modal_for(action: ActionId, view: CardView, checklist: list[str], meta: ModalMetadata) -> dict[str, Any]:
     if action is ActionId.APPROVE:
         return build_approve_modal(view, checklist, meta)
@@ -67,17 +82,11 @@ def _modal_for(action: ActionId, view: CardView, checklist: list[str], meta: Mod
 
 async def open_decision(rt: Runtime, action: ActionId, case_id: str, reviewer: Reviewer, channel: str | None, message_ts: str | None) -> OpenModal | Refusal:
     """Decide what a click on Approve / Edit / Reject shows. Only reads: the trigger_id is ticking."""
-    case = await load_case(rt, case_id)
-    if case is None:
-        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
-    if CaseStatus(case.status).decided:
-        return Refusal(decided_text(case))
-    if not (await authorize(rt, case, reviewer.user_id)).allowed:
-        return await _refuse_outsider(rt, case, reviewer, action.value)
-    queue = rt.policy.queue(case.queue)
-    checklist = list(queue.approve_checklist) if queue else []
+    case = await _case_for(rt, case_id, reviewer, action.value)
+    if isinstance(case, Refusal):
+        return case
     meta = ModalMetadata(case_id=case.case_id, channel=channel, message_ts=message_ts)
-    return OpenModal(_modal_for(action, card_view(case, rt.policy), checklist, meta))
+    return OpenModal(_modal_for(action, card_view(case, rt.policy), checklist_for(rt, case.queue), meta))
 
 
 async def record_view(rt: Runtime, case_id: str, reviewer: Reviewer, action: ActionId) -> None:
@@ -86,34 +95,28 @@ async def record_view(rt: Runtime, case_id: str, reviewer: Reviewer, action: Act
 
 async def submit_decision(rt: Runtime, request: DecisionRequest, reviewer: Reviewer) -> Decided | Refusal:
     """Record a submitted decision; authorization is checked again, the tier may have moved since the click."""
-    case = await load_case(rt, request.case_id)
-    if case is None:
-        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
-    if not (await authorize(rt, case, reviewer.user_id)).allowed:
-        return await _refuse_outsider(rt, case, reviewer, request.outcome.value)
     # No "already decided?" pre-check: the conditional update in decide() is the one place a race is settled.
+    case = await _case_for(rt, request.case_id, reviewer, request.outcome.value, refuse_decided=False)
+    if isinstance(case, Refusal):
+        return case
     result = await decide(rt, request)
     if isinstance(result, AlreadyDecided):
         return Refusal(decided_text(result.case))
     if isinstance(result, CaseMissing):
-        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
+        return Refusal(MISSING)
     return result
 
 
-def checklist_for(rt: Runtime, case_id_queue: str) -> list[str]:
-    queue = rt.policy.queue(case_id_queue)
+def checklist_for(rt: Runtime, queue_name: str) -> list[str]:
+    queue = rt.policy.queue(queue_name)
     return list(queue.approve_checklist) if queue else []
 
 
 async def claim(rt: Runtime, case_id: str, reviewer: Reviewer, *, take: bool) -> Refusal | None:
     """Take a case (others see who has it) or give it back. Claiming does not stop the SLA clock."""
-    case = await load_case(rt, case_id)
-    if case is None:
-        return Refusal("This case is not in hitl's database any more. Nothing was changed.")
-    if CaseStatus(case.status).decided:
-        return Refusal(decided_text(case))
-    if not (await authorize(rt, case, reviewer.user_id)).allowed:
-        return await _refuse_outsider(rt, case, reviewer, "claim" if take else "unclaim")
+    case = await _case_for(rt, case_id, reviewer, "claim" if take else "unclaim")
+    if isinstance(case, Refusal):
+        return case
     now = rt.clock.now()
     async with rt.sessions.begin() as session:
         version = await case_store.set_claim(
