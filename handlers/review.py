@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, CallbackId, ModalMetadata
@@ -18,6 +19,8 @@ from handlers.payloads import BadPayload, click_location, clicked_case, modal_me
 from store.models import CaseStatus
 
 log = logging.getLogger(__name__)
+
+OPEN_FAILED = "Slack couldn't open the form just now (it has to open within 3 seconds of a click). Nothing was changed: please click again."
 
 
 def register(app: AsyncApp, rt: Runtime) -> None:
@@ -34,7 +37,13 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         result = await open_decision(rt, action, case_ref.case_id, reviewer, channel, message_ts)
         if isinstance(result, OpenModal):
             # The trigger_id dies 3 s after the click: open first, record the view after.
-            await client.views_open(trigger_id=body["trigger_id"], view=result.view)
+            try:
+                await client.views_open(trigger_id=body["trigger_id"], view=result.view)
+            except SlackApiError as exc:
+                log.warning("views.open failed for %s: %s", case_ref.case_id, exc.response.get("error"))
+                if channel:
+                    await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=OPEN_FAILED)
+                return
             await record_view(rt, case_ref.case_id, reviewer, action)
         elif channel:
             await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=result.text)

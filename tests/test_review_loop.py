@@ -399,3 +399,14 @@ async def test_rate_limited_post_honours_retry_after(hitl: Harness) -> None:
     calls = hitl.emulator.calls_to("chat.postMessage")
     assert [c.status_code for c in calls] == [429, 200]
     assert calls[1].at - calls[0].at >= 1.0
+
+
+async def test_failed_modal_open_tells_the_reviewer_to_click_again(hitl: Harness) -> None:
+    await hitl.escalate()
+    card = await hitl.card("case-1")
+    hitl.emulator.faults.fail("views.open", status=500, count=3)
+    await hitl.slack.click("U0SME1", card.channel, card.ts, ActionId.EDIT.value)
+    [text] = await ephemerals_for(hitl, "U0SME1")
+    assert "please click again" in text
+    status = await hitl.status("case-1")
+    assert status["status"] == "pending" and "viewed" not in [e["action"] for e in status["timeline"]]
