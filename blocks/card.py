@@ -66,6 +66,7 @@ class CardView:
     claimed_by: str | None = None
     claimed_at: datetime | None = None
     unhandled: bool = False
+    paused_mode: str | None = None
 
 
 def _text(text: str, *, untrusted: bool = False) -> dict[str, Any]:
@@ -222,6 +223,9 @@ def build_review_card(view: CardView, now: datetime, *, page_for: PageView | Non
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": plain(f"{title}{view.queue}: {view.case_id}", 150), "emoji": True}}
     ]
+    if view.paused_mode and view.decision is None:
+        what = "switched off" if view.paused_mode == "off" else "paused (human-only)"
+        blocks.append(_section(f"⏸️ *Automation was {what}* for this case's context when it arrived: this answer only ships if a human approves it."))
     blocks.extend(_paging_blocks(view, page_for, mentions or []))
     if view.decision:
         blocks.extend(_decision_blocks(view))

@@ -19,6 +19,7 @@ class CallbackId(StrEnum):
     APPROVE = "hitl.approve_submit"
     EDIT = "hitl.edit_submit"
     REJECT = "hitl.reject_submit"
+    KILL = "hitl.kill_submit"
 
 
 class InputId(StrEnum):
@@ -29,6 +30,8 @@ class InputId(StrEnum):
     REASON = "reason"
     DRAFT_PREFIX = "draft_"
     VALUE = "value"
+    SCOPE = "scope"
+    MODE = "mode"
 
 
 class RejectReason(StrEnum):
@@ -61,6 +64,12 @@ class CaseRef(_Payload):
 
     def dump(self) -> str:
         return self.model_dump_json(by_alias=True)
+
+
+class CommandMetadata(_Payload):
+    """An ops modal's `private_metadata`: where the command was typed, for the confirmation."""
+
+    channel: str | None = None
 
 
 class ModalMetadata(_Payload):

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     database_url: str = Field("sqlite+aiosqlite:///hitl.db", alias="HITL_DATABASE_URL")
     api_tokens: str = Field("", alias="HITL_API_TOKEN")
+    # Standard Webhooks secret (`whsec_` + base64) that signs outbound webhooks.
+    webhook_secret: SecretStr | None = Field(None, alias="HITL_WEBHOOK_SECRET")
     policy_path: str = Field("hitl.yml", alias="HITL_POLICY")
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     host: str = Field("0.0.0.0", alias="HITL_HOST")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.durations import Duration
 
@@ -191,6 +191,8 @@ class TierTiming:
 class Ops(_Strict):
     channel: ChannelId
     operators: list[PrincipalId] = Field(default_factory=list)
+    # Receives a signed JSON event on every kill and resume.
+    webhook_url: AnyHttpUrl | None = None
 
 
 class SchedulerSettings(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,6 +18,7 @@ from store.db import create_engine, create_sessionmaker
 
 if TYPE_CHECKING:
     from bot.outbox import OutboxWorker
+    from bot.services.killswitch import KillSwitchBoard
 
 
 @dataclass
@@ -29,13 +31,23 @@ class Runtime:
     reviewers: ReviewerDirectory
     clock: Clock = field(default_factory=SystemClock)
     outbox: "OutboxWorker | None" = None
+    killswitches: "KillSwitchBoard" = field(default_factory=lambda: _board())
+    # One pooled client for outbound webhooks (opened in the server's lifespan).
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)))
 
     def wake_outbox(self) -> None:
         if self.outbox is not None:
             self.outbox.wake()
 
     async def close(self) -> None:
+        await self.http.aclose()
         await self.engine.dispose()
+
+
+def _board() -> "KillSwitchBoard":
+    from bot.services.killswitch import KillSwitchBoard
+
+    return KillSwitchBoard()
 
 
 def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None) -> Runtime:

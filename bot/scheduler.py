@@ -24,7 +24,12 @@ def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
     async def sweep_sla() -> None:
         await run_sweep(rt)
 
+    async def refresh_killswitches() -> None:
+        # Keeps this process's copy in step with switches another replica set (seen within ~1 s).
+        await rt.killswitches.refresh(rt)
+
     scheduler.add_job(refresh_user_groups, "interval", minutes=5, id="refresh_user_groups")
+    scheduler.add_job(refresh_killswitches, "interval", seconds=1, id="refresh_killswitches")
     # First run at start: breaches that fell due while no process was up are paged right away, once.
     every = rt.policy.scheduler.sweep_every.total_seconds()
     scheduler.add_job(sweep_sla, "interval", seconds=every, id="sweep_sla", next_run_time=datetime.now(timezone.utc))

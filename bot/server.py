@@ -19,6 +19,7 @@ from bot.runtime import Runtime
 from bot.scheduler import create_scheduler
 from bot.services.delivery import register_slack_deliverers
 from bot.services.reviewers import all_groups
+from bot.services.webhooks import register_webhook_deliverer
 from handlers import api
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
     slack_handler = AsyncSlackRequestHandler(bolt)
     assert rt.outbox is not None
     register_slack_deliverers(rt.outbox)
+    register_webhook_deliverer(rt.outbox)
 
     async def slack_events(request: Request) -> Response:
         return await slack_handler.handle(request)
@@ -48,6 +50,8 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
         # One pooled HTTP session for every Slack call instead of a new one per call.
         rt.slack.session = aiohttp.ClientSession()
         scheduler = create_scheduler(rt)
+        # Answer kill-switch questions correctly from the first request on.
+        await rt.killswitches.refresh(rt)
         if background:
             assert rt.outbox is not None
             rt.outbox.start()

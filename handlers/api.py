@@ -96,8 +96,27 @@ def routes(rt: Runtime) -> list[Route]:
         except CaseConflict as exc:
             return _error(409, "conflict", str(exc), [{"field": "case_id", "message": "already used for a different escalation"}])
         case = result.case
-        body = {"case_id": case.case_id, "status": case.status, "queue": case.queue, "tier": case.tier, "channel": case.channel}
+        body = {
+            "case_id": case.case_id,
+            "status": case.status,
+            "queue": case.queue,
+            "tier": case.tier,
+            "channel": case.channel,
+            "automation": result.automation.to_json(detail=False),
+        }
         return JSONResponse(body, status_code=201 if result.created else 200)
+
+    async def get_killswitch(request: Request) -> JSONResponse:
+        """Served from memory: the LLM system may ask before every request."""
+        if _api_actor(rt, request) is None:
+            return _unauthorized()
+        params = request.query_params
+        board = rt.killswitches
+        active = [s.to_json() for s in board.switches]
+        if not any(k in params for k in ("tenant", "model", "skill", "queue")):
+            return JSONResponse({"active": active})
+        context = {k: params.get(k) for k in ("tenant", "model", "skill", "queue")}
+        return JSONResponse(board.evaluate(context).to_json())
 
     async def get_escalation(request: Request) -> JSONResponse:
         if _api_actor(rt, request) is None:
@@ -118,5 +137,6 @@ def routes(rt: Runtime) -> list[Route]:
     return [
         Route("/v1/escalations", create_escalation, methods=["POST"]),
         Route("/v1/escalations/{case_id:path}", get_escalation, methods=["GET"]),
+        Route("/v1/killswitch", get_killswitch, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

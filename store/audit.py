@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import AuditEvent
@@ -144,3 +144,7 @@ async def verify_chain(session: AsyncSession, max_breaks: int = 20) -> ChainRepo
 
 async def case_timeline(session: AsyncSession, case_id: str) -> list[AuditEvent]:
     return list((await session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id))).scalars())
+
+
+async def count_since(session: AsyncSession, action: str, since: datetime) -> int:
+    return int((await session.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action, AuditEvent.at >= since))).scalar_one())

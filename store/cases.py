@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import OPEN_STATUSES, Case, SlackMessage
@@ -27,7 +27,7 @@ async def record_decision(session: AsyncSession, case_id: str, *, now: datetime,
     return result.scalar_one_or_none()
 
 
-async def record_card_posted(session: AsyncSession, case: Case, *, ts: str, now: datetime) -> bool:
+async def record_card_posted(session: AsyncSession, case: Case, *, ts: str, now: datetime, permalink: str | None = None) -> bool:
     """Remember the card's ts once; a second writer (a replica that also posted) changes nothing."""
     result = await session.execute(
         update(Case)
@@ -37,7 +37,7 @@ async def record_card_posted(session: AsyncSession, case: Case, *, ts: str, now:
     )
     if not result.rowcount:
         return False
-    session.add(SlackMessage(case_id=case.case_id, kind="card", tier=case.tier, channel=case.channel, ts=ts, created_at=now))
+    session.add(SlackMessage(case_id=case.case_id, kind="card", tier=1, channel=case.channel, ts=ts, permalink=permalink, created_at=now))
     return True
 
 
@@ -93,3 +93,32 @@ async def record_message(session: AsyncSession, message: SlackMessage) -> bool:
         return False
     session.add(message)
     return True
+
+
+async def pending_load(session: AsyncSession) -> list[tuple[str, int, int]]:
+    """(queue, tier, open cases), by SQL aggregate."""
+    rows = await session.execute(
+        select(Case.queue, Case.tier, func.count()).where(Case.status.in_(OPEN_STATUSES)).group_by(Case.queue, Case.tier).order_by(Case.queue, Case.tier)
+    )
+    return [(queue, tier, count) for queue, tier, count in rows.all()]
+
+
+async def pending_cases(session: AsyncSession, *, queue: str | None, limit: int) -> tuple[list[Case], int]:
+    """The soonest-due pending cases (of one queue, or all), and how many are pending in all."""
+    where = [Case.status.in_(OPEN_STATUSES)] + ([Case.queue == queue] if queue else [])
+    total = (await session.execute(select(func.count()).select_from(Case).where(*where))).scalar_one()
+    rows = (await session.execute(select(Case).where(*where).order_by(Case.tier_deadline).limit(limit))).scalars().all()
+    return list(rows), int(total)
+
+
+async def oldest_pending(session: AsyncSession) -> Case | None:
+    return (await session.execute(select(Case).where(Case.status.in_(OPEN_STATUSES)).order_by(Case.created_at).limit(1))).scalar_one_or_none()
+
+
+async def card_links(session: AsyncSession, case_ids: list[str]) -> dict[str, str]:
+    if not case_ids:
+        return {}
+    rows = await session.execute(
+        select(SlackMessage.case_id, SlackMessage.permalink).where(SlackMessage.case_id.in_(case_ids), SlackMessage.kind == "card", SlackMessage.permalink.is_not(None))
+    )
+    return {case_id: link for case_id, link in rows.all()}

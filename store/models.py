@@ -80,6 +80,8 @@ class Case(Base):
     remind_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Past the last tier with every re-page spent: the ops channel was alerted. Still decidable.
     unhandled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The kill-switch mode in force for this case's context when it arrived (NULL: automation was on).
+    paused_mode: Mapped[str | None] = mapped_column(String(16))
 
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     claimed_by_name: Mapped[str | None] = mapped_column(String(256))
@@ -184,4 +186,26 @@ class OutboxItem(Base):
             postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
             sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
         ),
+    )
+
+
+class KillSwitch(Base):
+    """A pause of the automation for a scope (`all`, `queue:billing`, `tenant:acme`, `model:…`, `skill:…`)."""
+
+    __tablename__ = "kill_switches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_by_name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(32))
+    lifted_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # At most one active switch per scope, enforced by the database (two operators at once: one wins).
+        Index("uq_kill_switches_active_scope", "scope", unique=True, postgresql_where=text("lifted_at IS NULL"), sqlite_where=text("lifted_at IS NULL")),
     )

@@ -58,7 +58,7 @@ async def ephemerals_for(h: Harness, user: str, count: int = 1) -> list[str]:
 async def test_escalation_is_routed_and_carded(hitl: Harness, overrides: dict[str, Any], queue: str, channel: str) -> None:
     response = await hitl.escalate(**overrides)
     assert response.status_code == 201
-    assert response.json() == {"case_id": "case-1", "status": "pending", "queue": queue, "tier": 1, "channel": channel}
+    assert response.json() == {"case_id": "case-1", "status": "pending", "queue": queue, "tier": 1, "channel": channel, "automation": {"paused": False, "mode": None}}
     card = await hitl.card("case-1")
     assert card.channel == channel
     assert card.metadata == {"event_type": "hitl_case", "event_payload": {"case_id": "case-1"}}

@@ -48,4 +48,5 @@ def card_view(case: Case, policy: Policy, messages: Sequence[SlackMessage] = ())
         claimed_by=case.claimed_by,
         claimed_at=case.claimed_at,
         unhandled=case.unhandled_at is not None,
+        paused_mode=case.paused_mode,
     )

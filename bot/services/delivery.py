@@ -96,9 +96,10 @@ async def deliver_post_card(rt: Runtime, item: OutboxItem) -> AfterDelivery | No
         return None
     text, blocks = _render(rt, case, messages)
     ts, adopted = await _post_once(rt, item, case.channel, text, blocks, CARD_EVENT_TYPE, {"case_id": case.case_id}, since=_since(case))
+    permalink = await _permalink(rt, case.channel, ts)
 
     async def after(session: AsyncSession) -> None:
-        if await case_store.record_card_posted(session, case, ts=ts, now=rt.clock.now()):
+        if await case_store.record_card_posted(session, case, ts=ts, now=rt.clock.now(), permalink=permalink):
             details: dict[str, Any] = {"channel": case.channel, "ts": ts, "attempts": item.attempts}
             if adopted:
                 details["recovered"] = "found in channel history after an interrupted attempt"
@@ -223,7 +224,16 @@ async def deliver_unhandled_alert(rt: Runtime, item: OutboxItem) -> AfterDeliver
     return None
 
 
+async def deliver_announcement(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    """A fixed message for a channel (kill and resume announcements)."""
+    payload = item.payload
+    marker = {"key": item.dedupe_key}
+    await _post_once(rt, item, payload["channel"], payload["text"], payload["blocks"], NOTICE_EVENT_TYPE, marker, since=(item.created_at - _LOOKBACK).timestamp())
+    return None
+
+
 def register_slack_deliverers(worker: OutboxWorker) -> None:
+    worker.register("announce", deliver_announcement)
     worker.register("post_card", deliver_post_card)
     worker.register("update_card", deliver_update_card)
     worker.register("page", deliver_page)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from bot.escalation import Escalation
+from bot.killswitch import Verdict
 from bot.runtime import Runtime
 from bot.services.escalation import tier_schedule
 from store import cases as case_store
@@ -29,6 +30,11 @@ class CaseConflict(Exception):
 class IngestResult:
     case: Case
     created: bool
+    automation: Verdict
+
+
+def automation_context(escalation: Escalation, queue: str) -> dict[str, Any]:
+    return {"tenant": escalation.tenant_id, "model": escalation.model.name if escalation.model else None, "skill": escalation.skill, "queue": queue}
 
 
 def payload_hash(raw: dict[str, Any]) -> str:
@@ -52,13 +58,13 @@ async def ingest(rt: Runtime, raw: dict[str, Any], escalation: Escalation, actor
             existing = await case_store.get_case(session, escalation.case_id)
         if existing is None:
             raise
-        return _replay(existing, digest)
+        return _replay(rt, existing, escalation, digest)
 
 
-def _replay(existing: Case, digest: str) -> IngestResult:
+def _replay(rt: Runtime, existing: Case, escalation: Escalation, digest: str) -> IngestResult:
     if existing.payload_hash != digest:
         raise CaseConflict(f"case_id {existing.case_id!r} was already received with different content")
-    return IngestResult(existing, created=False)
+    return IngestResult(existing, created=False, automation=rt.killswitches.evaluate(automation_context(escalation, existing.queue)))
 
 
 async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, actor: Actor, digest: str, queue_name: str) -> IngestResult:
@@ -67,10 +73,11 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
     now = rt.clock.now()
     first = queue.tier(1)
     schedule = tier_schedule(queue, 1, now, escalation.sla_deadline)
+    automation = rt.killswitches.evaluate(automation_context(escalation, queue.name))
     async with rt.sessions.begin() as session:
         existing = await case_store.get_case(session, escalation.case_id)
         if existing is not None:
-            return _replay(existing, digest)
+            return _replay(rt, existing, escalation, digest)
         case = Case(
             case_id=escalation.case_id,
             payload=escalation.model_dump(mode="json", exclude_none=True),
@@ -86,6 +93,7 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
             sla_deadline=schedule["tier_deadline"],
             **schedule,
             reminded_tier=0,
+            paused_mode=automation.mode.value if automation.mode else None,
             repeats=0,
             created_at=now,
             updated_at=now,
@@ -110,4 +118,4 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
             now=now,
         )
     rt.wake_outbox()
-    return IngestResult(case, created=True)
+    return IngestResult(case, created=True, automation=automation)

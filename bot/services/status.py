@@ -87,4 +87,5 @@ async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
         "timeline": [_event(e) for e in timeline],
         "deliveries": [_delivery(d) for d in deliveries],
         "created_at": _iso(case.created_at),
+        "automation_at_arrival": {"paused": case.paused_mode is not None, "mode": case.paused_mode},
     }

@@ -1,0 +1,149 @@
+"""What ops see: /hitl help, status and queue answers, the kill modal, kill/resume announcements. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from blocks.ids import CallbackId, InputId
+from blocks.text import escape_mrkdwn, fit, human_delta, plain, slack_date
+from bot.killswitch import ActiveSwitch, Mode
+
+Block = dict[str, Any]
+MAX_LISTED = 40  # rows in one answer; a message holds 50 blocks, we use one section per group of rows
+
+HELP = """*hitl* — humans in the loop of your LLM system. Subcommands:
+• `/hitl status` — what is paused, open cases per queue and tier, oldest pending, breaches today
+• `/hitl queue [name]` — pending cases of a queue with time left and links (all queues without a name)
+• `/hitl kill [scope] [mode:off] [reason…]` — pause automation (operators only). Scope: `all` (default), `queue:<name>`, `tenant:<id>`, `model:<name>`, `skill:<name>`. Mode: `human-only` (default: every output goes to human review) or `off` (the feature is disabled). Without a reason, a form opens.
+• `/hitl resume [scope] [reason…]` — lift a pause (operators only)
+• `/hitl help` — this help
+Examples: `/hitl kill tenant:acme refunds look wrong since 14:00` · `/hitl kill model:gpt-support mode:off PII leak` · `/hitl resume tenant:acme fixed in v2.3` · `/hitl queue billing`"""
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, 3000, escape=False)}}
+
+
+def _message(text: str, blocks: list[Block] | None = None) -> tuple[str, list[Block]]:
+    return fit(text, 3000, escape=False), blocks or [_section(text)]
+
+
+def build_help(prefix: str = "") -> tuple[str, list[Block]]:
+    return _message(prefix + HELP)
+
+
+def describe_switch(switch: ActiveSwitch) -> str:
+    mode = "off (disabled)" if switch.mode is Mode.OFF else "human-only"
+    return f"`{escape_mrkdwn(str(switch.scope))}` · {mode} · by <@{switch.created_by}> {slack_date(switch.created_at)} · _{fit(switch.reason, 300)}_"
+
+
+def build_kill_announcement(switch: ActiveSwitch) -> tuple[str, list[Block]]:
+    what = "switched off" if switch.mode is Mode.OFF else "paused: every output goes to human review"
+    return _message(f"⏸️ *Automation {what}* for `{escape_mrkdwn(str(switch.scope))}` by <@{switch.created_by}>.\n*Reason:* {fit(switch.reason, 1500)}")
+
+
+def build_resume_announcement(switch: ActiveSwitch, by: str, reason: str) -> tuple[str, list[Block]]:
+    return _message(
+        f"▶️ *Automation resumed* for `{escape_mrkdwn(str(switch.scope))}` by <@{by}> (paused {slack_date(switch.created_at)} by <@{switch.created_by}>).\n*Reason:* {fit(reason, 1500)}"
+    )
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    queue: str
+    tier: int
+    tier_name: str
+    pending: int
+
+
+@dataclass(frozen=True)
+class PendingCase:
+    case_id: str
+    queue: str
+    tier: int
+    deadline: datetime
+    claimed_by: str | None
+    link: str | None
+
+
+def _time_left(deadline: datetime, now: datetime) -> str:
+    left = deadline - now
+    return f"{human_delta(left)} left" if left.total_seconds() > 0 else f"*overdue {human_delta(left)}*"
+
+
+def _case_line(case: PendingCase, now: datetime) -> str:
+    name = f"`{escape_mrkdwn(plain(case.case_id, 80))}`"
+    linked = f"<{case.link}|{name}>" if case.link else name
+    claimed = f" · 🙋 <@{case.claimed_by}>" if case.claimed_by else ""
+    return f"• {linked} · {escape_mrkdwn(case.queue)} tier {case.tier} · {_time_left(case.deadline, now)}{claimed}"
+
+
+def _chunks(lines: list[str], size: int = 10) -> list[Block]:
+    return [_section("\n".join(lines[i : i + size])) for i in range(0, len(lines), size)]
+
+
+def build_status(switches: tuple[ActiveSwitch, ...], load: list[QueueLoad], oldest: PendingCase | None, breaches_today: int, now: datetime) -> tuple[str, list[Block]]:
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "hitl status"}}]
+    if switches:
+        blocks += _chunks(["*Paused*"] + [f"⏸️ {describe_switch(s)}" for s in switches[:MAX_LISTED]])
+    else:
+        blocks.append(_section("▶️ *Automation is running*: no kill switch is active."))
+    total = sum(row.pending for row in load)
+    lines = [f"*Open cases: {total}*"] + [f"• {escape_mrkdwn(r.queue)} · tier {r.tier} ({escape_mrkdwn(plain(r.tier_name, 60))}): {r.pending}" for r in load[:MAX_LISTED]]
+    if len(load) > MAX_LISTED:
+        lines.append(f"…and {len(load) - MAX_LISTED} more queue tiers")
+    blocks += _chunks(lines, 15)
+    facts = [f"SLA breaches today (UTC): *{breaches_today}*"]
+    if oldest:
+        facts.append("Oldest pending: " + _case_line(oldest, now).removeprefix("• "))
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": fit(f, 2000, escape=False)} for f in facts]})
+    text = f"hitl status: {len(switches)} pause(s), {total} open case(s), {breaches_today} breach(es) today"
+    return text, blocks[:50]
+
+
+def build_queue_listing(queue: str | None, cases: list[PendingCase], total: int, now: datetime) -> tuple[str, list[Block]]:
+    title = f"Pending in {queue}" if queue else "Pending in all queues"
+    if not cases:
+        return _message(f"*{escape_mrkdwn(title)}*: nothing pending. 🎉")
+    lines = [f"*{escape_mrkdwn(title)}: {total}* (soonest deadline first)"] + [_case_line(c, now) for c in cases]
+    if total > len(cases):
+        lines.append(f"…and {total - len(cases)} more")
+    return f"{title}: {total}", _chunks(lines, 10)
+
+
+def build_kill_modal(default_scope: str = "all") -> dict[str, Any]:
+    options = [
+        {"text": {"type": "plain_text", "text": "Human-only: every output goes to review"}, "value": Mode.HUMAN_ONLY.value},
+        {"text": {"type": "plain_text", "text": "Off: disable the feature"}, "value": Mode.OFF.value},
+    ]
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.KILL.value,
+        "title": {"type": "plain_text", "text": "Pause automation"},
+        "submit": {"type": "plain_text", "text": "Pause"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": InputId.SCOPE.value,
+                "label": {"type": "plain_text", "text": "Scope"},
+                "hint": {"type": "plain_text", "text": "all, queue:<name>, tenant:<id>, model:<name> or skill:<name>"},
+                "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "initial_value": plain(default_scope, 150), "max_length": 160},
+            },
+            {
+                "type": "input",
+                "block_id": InputId.MODE.value,
+                "label": {"type": "plain_text", "text": "Mode"},
+                "element": {"type": "static_select", "action_id": InputId.VALUE.value, "options": options, "initial_option": options[0]},
+            },
+            {
+                "type": "input",
+                "block_id": InputId.REASON.value,
+                "label": {"type": "plain_text", "text": "Reason"},
+                "hint": {"type": "plain_text", "text": "Announced in the ops channel and kept in the audit trail."},
+                "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "multiline": True, "max_length": 2000},
+            },
+        ],
+    }

@@ -1,0 +1,115 @@
+"""Kill-switch scopes and modes: what a pause covers, and what it means for one request's context."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+SCOPE_KINDS = ("queue", "tenant", "model", "skill")
+_SCOPE = re.compile(r"^(queue|tenant|model|skill):(\S{1,150})$")
+_SCOPE_SHAPE = re.compile(r"^[A-Za-z_]+:\S+$")
+
+
+class Mode(StrEnum):
+    # Every output must go to human review (the LLM system keeps running, nothing ships unreviewed).
+    HUMAN_ONLY = "human-only"
+    # The feature is disabled outright.
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # "all" or one of SCOPE_KINDS
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Scope":
+        cleaned = text.strip()
+        if cleaned.lower() == "all":
+            return cls("all")
+        match = _SCOPE.match(cleaned)
+        if not match:
+            raise ValueError(f"`{cleaned[:60]}` is not a scope: use all, queue:<name>, tenant:<id>, model:<name> or skill:<name>")
+        return cls(match.group(1), match.group(2))
+
+    @staticmethod
+    def looks_like_scope(token: str) -> bool:
+        """`all` or `word:value` is meant as a scope (and a bad one is an error, not silently a reason)."""
+        return token.lower() == "all" or bool(_SCOPE_SHAPE.match(token))
+
+    def matches(self, context: dict[str, Any]) -> bool:
+        return self.kind == "all" or (self.value is not None and context.get(self.kind) == self.value)
+
+    def __str__(self) -> str:
+        return "all" if self.kind == "all" else f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True)
+class ActiveSwitch:
+    id: int
+    scope: Scope
+    mode: Mode
+    reason: str
+    created_by: str
+    created_by_name: str | None
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": str(self.scope),
+            "mode": self.mode.value,
+            "reason": self.reason,
+            "paused_by": {"slack_user_id": self.created_by, "name": self.created_by_name},
+            "since": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    paused: bool
+    mode: Mode | None
+    matched: tuple[ActiveSwitch, ...]
+
+    def to_json(self, *, detail: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {"paused": self.paused, "mode": self.mode.value if self.mode else None}
+        if detail:
+            body["matched"] = [s.to_json() for s in self.matched]
+        return body
+
+
+def evaluate(switches: tuple[ActiveSwitch, ...], context: dict[str, Any]) -> Verdict:
+    """`off` beats `human-only` when several switches cover the same request."""
+    matched = tuple(s for s in switches if s.scope.matches(context))
+    if not matched:
+        return Verdict(False, None, ())
+    mode = Mode.OFF if any(s.mode is Mode.OFF for s in matched) else Mode.HUMAN_ONLY
+    return Verdict(True, mode, matched)
+
+
+@dataclass(frozen=True)
+class KillArgs:
+    scope: Scope
+    mode: Mode
+    reason: str
+
+
+def parse_kill_args(text: str) -> KillArgs:
+    """`[scope] [mode:off|mode:human-only] [reason…]` in any order of the first two; ValueError says what is wrong."""
+    scope, mode = Scope("all"), Mode.HUMAN_ONLY
+    rest = text.strip()
+    for _ in range(2):
+        head, _, tail = rest.partition(" ")
+        if head.lower().startswith("mode:"):
+            try:
+                mode = Mode(head.split(":", 1)[1].lower())
+            except ValueError:
+                raise ValueError(f"`{head[:40]}` is not a mode: use mode:human-only or mode:off") from None
+        elif Scope.looks_like_scope(head):
+            scope = Scope.parse(head)
+        else:
+            break
+        rest = tail.strip()
+    return KillArgs(scope, mode, rest)

@@ -1,0 +1,103 @@
+"""Pausing the automation: /hitl kill and resume, and the verdict the LLM system asks for.
+
+Active switches live in the database; each process keeps a copy in memory (`KillSwitchBoard`), refreshed
+every second and at once after a local change, so GET /v1/killswitch answers without touching the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from blocks.ops import build_kill_announcement, build_resume_announcement
+from bot.killswitch import ActiveSwitch, Mode, Scope, Verdict, evaluate
+from bot.runtime import Runtime
+from bot.services.webhooks import enqueue_webhook
+from store import killswitches as store
+from store import outbox
+from store.audit import Actor, append_audit
+from store.models import KillSwitch
+
+log = logging.getLogger(__name__)
+
+
+class KillSwitchBoard:
+    """The active switches as of the last refresh."""
+
+    def __init__(self) -> None:
+        self.switches: tuple[ActiveSwitch, ...] = ()
+
+    def evaluate(self, context: dict[str, Any]) -> Verdict:
+        return evaluate(self.switches, context)
+
+    async def refresh(self, rt: Runtime) -> None:
+        async with rt.sessions() as session:
+            rows = await store.active_switches(session)
+        self.switches = tuple(_active(row) for row in rows)
+
+
+def _active(row: KillSwitch) -> ActiveSwitch:
+    return ActiveSwitch(row.id, Scope.parse(row.scope), Mode(row.mode), row.reason, row.created_by, row.created_by_name, row.created_at)
+
+
+@dataclass(frozen=True)
+class Killed:
+    switch: ActiveSwitch
+
+
+@dataclass(frozen=True)
+class AlreadyPaused:
+    switch: ActiveSwitch
+
+
+async def kill(rt: Runtime, scope: Scope, mode: Mode, reason: str, actor: Actor) -> Killed | AlreadyPaused:
+    now = rt.clock.now()
+    try:
+        async with rt.sessions.begin() as session:
+            existing = await store.active_for_scope(session, str(scope))
+            if existing is not None:
+                return AlreadyPaused(_active(existing))
+            row = KillSwitch(scope=str(scope), mode=mode.value, reason=reason, created_by=actor.id or "", created_by_name=actor.name, created_at=now)
+            session.add(row)
+            await session.flush()
+            switch = _active(row)
+            details = {"scope": str(scope), "mode": mode.value, "reason": reason}
+            await append_audit(session, action="killed", actor=actor, at=now, details=details)
+            await _announce(rt, session, f"kill:{row.id}", build_kill_announcement(switch), "killswitch.activated", {**details, "paused_by": actor.id, "paused_by_name": actor.name})
+    except IntegrityError:
+        # Another operator paused the same scope between our read and our insert.
+        await rt.killswitches.refresh(rt)
+        winner = next(s for s in rt.killswitches.switches if str(s.scope) == str(scope))
+        return AlreadyPaused(winner)
+    await rt.killswitches.refresh(rt)
+    rt.wake_outbox()
+    return Killed(switch)
+
+
+async def resume(rt: Runtime, scope: Scope, reason: str, actor: Actor) -> ActiveSwitch | None:
+    """Lift the active switch of exactly this scope. None if there was none."""
+    now = rt.clock.now()
+    async with rt.sessions.begin() as session:
+        lifted = await store.lift(session, str(scope), by=actor.id or "", reason=reason, now=now)
+        if lifted is None:
+            return None
+        switch = _active(lifted)
+        details = {"scope": str(scope), "mode": switch.mode.value, "reason": reason, "paused_since": switch.created_at.isoformat()}
+        await append_audit(session, action="resumed", actor=actor, at=now, details=details)
+        await _announce(rt, session, f"resume:{lifted.id}", build_resume_announcement(switch, actor.id or "", reason), "killswitch.lifted", {**details, "resumed_by": actor.id, "resumed_by_name": actor.name})
+    await rt.killswitches.refresh(rt)
+    rt.wake_outbox()
+    return switch
+
+
+async def _announce(rt: Runtime, session: Any, key: str, message: tuple[str, list[dict[str, Any]]], event_type: str, data: dict[str, Any]) -> None:
+    now = rt.clock.now()
+    ops = rt.policy.ops
+    if ops is not None:
+        text, blocks = message
+        await outbox.enqueue(session, kind="announce", dedupe_key=f"announce:{key}", payload={"channel": ops.channel, "text": text, "blocks": blocks}, ordering_key=f"channel:{ops.channel}", now=now)
+        if ops.webhook_url:
+            await enqueue_webhook(session, url=str(ops.webhook_url), event_type=event_type, data=data, now=now, event_id=f"evt_{key.replace(':', '_')}")
