@@ -39,6 +39,7 @@ class DecisionView:
     reason: str | None = None
     note: str | None = None
     checklist: list[str] = field(default_factory=list)
+    final_action: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,11 @@ def _decision_blocks(view: CardView) -> list[Block]:
         blocks.append(_section(f"*Note*\n{fit(decision.note, NOTE_CHARS)}", untrusted=True))
     if decision.outcome == "edited" and decision.final_text:
         blocks.append(_section(f"*Final answer (as edited)*\n{fit(decision.final_text, FINAL_CHARS)}", untrusted=True))
+    proposed = view.escalation.proposed_action
+    if decision.final_action and proposed and decision.final_action.get("args") != proposed.args:
+        changed = [(k, v) for k, v in decision.final_action["args"].items() if proposed.args.get(k) != v]
+        lines = [f"• *{fit(k, 100)}*: {fit(format_arg(proposed.args.get(k)), 120)} → {fit(format_arg(v), 120)}" for k, v in changed[:ACTION_FIELDS]]
+        blocks.append(_section("*Action as approved (edited)*\n" + "\n".join(lines), untrusted=True))
     return blocks
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -133,6 +134,53 @@ def draft_block_id(index: int) -> str:
     return f"{InputId.DRAFT_PREFIX.value}{index}"
 
 
+ARG_PREFIX = "arg_"
+
+
+def arg_block_id(index: int) -> str:
+    return f"{ARG_PREFIX}{index}"
+
+
+def _arg_input(index: int, key: str, value: Any) -> dict[str, Any] | None:
+    """A typed input for one action argument; None when the value cannot fit an input (left unchanged)."""
+    label = _plain(key, 2000)
+    block: dict[str, Any] = {"type": "input", "block_id": arg_block_id(index), "label": label}
+    if isinstance(value, bool):
+        options = [{"text": _plain("true", 75), "value": "true"}, {"text": _plain("false", 75), "value": "false"}]
+        block["element"] = {"type": "static_select", "action_id": InputId.VALUE.value, "options": options, "initial_option": options[0 if value else 1]}
+    elif isinstance(value, (int, float)):
+        block["element"] = {"type": "number_input", "action_id": InputId.VALUE.value, "is_decimal_allowed": isinstance(value, float), "initial_value": repr(value)}
+    else:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        if len(text) > INPUT_MAX:
+            return None
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": InputId.VALUE.value, "multiline": len(text) > 150 or "\n" in text, "max_length": INPUT_MAX}
+        if text:
+            element["initial_value"] = text
+        block["element"] = element
+        block["optional"] = True
+        if not isinstance(value, str):
+            block["hint"] = _plain("JSON", 2000)
+    return block
+
+
+def _action_inputs(view: CardView) -> list[dict[str, Any]]:
+    action = view.escalation.proposed_action
+    if action is None:
+        return []
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*Proposed action:* `{fit(action.action, 128)}`: edit its arguments below.", "verbatim": True}}]
+    fixed = []
+    for index, (key, value) in enumerate(action.args.items()):
+        block = _arg_input(index, key, value)
+        if block is None:
+            fixed.append(key)
+        else:
+            blocks.append(block)
+    if fixed:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": fit("Too long to edit here, kept as proposed: " + ", ".join(fixed), 2000), "verbatim": True}]})
+    return blocks
+
+
 def build_edit_modal(view: CardView, meta: ModalMetadata) -> View:
     parts, seps = split_for_inputs(view.escalation.model_draft)
     meta = meta.model_copy(update={"seps": seps})
@@ -152,6 +200,7 @@ def build_edit_modal(view: CardView, meta: ModalMetadata) -> View:
         if part:
             element["initial_value"] = part
         blocks.append({"type": "input", "block_id": draft_block_id(index), "label": _plain(label, 2000), "element": element, "optional": len(parts) > 1})
+    blocks.extend(_action_inputs(view))
     blocks.append(_note_input(required=False, label="Note (optional)", hint="What did you change and why? It goes to the model team."))
     return _modal(CallbackId.EDIT, "Edit draft", "Save edit", blocks, meta)
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.policy import Policy, PolicyError, load_policy
@@ -112,25 +113,80 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(_args: argparse.Namespace) -> int:
     from store.audit import verify_chain
+
+    async def work(sessions: Any) -> Any:
+        async with sessions() as session:
+            return await verify_chain(session)
+
+    report = _run_with_sessions(_settings(), work)
+    if report.ok:
+        print(f"audit chain intact: {report.checked} event(s) verified")
+        return 0
+    for brk in report.breaks:
+        print(f"audit chain broken at event {brk.event_id} (case {brk.case_id or '-'}): {brk.problem}")
+    return 1
+
+
+def _run_with_sessions(settings: Settings, work: Callable[..., Any]) -> Any:
     from store.db import create_engine, create_sessionmaker
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            return await work(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from bot.durations import parse_duration
+    from bot.services.export import ExportFormat, write_export
+
+    settings = _settings()
+    try:
+        since = datetime.now(timezone.utc) - parse_duration(args.since)
+    except ValueError as exc:
+        raise CliError(f"--since: {exc}") from None
+    outcomes = [o.strip() for o in (args.outcome or "").split(",") if o.strip()]
+    bad = [o for o in outcomes if o not in ("approved", "edited", "rejected")]
+    if bad:
+        raise CliError(f"--outcome: {', '.join(bad)} is not one of approved, edited, rejected")
+
+    async def work(sessions: Any) -> int:
+        async with sessions() as session:
+            return await write_export(session, sys.stdout, ExportFormat(args.format), since=since, queue=args.queue, outcomes=outcomes, mark_rejected=args.rejected == "mark")
+
+    written = _run_with_sessions(settings, work)
+    print(f"hitl: exported {written} record(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_webhooks_retry(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from store.audit import Actor, ActorType, append_audit
+    from store.outbox import requeue
 
     settings = _settings()
 
-    async def run() -> int:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                report = await verify_chain(session)
-        finally:
-            await engine.dispose()
-        if report.ok:
-            print(f"audit chain intact: {report.checked} event(s) verified")
-            return 0
-        for brk in report.breaks:
-            print(f"audit chain broken at event {brk.event_id} (case {brk.case_id or '-'}): {brk.problem}")
-        return 1
+    async def work(sessions: Any) -> int:
+        now = datetime.now(timezone.utc)
+        async with sessions.begin() as session:
+            items = await requeue(session, case_id=args.case_id, kind="webhook", now=now)
+            for item in items:
+                await append_audit(session, action="webhook_resent", actor=Actor(ActorType.SYSTEM, None, None, "hitl cli"), at=now, case_id=args.case_id, details={"event_id": item.payload.get("event_id")})
+        for item in items:
+            print(f"queued again: {item.payload.get('event_id')} ({item.payload.get('body', {}).get('type')}) -> {item.payload.get('url')}")
+        return len(items)
 
-    return asyncio.run(run())
+    if not _run_with_sessions(settings, work):
+        raise CliError(f"case {args.case_id!r} has no webhook (unknown case, or neither callback_url nor the queue's webhook_url was set)")
+    print("a running `hitl serve` delivers them within a second")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +209,19 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the tamper-evident audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     audit_sub.add_parser("verify", help="check the hash chain and say where it breaks").set_defaults(func=cmd_audit_verify)
+    export = sub.add_parser("export", help="decided cases as a dataset on standard output (streamed)")
+    export.add_argument("--since", default="30d", help="decided within this long (default 30d)")
+    export.add_argument("--queue", default=None)
+    export.add_argument("--outcome", default=None, help="comma-separated: approved,edited,rejected (default all)")
+    export.add_argument("--format", choices=["jsonl", "csv", "openai-chat"], default="jsonl")
+    export.add_argument("--rejected", choices=["skip", "mark"], default="skip", help="openai-chat: leave rejected drafts out, or keep them with weight 0")
+    export.set_defaults(func=cmd_export)
+
+    webhooks = sub.add_parser("webhooks", help="outbound decision webhooks")
+    webhooks_sub = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
+    retry = webhooks_sub.add_parser("retry", help="send a case's webhook events again (same event_id)")
+    retry.add_argument("case_id")
+    retry.set_defaults(func=cmd_webhooks_retry)
     return parser
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.durations import Duration
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -23,6 +27,8 @@ class Settings(BaseSettings):
     api_tokens: str = Field("", alias="HITL_API_TOKEN")
     # Standard Webhooks secret (`whsec_` + base64) that signs outbound webhooks.
     webhook_secret: SecretStr | None = Field(None, alias="HITL_WEBHOOK_SECRET")
+    webhook_first_retry: Duration = Field(timedelta(seconds=2), alias="HITL_WEBHOOK_FIRST_RETRY")
+    webhook_give_up_after: Duration = Field(timedelta(hours=24), alias="HITL_WEBHOOK_GIVE_UP_AFTER")
     policy_path: str = Field("hitl.yml", alias="HITL_POLICY")
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     host: str = Field("0.0.0.0", alias="HITL_HOST")

@@ -56,13 +56,16 @@ class OutboxWorker:
     def __init__(self, rt: "Runtime") -> None:
         self.rt = rt
         self.deliverers: dict[str, Deliverer] = {}
+        self.retry_base: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(self.concurrency)
 
-    def register(self, kind: str, deliverer: Deliverer) -> None:
+    def register(self, kind: str, deliverer: Deliverer, *, retry_base: float = 2.0) -> None:
+        """`retry_base`: the first retry comes after between half of it and all of it, then doubles."""
         self.deliverers[kind] = deliverer
+        self.retry_base[kind] = retry_base
 
     def wake(self) -> None:
         self._wake.set()
@@ -126,7 +129,7 @@ class OutboxWorker:
                 return
             except Exception as exc:  # noqa: BLE001 - any failure is retried later, never dropped
                 code = slack_error_code(exc)
-                wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts))
+                wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=self.retry_base.get(item.kind, 2.0)))
                 log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait)
                 await self._fail(item, token, code, self.rt.clock.now() + timedelta(seconds=wait))
                 return

@@ -159,6 +159,8 @@ class Queue(_Timing):
     match: Match = Match()
     tiers: list[Tier] = Field(min_length=1)
     approve_checklist: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(default_factory=list, max_length=10)
+    # Where decisions are POSTed when the escalation has no callback_url of its own.
+    webhook_url: AnyHttpUrl | None = None
 
     def tier(self, number: int) -> Tier:
         """Tiers are numbered from 1, as people say them."""

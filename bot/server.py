@@ -40,7 +40,7 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
     slack_handler = AsyncSlackRequestHandler(bolt)
     assert rt.outbox is not None
     register_slack_deliverers(rt.outbox)
-    register_webhook_deliverer(rt.outbox)
+    register_webhook_deliverer(rt.outbox, rt.settings.webhook_first_retry)
 
     async def slack_events(request: Request) -> Response:
         return await slack_handler.handle(request)

@@ -12,10 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.ids import CallbackId, CommandMetadata, InputId
 from blocks.ops import build_help, build_kill_modal, describe_switch
 from blocks.text import escape_mrkdwn, fit
-from bot.killswitch import KillArgs, Mode, Scope, parse_kill_args
+from bot.killswitch import parse_kill_args
 from bot.runtime import Runtime
 from bot.services.killswitch import AlreadyPaused, kill, resume
 from bot.services.ops import audit_refused_command, is_operator, queue_report, status_report
+from handlers import forms
 from handlers.payloads import reviewer_of, state_values
 from store.audit import Actor
 
@@ -85,26 +86,15 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             await answer(ack, *build_help(f"⚠️ Unknown subcommand `{escape_mrkdwn(sub[:40])}`.\n\n"))
 
     async def handle_kill_submission(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        values = state_values(body)
-        errors: dict[str, str] = {}
-        scope_text = ((values.get(InputId.SCOPE.value) or {}).get(InputId.VALUE.value) or {}).get("value") or "all"
-        mode_value = (((values.get(InputId.MODE.value) or {}).get(InputId.VALUE.value) or {}).get("selected_option") or {}).get("value")
-        reason = (((values.get(InputId.REASON.value) or {}).get(InputId.VALUE.value) or {}).get("value") or "").strip()
-        try:
-            scope = Scope.parse(scope_text)
-        except ValueError as exc:
-            errors[InputId.SCOPE.value] = str(exc).replace("`", "")[:150]
-        if not reason:
-            errors[InputId.REASON.value] = "Say why: it is announced to ops and kept in the audit trail."
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        args = forms.parse_kill(state_values(body))
+        if isinstance(args, dict):
+            await ack(response_action="errors", errors=args)
             return
         actor = reviewer_of(body).actor
         if not (await is_operator(rt, actor.id or "")).allowed:
-            await audit_refused_command(rt, actor, "kill", f"{scope_text} (modal)")
+            await audit_refused_command(rt, actor, "kill", f"{args.scope} (modal)")
             await ack(response_action="errors", errors={InputId.SCOPE.value: "Only the operators named in the policy can pause automation."})
             return
-        args = KillArgs(scope, Mode(mode_value or Mode.HUMAN_ONLY.value), reason)
         result = await kill(rt, args.scope, args.mode, args.reason, actor)
         await ack()
         try:

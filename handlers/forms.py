@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from blocks.ids import InputId, ModalMetadata, RejectReason
-from blocks.modals import draft_block_id, join_parts
+from blocks.modals import arg_block_id, draft_block_id, join_parts
+from bot.killswitch import KillArgs, Mode, Scope
 
 Errors = dict[str, str]
 
@@ -35,6 +38,7 @@ class ApproveForm:
 class EditForm:
     final_text: str
     note: str | None
+    action_args: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,61 @@ def parse_approve(values: dict[str, dict[str, Any]], checklist: list[str]) -> Ap
     return ApproveForm(note=_note(values), checked=list(checklist))
 
 
-def parse_edit(values: dict[str, dict[str, Any]], meta: ModalMetadata) -> EditForm | Errors:
+def parse_edit(values: dict[str, dict[str, Any]], meta: ModalMetadata, proposed_args: dict[str, Any] | None) -> EditForm | Errors:
     count = max(len(meta.seps) - 1, 1)
     parts = [_text(values, draft_block_id(i)).strip() for i in range(count)]
     text = join_parts(parts, meta.seps) if meta.seps else parts[0]
+    errors: Errors = {}
     if not text.strip():
-        return {draft_block_id(0): "The answer can't be empty. To turn the draft down, use Reject instead."}
-    return EditForm(final_text=text, note=_note(values))
+        errors[draft_block_id(0)] = "The answer can't be empty. To turn the draft down, use Reject instead."
+    args = None
+    if proposed_args is not None:
+        args = {}
+        for index, (key, original) in enumerate(proposed_args.items()):
+            block_id = arg_block_id(index)
+            if block_id not in values:  # not editable in the modal (too long): kept as proposed
+                args[key] = original
+                continue
+            parsed = _parse_arg(_element(values, block_id), original)
+            if isinstance(parsed, _Invalid):
+                errors[block_id] = parsed.message
+            else:
+                args[key] = parsed
+    if errors:
+        return errors
+    return EditForm(final_text=text, note=_note(values), action_args=args)
+
+
+@dataclass(frozen=True)
+class _Invalid:
+    message: str
+
+
+def _parse_arg(element: dict[str, Any], original: Any) -> Any:
+    """The edited value with the type of the proposed one: numbers stay numbers, JSON stays JSON."""
+    if isinstance(original, bool):
+        return ((element.get("selected_option") or {}).get("value") or str(original).lower()) == "true"
+    raw = element.get("value")
+    text = raw.strip() if isinstance(raw, str) else ""
+    if isinstance(original, int):
+        try:
+            return int(text)
+        except ValueError:
+            return _Invalid("Enter a whole number.")
+    if isinstance(original, float):
+        try:
+            number = float(text)
+        except ValueError:
+            return _Invalid("Enter a number.")
+        return number if math.isfinite(number) else _Invalid("Enter a finite number.")
+    if isinstance(original, str):
+        return raw if isinstance(raw, str) else ""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        return _Invalid(f"Not valid JSON: {exc}"[:150])
 
 
 def parse_reject(values: dict[str, dict[str, Any]]) -> RejectForm | Errors:
@@ -74,3 +126,20 @@ def parse_reject(values: dict[str, dict[str, Any]]) -> RejectForm | Errors:
     if errors:
         return errors
     return RejectForm(reason=reason, note=note or "")
+
+
+def parse_kill(values: dict[str, dict[str, Any]]) -> KillArgs | Errors:
+    errors: Errors = {}
+    scope_text = _text(values, InputId.SCOPE.value).strip() or "all"
+    mode = (_element(values, InputId.MODE.value).get("selected_option") or {}).get("value") or Mode.HUMAN_ONLY.value
+    reason = _text(values, InputId.REASON.value).strip()
+    scope = Scope("all")
+    try:
+        scope = Scope.parse(scope_text)
+    except ValueError as exc:
+        errors[InputId.SCOPE.value] = str(exc).replace("`", "")[:150]
+    if not reason:
+        errors[InputId.REASON.value] = "Say why: it is announced to ops and kept in the audit trail."
+    if errors:
+        return errors
+    return KillArgs(scope, Mode(mode), reason)

@@ -90,21 +90,33 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         if isinstance(form, dict):
             await ack(response_action="errors", errors=form)
             return
-        request = DecisionRequest(meta.case_id, CaseStatus.APPROVED, reviewer_of(body).actor, final_text=case.payload.get("model_draft") if case else None, note=form.note, checklist=form.checked)
+        request = DecisionRequest(
+            meta.case_id,
+            CaseStatus.APPROVED,
+            reviewer_of(body).actor,
+            final_text=case.payload.get("model_draft") if case else None,
+            final_action=case.payload.get("proposed_action") if case else None,
+            note=form.note,
+            checklist=form.checked,
+        )
         await _finish(ack, body, request)
 
     async def handle_edit_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
         if (meta := await _metadata_or_close(ack, body)) is None:
             return
-        form = forms.parse_edit(state_values(body), meta)
+        case = await load_case(rt, meta.case_id)
+        proposed = (case.payload.get("proposed_action") if case else None) or None
+        form = forms.parse_edit(state_values(body), meta, proposed["args"] if proposed else None)
         if isinstance(form, dict):
             await ack(response_action="errors", errors=form)
             return
-        case = await load_case(rt, meta.case_id)
-        unchanged = case is not None and form.final_text == case.payload.get("model_draft")
+        action = {**proposed, "args": form.action_args} if proposed else None
+        unchanged = case is not None and form.final_text == case.payload.get("model_draft") and action == proposed
         # Submitting the draft untouched is an approval: the draft was accepted as written.
         outcome = CaseStatus.APPROVED if unchanged else CaseStatus.EDITED
-        request = DecisionRequest(meta.case_id, outcome, reviewer_of(body).actor, final_text=form.final_text, note=form.note, details={"via": "edit", "unchanged": unchanged})
+        request = DecisionRequest(
+            meta.case_id, outcome, reviewer_of(body).actor, final_text=form.final_text, final_action=action, note=form.note, details={"via": "edit", "unchanged": unchanged, "action_after": action}
+        )
         await _finish(ack, body, request)
 
     async def handle_reject_submission(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -97,6 +97,11 @@ class Case(Base):
     decided_by_name: Mapped[str | None] = mapped_column(String(256))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_tier: Mapped[int | None] = mapped_column(Integer)
+    # The structured action exactly as approved (as proposed, or as the reviewer edited it).
+    final_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Levenshtein distance between draft and final text, and the same normalised to 0..1 (0: unchanged).
+    edit_distance: Mapped[int | None] = mapped_column(Integer)
+    edit_ratio: Mapped[float | None] = mapped_column(Float)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

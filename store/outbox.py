@@ -120,3 +120,15 @@ async def items_for_case(session: AsyncSession, case_id: str) -> list[OutboxItem
     return list(
         (await session.execute(select(OutboxItem).where(OutboxItem.case_id == case_id).order_by(OutboxItem.id))).scalars()
     )
+
+
+async def requeue(session: AsyncSession, *, case_id: str, kind: str, now: datetime) -> list[OutboxItem]:
+    """Send a case's items of this kind again (delivered, failed or pending alike), from the next worker pass."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.case_id == case_id, OutboxItem.kind == kind)
+        .values(delivered_at=None, dead_at=None, claimed_until=None, claim_token=None, attempts=0, next_attempt_at=now, last_error=None, created_at=now)
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+    return list(result.scalars())

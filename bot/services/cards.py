@@ -33,6 +33,7 @@ def card_view(case: Case, policy: Policy, messages: Sequence[SlackMessage] = ())
             reason=case.reason,
             note=case.note,
             checklist=list(case.checklist or []),
+            final_action=case.final_action,
         )
     return CardView(
         case_id=case.case_id,

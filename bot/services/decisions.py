@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
+from bot.services.events import DECIDED, decision_event, edit_distance, event_id, webhook_url
+from bot.services.webhooks import enqueue_webhook
 from bot.services.reviewers import Authorization, deciders
 from store import cases as case_store
 from store import outbox
@@ -25,6 +27,7 @@ class DecisionRequest:
     outcome: CaseStatus
     actor: Actor
     final_text: str | None = None
+    final_action: dict[str, Any] | None = None
     reason: str | None = None
     note: str | None = None
     checklist: list[str] = field(default_factory=list)
@@ -78,6 +81,9 @@ async def decide(rt: Runtime, request: DecisionRequest) -> Decided | AlreadyDeci
         if before is None:
             return CaseMissing(request.case_id)
         tier = before.tier
+        distance, ratio = (None, None)
+        if request.final_text is not None:
+            distance, ratio = edit_distance(before.payload.get("model_draft") or "", request.final_text)
         version = await case_store.record_decision(
             session,
             request.case_id,
@@ -85,6 +91,9 @@ async def decide(rt: Runtime, request: DecisionRequest) -> Decided | AlreadyDeci
             status=request.outcome.value,
             outcome=request.outcome.value,
             final_text=request.final_text,
+            final_action=request.final_action,
+            edit_distance=distance,
+            edit_ratio=ratio,
             reason=request.reason,
             note=request.note,
             checklist=request.checklist or None,
@@ -96,6 +105,8 @@ async def decide(rt: Runtime, request: DecisionRequest) -> Decided | AlreadyDeci
         )
         if version is not None:
             await _record_side_effects(session, request, before, version, now)
+            await session.refresh(before)
+            await enqueue_case_event(rt, session, before, DECIDED, now)
     if version is None:
         # Someone else's conditional update won; ours changed nothing.
         winner = await load_case(rt, request.case_id)
@@ -118,6 +129,13 @@ async def _record_side_effects(session: AsyncSession, request: DecisionRequest, 
     await append_audit(session, action=request.outcome.value, actor=request.actor, at=now, case_id=request.case_id, details=details)
     await outbox.cancel_for_case(session, request.case_id, CANCELLED_BY_DECISION, now, "cancelled: case decided")
     await enqueue_card_update(session, request.case_id, version, now)
+
+
+async def enqueue_case_event(rt: Runtime, session: AsyncSession, case: Case, event_type: str, now: datetime) -> None:
+    """Queue the event for the LLM system, in the transaction that made it true."""
+    url = webhook_url(case, rt.policy)
+    if url:
+        await enqueue_webhook(session, url=url, event_type=event_type, data=decision_event(case), now=now, case_id=case.case_id, event_id=event_id(case.case_id, event_type))
 
 
 async def enqueue_card_update(session: AsyncSession, case_id: str, version: int, now: datetime, suffix: str = "") -> None:

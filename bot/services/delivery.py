@@ -8,6 +8,7 @@ crash between Slack's answer and our commit never posts twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -69,7 +70,11 @@ async def _post_once(rt: Runtime, item: OutboxItem, channel: str, text: str, blo
         ts = await find_message(rt, channel, event_type=event_type, payload=payload, since=since, thread_ts=thread_ts)
         if ts:
             return ts, True
-    kwargs: dict[str, Any] = {"thread_ts": thread_ts, "reply_broadcast": True} if thread_ts and broadcast else {"thread_ts": thread_ts} if thread_ts else {}
+    kwargs: dict[str, Any] = {}
+    if thread_ts:
+        kwargs["thread_ts"] = thread_ts
+        # A re-page is also shown in the channel, not only inside the thread.
+        kwargs["reply_broadcast"] = broadcast
     response = await rt.slack.chat_postMessage(
         channel=channel, text=text, blocks=blocks, metadata={"event_type": event_type, "event_payload": payload}, unfurl_links=False, unfurl_media=False, **kwargs
     )
@@ -168,7 +173,10 @@ async def _permalink(rt: Runtime, channel: str, ts: str) -> str | None:
         return None
 
 
-async def _thread_notice(rt: Runtime, item: OutboxItem, anchor_tier: int, build: Any, audit_action: str | None, *, broadcast: bool = False, drop_if_moved: bool = False) -> AfterDelivery | None:
+NoticeBuilder = Callable[[Case, list[str]], tuple[str, list[dict[str, Any]]]]
+
+
+async def _thread_notice(rt: Runtime, item: OutboxItem, anchor_tier: int, build: NoticeBuilder, audit_action: str | None, *, broadcast: bool = False, drop_if_moved: bool = False) -> AfterDelivery | None:
     case, messages = await _load(rt, item.payload["case_id"])
     if case is None or _decided(case) or (drop_if_moved and case.tier != anchor_tier):
         return None

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.policy import Queue
 from bot.runtime import Runtime
-from bot.services.decisions import enqueue_card_update
+from bot.services.decisions import enqueue_card_update, enqueue_case_event
+from bot.services.events import UNHANDLED
 from bot.sla import remind_time, tier_deadline
 from store import cases as case_store
 from store import outbox
@@ -74,7 +75,7 @@ async def _advance(rt: Runtime, session: AsyncSession, case: Case, now: datetime
         return await _remind(session, case, tier, now)
     if tier < last:
         return await _page_next_tier(session, queue, case, tier, now)
-    return await _past_last_tier(session, queue, case, tier, now)
+    return await _past_last_tier(rt, session, queue, case, tier, now)
 
 
 async def _remind(session: AsyncSession, case: Case, tier: int, now: datetime) -> int:
@@ -117,7 +118,7 @@ async def _page_next_tier(session: AsyncSession, queue: Queue, case: Case, tier:
     return 1
 
 
-async def _past_last_tier(session: AsyncSession, queue: Queue, case: Case, tier: int, now: datetime) -> int:
+async def _past_last_tier(rt: Runtime, session: AsyncSession, queue: Queue, case: Case, tier: int, now: datetime) -> int:
     timing = queue.timing(tier)
     first_breach = case.repeats == 0
     if case.repeats < timing.max_repeats:
@@ -132,6 +133,8 @@ async def _past_last_tier(session: AsyncSession, queue: Queue, case: Case, tier:
             return 0
         kind, key, payload = "unhandled_alert", f"unhandled:{case.case_id}", {"case_id": case.case_id, "tier": tier, "repeats": case.repeats}
         await enqueue_card_update(session, case.case_id, version, now)
+        await session.refresh(case)
+        await enqueue_case_event(rt, session, case, UNHANDLED, now)
     if first_breach:
         await append_audit(session, action="sla_breached", actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": tier, "deadline": case.tier_deadline.isoformat(), "next_tier": None})
     if kind == "unhandled_alert":

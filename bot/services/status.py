@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.runtime import Runtime
+from bot.services.events import action_with_key
 from store import cases as case_store
 from store import outbox
 from store.audit import case_timeline
@@ -28,6 +29,9 @@ def _decision(case: Case) -> dict[str, Any] | None:
         "decided_by": {"slack_user_id": case.decided_by, "slack_team_id": case.decided_by_team, "name": case.decided_by_name},
         "decided_at": _iso(case.decided_at),
         "tier": case.decided_tier,
+        "proposed_action": action_with_key(case.case_id, case.final_action),
+        "edit_distance": case.edit_distance,
+        "edit_ratio": case.edit_ratio,
     }
 
 
@@ -86,6 +90,7 @@ async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
         "decision": _decision(case),
         "timeline": [_event(e) for e in timeline],
         "deliveries": [_delivery(d) for d in deliveries],
+        "webhooks": [{**_delivery(d), "event_id": d.payload.get("event_id"), "type": d.payload.get("body", {}).get("type"), "url": d.payload.get("url")} for d in deliveries if d.kind == "webhook"],
         "created_at": _iso(case.created_at),
         "automation_at_arrival": {"paused": case.paused_mode is not None, "mode": case.paused_mode},
     }

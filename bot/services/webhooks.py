@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -17,9 +17,6 @@ from bot.runtime import Runtime
 from store import outbox
 from store.audit import SYSTEM, append_audit
 from store.models import OutboxItem
-
-GIVE_UP_AFTER = timedelta(hours=24)
-
 
 class RetryableHTTPError(Exception):
     """A 5xx or 429 answer; carries the response so the worker honours Retry-After."""
@@ -43,13 +40,15 @@ def signed_headers(secret: str, event_id: str, at: datetime, body: str) -> dict[
 
 
 async def deliver_webhook(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
-    if rt.clock.now() - item.created_at > GIVE_UP_AFTER:
-        raise GiveUp(f"not delivered within {GIVE_UP_AFTER}")
+    give_up = rt.settings.webhook_give_up_after
+    if rt.clock.now() - item.created_at > give_up:
+        raise GiveUp(f"not delivered within {give_up}")
     secret = rt.settings.webhook_secret.get_secret_value() if rt.settings.webhook_secret else None
     if not secret:
         raise GiveUp("HITL_WEBHOOK_SECRET is not set")
     body = json.dumps(item.payload["body"], ensure_ascii=False, separators=(",", ":"))
-    headers = signed_headers(secret, item.payload["event_id"], rt.clock.now(), body)
+    # Real time, not the domain clock: receivers check the signature's timestamp against their own clock.
+    headers = signed_headers(secret, item.payload["event_id"], datetime.now(timezone.utc), body)
     response = await rt.http.post(item.payload["url"], content=body.encode("utf-8"), headers=headers)
     if response.status_code == 429 or response.status_code >= 500:
         raise RetryableHTTPError(response)
@@ -63,5 +62,5 @@ async def deliver_webhook(rt: Runtime, item: OutboxItem) -> AfterDelivery | None
     return after
 
 
-def register_webhook_deliverer(worker: OutboxWorker) -> None:
-    worker.register("webhook", deliver_webhook)
+def register_webhook_deliverer(worker: OutboxWorker, first_retry: timedelta) -> None:
+    worker.register("webhook", deliver_webhook, retry_base=first_retry.total_seconds())
