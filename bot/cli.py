@@ -55,8 +55,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     policy = _policy(settings.policy_path)
-    if policy.ops and policy.ops.webhook_url and not settings.webhook_secret:
-        raise CliError("HITL_WEBHOOK_SECRET is required: the policy sets ops.webhook_url, and webhooks are signed")
+    hooked = [q.name for q in policy.queues if q.webhook_url] + (["ops"] if policy.ops and policy.ops.webhook_url else [])
+    if hooked and not settings.webhook_secret:
+        raise CliError(f"HITL_WEBHOOK_SECRET is required: the policy sets webhook_url ({', '.join(hooked)}), and webhooks are signed")
     _upgrade(settings.database_url)
     runtime = build_runtime(settings, policy)
     app = create_asgi_app(runtime)

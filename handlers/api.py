@@ -89,6 +89,8 @@ def routes(rt: Runtime) -> list[Route]:
             return _error(422, "validation_failed", f"{len(fields)} field(s) are invalid", fields)
         except RecursionError:
             return _error(422, "validation_failed", "the body is nested too deeply", [{"field": "(body)", "message": "nested too deeply"}])
+        if escalation.callback_url and not rt.settings.webhook_secret:
+            return _error(422, "validation_failed", "this server cannot sign webhooks", [{"field": "callback_url", "message": "the server has no HITL_WEBHOOK_SECRET, so it cannot send signed decisions back"}])
         try:
             result = await ingest(rt, raw, escalation, actor)
         except NoRoute as exc:

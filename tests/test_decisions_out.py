@@ -253,3 +253,9 @@ async def test_export_formats_on_a_fixed_data_set(hitl: Harness) -> None:
     assert chat[0]["messages"][0] == {"role": "user", "content": "Question a1?"}
     marked = [json.loads(line) for line in (await _export(hitl, ExportFormat.OPENAI_CHAT, mark_rejected=True)).splitlines()]
     assert [m["messages"][1].get("weight") for m in marked] == [None, None, 0, None]
+
+
+async def test_callback_url_without_a_signing_secret_is_refused(hitl: Harness) -> None:
+    response = await hitl.escalate(callback_url="https://llm.example.com/hook")
+    assert response.status_code == 422 and response.json()["fields"][0]["field"] == "callback_url"
+    assert (await hitl.api.get("/v1/escalations/case-1")).status_code == 404
