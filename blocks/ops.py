@@ -18,6 +18,7 @@ HELP = """*hitl* — humans in the loop of your LLM system. Subcommands:
 • `/hitl queue [name]` — pending cases of a queue with time left and links (all queues without a name)
 • `/hitl kill [scope] [mode:off] [reason…]` — pause automation (operators only). Scope: `all` (default), `queue:<name>`, `tenant:<id>`, `model:<name>`, `skill:<name>`. Mode: `human-only` (default: every output goes to human review) or `off` (the feature is disabled). Without a reason, a form opens.
 • `/hitl resume [scope] [reason…]` — lift a pause (operators only)
+• `/hitl digest [queue] [--since 7d]` — the digest's figures, just for you (default: the last 24 hours)
 • `/hitl help` — this help
 Examples: `/hitl kill tenant:acme refunds look wrong since 14:00` · `/hitl kill model:gpt-support mode:off PII leak` · `/hitl resume tenant:acme fixed in v2.3` · `/hitl queue billing`"""
 

@@ -87,6 +87,30 @@ def _serve_socket_mode(app: object, runtime: object, host: str, port: int) -> in
     return 0
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from bot.dev import SAMPLE_POLICY, run_dev
+    from bot.emulator.webapi import require_loopback
+
+    source = args.policy or str(SAMPLE_POLICY)
+    policy = _policy(source)
+    try:
+        require_loopback(args.host)
+    except ValueError as exc:
+        raise CliError(f"--host: {exc}") from None
+    db_path = Path(args.db).resolve()
+    token = os.environ.get("HITL_API_TOKEN", "").split(",")[0].strip() or "dev-token"
+    try:
+        asyncio.run(run_dev(policy, source, host=args.host, port=args.port, db_path=db_path, seed=args.seed, api_token=token))
+    except KeyboardInterrupt:
+        pass
+    except (RuntimeError, OSError) as exc:
+        raise CliError(f"cannot start the local workspace: {exc}") from None
+    return 0
+
+
 def cmd_check_policy(args: argparse.Namespace) -> int:
     policy = _policy(args.file)
     print(f"{args.file}: OK, {len(policy.queues)} queue(s), first match wins")
@@ -166,6 +190,46 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    import json
+
+    from blocks.digest import digest_as_text
+    from bot.durations import parse_duration
+    from bot.runtime import build_runtime
+    from bot.services.delivery import register_slack_deliverers
+    from bot.services.digest import post_digest, recent_window, render_digest
+
+    settings = _settings()
+    policy = _policy(settings.policy_path)
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise CliError(f"--since: {exc}") from None
+    if args.queue and policy.queue(args.queue) is None:
+        raise CliError(f"--queue: no queue {args.queue!r} in {settings.policy_path}")
+    channel = (policy.queue(args.queue).digest if args.queue and policy.queue(args.queue).digest else policy.digest)  # type: ignore[union-attr]
+    if args.post and channel is None:
+        raise CliError("--post: the policy has no digest channel (digest: {channel: C…})")
+
+    async def run() -> int:
+        rt = build_runtime(settings, policy)
+        try:
+            window = recent_window(rt, since)
+            figures, _, blocks = await render_digest(rt, window, args.queue)
+            print(json.dumps(figures, indent=2, ensure_ascii=False) if args.json else digest_as_text(blocks))
+            if args.post:
+                assert rt.outbox is not None and channel is not None
+                register_slack_deliverers(rt.outbox)
+                await post_digest(rt, window, channel.channel, queue=args.queue, key=f"manual:{rt.clock.now().isoformat()}", claim=False)
+                await rt.outbox.drain()
+                print(f"posted to {channel.channel}", file=sys.stderr)
+        finally:
+            await rt.close()
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_webhooks_retry(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
@@ -199,6 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="default: $HITL_HOST or 0.0.0.0")
     serve.set_defaults(func=cmd_serve)
 
+    dev = sub.add_parser("dev", help="try the whole workflow locally: the bot plus an emulated Slack workspace in your browser")
+    dev.add_argument("--port", type=int, default=3000, help="the workspace page and emulated Web API (default 3000)")
+    dev.add_argument("--host", default="127.0.0.1", help="loopback only")
+    dev.add_argument("--seed", action="store_true", help="post a few realistic escalations at start")
+    dev.add_argument("--policy", default=None, help="default: the bundled sample policy")
+    dev.add_argument("--db", default="hitl-dev.db", help="SQLite file (default ./hitl-dev.db)")
+    dev.set_defaults(func=cmd_dev)
+
     check = sub.add_parser("check-policy", help="validate a policy file and print its routing table")
     check.add_argument("file")
     check.set_defaults(func=cmd_check_policy)
@@ -217,6 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl", "csv", "openai-chat"], default="jsonl")
     export.add_argument("--rejected", choices=["skip", "mark"], default="skip", help="openai-chat: leave rejected drafts out, or keep them with weight 0")
     export.set_defaults(func=cmd_export)
+
+    digest = sub.add_parser("digest", help="the digest's figures for a recent window, in the terminal (or posted)")
+    digest.add_argument("--since", default="24h")
+    digest.add_argument("--queue", default=None)
+    digest.add_argument("--json", action="store_true", help="the figures as JSON")
+    digest.add_argument("--post", action="store_true", help="also post it to the policy's digest channel")
+    digest.set_defaults(func=cmd_digest)
 
     webhooks = sub.add_parser("webhooks", help="outbound decision webhooks")
     webhooks_sub = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")

@@ -51,7 +51,7 @@ def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
 class OutboxWorker:
     lease = timedelta(seconds=120)
     batch = 32
-    concurrency = 8
+    concurrency = 16
 
     def __init__(self, rt: "Runtime") -> None:
         self.rt = rt
@@ -82,30 +82,50 @@ class OutboxWorker:
             self._task = None
 
     async def _run(self) -> None:
+        """Keep up to `concurrency` deliveries in flight and claim again as soon as one finishes.
+
+        A finished delivery wakes the loop, so the next item of the same ordering key (the next card or page
+        in a channel) goes out right away instead of waiting for unrelated deliveries of the same batch.
+        """
         poll = self.rt.settings.outbox_poll_seconds
+        in_flight: set[asyncio.Task[None]] = set()
         while not self._stopping:
-            try:
-                delivered = await self.run_once()
-            except Exception:  # noqa: BLE001 - the database may be briefly unavailable; keep the loop alive
-                log.exception("outbox pass failed; retrying")
-                delivered = 0
-            if delivered:
-                continue
+            self._wake.clear()
+            free = self.concurrency - len(in_flight)
+            if free > 0:
+                try:
+                    for task in await self._start_due(free):
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                        task.add_done_callback(lambda _t: self._wake.set())
+                except Exception:  # noqa: BLE001 - the database may be briefly unavailable; keep the loop alive
+                    log.exception("outbox claim failed; retrying")
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
             except asyncio.TimeoutError:
                 pass
-            self._wake.clear()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> tuple[list[OutboxItem], str]:
+        token = uuid.uuid4().hex[:16]
+        async with self.rt.sessions.begin() as session:
+            items = await store.claim_due(session, now=self.rt.clock.now(), lease=self.lease, token=token, limit=limit)
+        return items, token
+
+    async def _start_due(self, limit: int) -> list[asyncio.Task[None]]:
+        items, token = await self._claim(limit)
+        return [asyncio.create_task(self._deliver(item, token)) for item in items]
 
     async def run_once(self) -> int:
-        """Claim what is due and deliver it. Returns how many items were claimed."""
-        token = uuid.uuid4().hex[:16]
-        now = self.rt.clock.now()
-        async with self.rt.sessions.begin() as session:
-            items = await store.claim_due(session, now=now, lease=self.lease, token=token, limit=self.batch)
+        """Claim one batch of what is due and deliver it. Returns how many items were claimed."""
+        items, token = await self._claim(self.batch)
         if items:
-            await asyncio.gather(*(self._deliver(item, token) for item in items))
+            await asyncio.gather(*(self._bounded(item, token) for item in items))
         return len(items)
+
+    async def _bounded(self, item: OutboxItem, token: str) -> None:
+        async with self._slots:
+            await self._deliver(item, token)
 
     async def drain(self, max_passes: int = 1000) -> None:
         """Deliver until nothing is due (tests and the CLI; the server uses the background loop)."""
@@ -114,28 +134,27 @@ class OutboxWorker:
                 return
 
     async def _deliver(self, item: OutboxItem, token: str) -> None:
-        async with self._slots:
-            deliverer = self.deliverers.get(item.kind)
-            try:
-                if deliverer is None:
-                    raise GiveUp(f"no deliverer for kind {item.kind!r}")
-                after = await deliverer(self.rt, item)
-            except RetryLater as exc:
-                await self._fail(item, token, str(exc), self.rt.clock.now() + timedelta(seconds=exc.seconds))
-                return
-            except GiveUp as exc:
-                log.error("outbox %s %s given up: %s", item.kind, item.dedupe_key, exc)
-                await self._fail(item, token, f"given up: {exc}", None)
-                return
-            except Exception as exc:  # noqa: BLE001 - any failure is retried later, never dropped
-                code = slack_error_code(exc)
-                wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=self.retry_base.get(item.kind, 2.0)))
-                log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait)
-                await self._fail(item, token, code, self.rt.clock.now() + timedelta(seconds=wait))
-                return
-            async with self.rt.sessions.begin() as session:
-                if await store.mark_delivered(session, item.id, token, self.rt.clock.now()) and after is not None:
-                    await after(session)
+        deliverer = self.deliverers.get(item.kind)
+        try:
+            if deliverer is None:
+                raise GiveUp(f"no deliverer for kind {item.kind!r}")
+            after = await deliverer(self.rt, item)
+        except RetryLater as exc:
+            await self._fail(item, token, str(exc), self.rt.clock.now() + timedelta(seconds=exc.seconds))
+            return
+        except GiveUp as exc:
+            log.error("outbox %s %s given up: %s", item.kind, item.dedupe_key, exc)
+            await self._fail(item, token, f"given up: {exc}", None)
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure is retried later, never dropped
+            code = slack_error_code(exc)
+            wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=self.retry_base.get(item.kind, 2.0)))
+            log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait)
+            await self._fail(item, token, code, self.rt.clock.now() + timedelta(seconds=wait))
+            return
+        async with self.rt.sessions.begin() as session:
+            if await store.mark_delivered(session, item.id, token, self.rt.clock.now()) and after is not None:
+                await after(session)
 
     async def _fail(self, item: OutboxItem, token: str, error: str, retry_at: object) -> None:
         async with self.rt.sessions.begin() as session:

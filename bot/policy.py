@@ -147,6 +147,36 @@ class _Timing(_Strict):
     business_hours: BusinessHours | None = None
 
 
+class DigestSettings(_Strict):
+    """When and where the daily digest is posted; a queue may have its own (only its figures)."""
+
+    channel: ChannelId
+    at: str = "09:00"
+    timezone: str = "UTC"
+    # Flag the escalation rate when it moves by more than this share against the 7-day average.
+    trend_threshold: float = Field(0.5, gt=0)
+    # A digest missed while no process was up is still posted at start within this long.
+    misfire_grace: Duration = timedelta(hours=6)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return BusinessHours._known_zone(value)
+
+    @field_validator("at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        return BusinessHours._clock_time(value)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def time_of_day(self) -> time:
+        return time.fromisoformat(self.at)
+
+
 class Tier(_Timing):
     name: str = Field(min_length=1, max_length=80)
     channel: ChannelId
@@ -161,6 +191,7 @@ class Queue(_Timing):
     approve_checklist: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(default_factory=list, max_length=10)
     # Where decisions are POSTed when the escalation has no callback_url of its own.
     webhook_url: AnyHttpUrl | None = None
+    digest: DigestSettings | None = None
 
     def tier(self, number: int) -> Tier:
         """Tiers are numbered from 1, as people say them."""
@@ -205,6 +236,7 @@ class Policy(_Strict):
     queues: list[Queue] = Field(min_length=1)
     ops: Ops | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
+    digest: DigestSettings | None = None
 
     @field_validator("queues")
     @classmethod

@@ -6,8 +6,11 @@ import logging
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
+from bot.policy import DigestSettings
 from bot.runtime import Runtime
+from bot.services.digest import digest_configs, post_scheduled_digest
 from bot.services.escalation import run_sweep
 from bot.services.reviewers import all_groups
 
@@ -27,6 +30,15 @@ def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
     async def refresh_killswitches() -> None:
         # Keeps this process's copy in step with switches another replica set (seen within ~1 s).
         await rt.killswitches.refresh(rt)
+
+    for settings, queue in digest_configs(rt):
+
+        async def post_digest(settings: DigestSettings = settings, queue: str | None = queue) -> None:
+            await post_scheduled_digest(rt, settings, queue=queue)
+
+        moment = settings.time_of_day
+        trigger = CronTrigger(hour=moment.hour, minute=moment.minute, timezone=settings.timezone)
+        scheduler.add_job(post_digest, trigger, id=f"digest:{queue or 'all'}", misfire_grace_time=int(settings.misfire_grace.total_seconds()))
 
     scheduler.add_job(refresh_user_groups, "interval", minutes=5, id="refresh_user_groups")
     scheduler.add_job(refresh_killswitches, "interval", seconds=1, id="refresh_killswitches")

@@ -18,6 +18,7 @@ from bot.app import create_bolt_app
 from bot.runtime import Runtime
 from bot.scheduler import create_scheduler
 from bot.services.delivery import register_slack_deliverers
+from bot.services.digest import catch_up_missed_digests
 from bot.services.reviewers import all_groups
 from bot.services.webhooks import register_webhook_deliverer
 from handlers import api
@@ -60,6 +61,8 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
                 await rt.reviewers.refresh(all_groups(rt.policy))
             except Exception:  # noqa: BLE001 - Slack may be down at start; the job retries
                 log.warning("could not warm the user-group cache at start")
+            # A digest whose time passed while no process was up: post it now, once (claimed in the database).
+            await catch_up_missed_digests(rt)
         try:
             yield
         finally:

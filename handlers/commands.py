@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,7 +14,9 @@ from blocks.ids import CallbackId, CommandMetadata, InputId
 from blocks.ops import build_help, build_kill_modal, describe_switch
 from blocks.text import escape_mrkdwn, fit
 from bot.killswitch import parse_kill_args
+from bot.durations import parse_duration
 from bot.runtime import Runtime
+from bot.services.digest import recent_window, render_digest
 from bot.services.killswitch import AlreadyPaused, kill, resume
 from bot.services.ops import audit_refused_command, is_operator, queue_report, status_report
 from handlers import forms
@@ -59,6 +62,23 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 await answer(ack, f"No queue `{escape_mrkdwn(name[:60])}`. Queues: {known}.")
                 return
             await answer(ack, *await queue_report(rt, name))
+        elif sub == "digest":
+            words = rest.split()
+            since = timedelta(hours=24)
+            if "--since" in words:
+                at = words.index("--since")
+                try:
+                    since = parse_duration(words[at + 1])
+                except (IndexError, ValueError):
+                    await answer(ack, "⚠️ `--since` takes a duration like `24h` or `7d`.\nUsage: `/hitl digest [queue] [--since 7d]`")
+                    return
+                del words[at : at + 2]
+            name = words[0] if words else None
+            if name and rt.policy.queue(name) is None:
+                await answer(ack, f"No queue `{escape_mrkdwn(name[:60])}`. Queues: {', '.join(f'`{q.name}`' for q in rt.policy.queues)}.")
+                return
+            _, digest_text, blocks = await render_digest(rt, recent_window(rt, since), name)
+            await answer(ack, digest_text, blocks)
         elif sub in ("kill", "resume"):
             if not await operator_or_refuse(ack, actor, sub, text):
                 return

@@ -214,3 +214,16 @@ class KillSwitch(Base):
         # At most one active switch per scope, enforced by the database (two operators at once: one wins).
         Index("uq_kill_switches_active_scope", "scope", unique=True, postgresql_where=text("lifted_at IS NULL"), sqlite_where=text("lifted_at IS NULL")),
     )
+
+
+class DigestRun(Base):
+    """One digest post, claimed by key (`all:2026-11-21`, `queue:billing:2026-11-21`) so only one process posts it."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)

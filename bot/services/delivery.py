@@ -7,6 +7,7 @@ crash between Slack's answer and our commit never posts twice.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -240,8 +241,35 @@ async def deliver_announcement(rt: Runtime, item: OutboxItem) -> AfterDelivery |
     return None
 
 
+async def deliver_digest(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    """The digest post; its chart follows as a separate item, in the post's thread."""
+    payload = item.payload
+    ts, _ = await _post_once(rt, item, payload["channel"], payload["text"], payload["blocks"], NOTICE_EVENT_TYPE, {"key": item.dedupe_key}, since=(item.created_at - _LOOKBACK).timestamp())
+
+    async def after(session: AsyncSession) -> None:
+        if payload.get("chart_png"):
+            chart = {"channel": payload["channel"], "thread_ts": ts, "chart_png": payload["chart_png"], "key": payload["key"]}
+            await outbox.enqueue(session, kind="digest_chart", dedupe_key=f"digest_chart:{payload['key']}", payload=chart, now=rt.clock.now())
+
+    return after
+
+
+async def deliver_digest_chart(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
+    payload = item.payload
+    await rt.slack.files_upload_v2(
+        channel=payload["channel"],
+        thread_ts=payload["thread_ts"],
+        file=base64.b64decode(payload["chart_png"]),
+        filename=f"hitl-digest-{payload['key'].replace(':', '-')}.png",
+        title="Decisions per day by outcome, SLA breaches marked",
+    )
+    return None
+
+
 def register_slack_deliverers(worker: OutboxWorker) -> None:
     worker.register("announce", deliver_announcement)
+    worker.register("digest", deliver_digest)
+    worker.register("digest_chart", deliver_digest_chart)
     worker.register("post_card", deliver_post_card)
     worker.register("update_card", deliver_update_card)
     worker.register("page", deliver_page)

@@ -1,0 +1,209 @@
+"""The daily digest: figures from SQL aggregates over a window in the digest's time zone, compared with the
+7 days before; posted once per day and scope (claimed in `digest_runs`), with a chart in the thread."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from blocks.digest import build_digest
+
+from bot.policy import DigestSettings
+from bot.runtime import Runtime
+from bot.services.chart import DayFigures, render_chart
+from store import digest as q
+from store import outbox
+from store.models import DigestRun
+
+log = logging.getLogger(__name__)
+
+COUNT_KEYS = ("received", "decided", "approved", "edited", "rejected", "pending", "sla_breaches")
+CHART_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    timezone: str
+
+    @property
+    def prior_start(self) -> datetime:
+        return self.start - timedelta(days=7)
+
+
+def scheduled_window(settings: DigestSettings, now: datetime) -> Window:
+    """The latest complete digest window: from `at` the day before to `at` today, in the digest's time zone.
+
+    Built from local dates, so across a DST change the window is the 23 or 25 hours of that local day.
+    """
+    zone = settings.zone
+    today = now.astimezone(zone).date()
+    end = _at(today, settings, zone)
+    if end > now:
+        today -= timedelta(days=1)
+        end = _at(today, settings, zone)
+    return Window(_at(today - timedelta(days=1), settings, zone), end, settings.timezone)
+
+
+def _at(day: date, settings: DigestSettings, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, settings.time_of_day, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+async def compute_figures(rt: Runtime, window: Window, *, queue: str | None = None, trend_threshold: float = 0.5) -> dict[str, Any]:
+    start, end = window.start, window.end
+    async with rt.sessions() as session:
+        received = await q.received(session, start, end, queue)
+        prior = await q.received(session, window.prior_start, start, queue)
+        outcomes = await q.outcomes(session, start, end, queue)
+        pending = await q.pending_now(session, queue)
+        late = await q.late_decisions(session, start, end, queue)
+        breaches = await q.breaches(session, start, end, queue)
+        edit_ratio = await q.mean_edit_ratio(session, start, end, queue)
+        names = sorted({*(query.name for query in rt.policy.queues if queue in (None, query.name)), *received, *outcomes, *pending})
+        percentiles = {
+            name: (await q.decision_time_percentile(session, start, end, 0.5, name), await q.decision_time_percentile(session, start, end, 0.9, name)) for name in names
+        }
+        overall = (await q.decision_time_percentile(session, start, end, 0.5, queue), await q.decision_time_percentile(session, start, end, 0.9, queue))
+        extras = {
+            "top_reasons": [{"reason": r, "count": n} for r, n in await q.top_reasons(session, start, end, queue)],
+            "top_rejection_categories": [{"category": r, "count": n} for r, n in await q.top_rejections(session, start, end, queue)],
+            "oldest_pending": [
+                {"case_id": c.case_id, "queue": c.queue, "tier": c.tier, "received_at": c.created_at.isoformat(), "link": link} for c, link in await q.oldest_pending(session, queue)
+            ],
+            "reviewer_load": [{"slack_user_id": u, "name": name, "decisions": n} for u, name, n in await q.reviewer_load(session, start, end, queue)],
+            "killswitch": [
+                {"action": e.action, "scope": e.details.get("scope"), "mode": e.details.get("mode"), "reason": e.details.get("reason"), "by": e.actor_id, "at": e.at.isoformat()}
+                for e in await q.killswitch_events(session, start, end)
+            ],
+        }
+    window_days = (end - start).total_seconds() / 86400
+
+    def figures(name: str | None) -> dict[str, Any]:
+        pick = (lambda d: d.get(name, 0)) if name else (lambda d: sum(d.values()))
+        by_outcome = outcomes.get(name, {}) if name else {k: sum(o.get(k, 0) for o in outcomes.values()) for k in ("approved", "edited", "rejected")}
+        decided = sum(by_outcome.values())
+        edited = by_outcome.get("edited", 0)
+        if name:
+            mean_edit = edit_ratio.get(name)
+        else:
+            weights = {n: outcomes.get(n, {}).get("edited", 0) for n in edit_ratio}
+            mean_edit = round(sum(edit_ratio[n] * w for n, w in weights.items()) / sum(weights.values()), 4) if sum(weights.values()) else None
+        prior_per_window = pick(prior) / 7 * window_days
+        change = (pick(received) - prior_per_window) / prior_per_window if prior_per_window else None
+        median, p90 = percentiles[name] if name else overall
+        return {
+            "received": pick(received),
+            "decided": decided,
+            "approved": by_outcome.get("approved", 0),
+            "edited": edited,
+            "rejected": by_outcome.get("rejected", 0),
+            "pending": pick(pending),
+            "sla_breaches": pick(breaches),
+            "sla_miss_rate": rate(pick(late), decided),
+            "median_time_to_decision_s": median,
+            "p90_time_to_decision_s": p90,
+            "draft_acceptance_rate": rate(by_outcome.get("approved", 0), decided),
+            "mean_edit_distance": round(mean_edit, 4) if mean_edit is not None else None,
+            "escalation_trend": {
+                "prior_7d_average": round(prior_per_window, 3),
+                "change": round(change, 4) if change is not None else None,
+                "flagged": change is not None and abs(change) > trend_threshold,
+            },
+        }
+
+    return {
+        "window": {"start": start.isoformat(), "end": end.isoformat(), "timezone": window.timezone, "compared_with": {"start": window.prior_start.isoformat(), "end": start.isoformat()}},
+        "queues": {name: figures(name) for name in names},
+        "totals": figures(None),
+        **extras,
+    }
+
+
+async def chart_days(rt: Runtime, window: Window, queue: str | None) -> list[DayFigures]:
+    zone = ZoneInfo(window.timezone)
+    last = window.end.astimezone(zone).date()
+    days = []
+    async with rt.sessions() as session:
+        for offset in range(CHART_DAYS, 0, -1):
+            day = last - timedelta(days=offset)
+            start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+            end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+            by_queue = await q.outcomes(session, start, end, queue)
+            totals = {k: sum(o.get(k, 0) for o in by_queue.values()) for k in ("approved", "edited", "rejected")}
+            days.append(DayFigures(day, totals["approved"], totals["edited"], totals["rejected"], sum((await q.breaches(session, start, end, queue)).values())))
+    return days
+
+
+def recent_window(rt: Runtime, since: timedelta) -> Window:
+    """On demand: the last `since`, compared with the 7 days before it."""
+    now = rt.clock.now()
+    return Window(now - since, now, rt.policy.digest.timezone if rt.policy.digest else "UTC")
+
+
+def digest_title(queue: str | None) -> str:
+    return f"hitl digest · {queue}" if queue else "hitl digest"
+
+
+async def render_digest(rt: Runtime, window: Window, queue: str | None, trend_threshold: float = 0.5) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    figures = await compute_figures(rt, window, queue=queue, trend_threshold=trend_threshold)
+    text, blocks = build_digest(figures, title=digest_title(queue), now=rt.clock.now())
+    return figures, text, blocks
+
+
+async def post_digest(rt: Runtime, window: Window, channel: str, *, queue: str | None, key: str, trend_threshold: float = 0.5, claim: bool = True) -> bool:
+    """Queue a digest post (and its chart) for `channel`. With `claim`, only the first process to claim `key` posts."""
+    _, text, blocks = await render_digest(rt, window, queue, trend_threshold)
+    chart = render_chart(await chart_days(rt, window, queue), title=f"Decisions per day ({queue or 'all queues'})")
+    try:
+        async with rt.sessions.begin() as session:
+            if claim:
+                session.add(DigestRun(key=key, channel=channel, window_start=window.start, window_end=window.end, claimed_at=rt.clock.now()))
+                await session.flush()
+            await outbox.enqueue(
+                session,
+                kind="digest",
+                dedupe_key=f"digest:{key}",
+                payload={"channel": channel, "text": text, "blocks": blocks, "chart_png": base64.b64encode(chart).decode(), "key": key},
+                ordering_key=f"channel:{channel}",
+                now=rt.clock.now(),
+            )
+    except IntegrityError:
+        log.info("digest %s already claimed by another process", key)
+        return False
+    rt.wake_outbox()
+    return True
+
+
+async def post_scheduled_digest(rt: Runtime, settings: DigestSettings, *, queue: str | None = None, now: datetime | None = None) -> bool:
+    """Claim today's digest for this scope and queue it for posting. False if another process already did."""
+    window = scheduled_window(settings, now or rt.clock.now())
+    key = f"{'queue:' + queue if queue else 'all'}:{window.end.astimezone(settings.zone).date().isoformat()}"
+    return await post_digest(rt, window, settings.channel, queue=queue, key=key, trend_threshold=settings.trend_threshold)
+
+
+def digest_configs(rt: Runtime) -> list[tuple[DigestSettings, str | None]]:
+    configs: list[tuple[DigestSettings, str | None]] = [(rt.policy.digest, None)] if rt.policy.digest else []
+    configs += [(queue.digest, queue.name) for queue in rt.policy.queues if queue.digest]
+    return configs
+
+
+async def catch_up_missed_digests(rt: Runtime) -> int:
+    """At start: post each digest whose time passed while no process was up, within its misfire grace, once."""
+    posted = 0
+    now = rt.clock.now()
+    for settings, queue in digest_configs(rt):
+        window = scheduled_window(settings, now)
+        if now - window.end <= settings.misfire_grace:
+            posted += await post_scheduled_digest(rt, settings, queue=queue, now=now)
+    return posted
