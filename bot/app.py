@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from sqlalchemy.exc import DBAPIError
 
 from bot.runtime import Runtime
 from handlers import commands, review
@@ -28,7 +30,17 @@ def create_bolt_app(rt: Runtime) -> AsyncApp:
     commands.register(app, rt)
 
     @app.error
-    async def log_listener_error(error: Exception) -> None:
-        log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+    async def answer_listener_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:
+        """Before the ack, Slack gets a status that says what happened; after it, there is nothing to answer."""
+        if isinstance(error, DBAPIError):
+            log.warning("database unavailable during a Slack request: %s", type(error).__name__)
+            status, headers = 503, {"Retry-After": "2"}
+        elif isinstance(error, (KeyError, IndexError, TypeError, AttributeError, ValueError)):
+            log.warning("malformed Slack payload: %s: %s", type(error).__name__, error)
+            status, headers = 400, {}
+        else:
+            log.error("listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+            status, headers = 500, {}
+        return BoltResponse(status=status, body="", headers=headers) if response is not None else None
 
     return app

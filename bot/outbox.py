@@ -49,7 +49,9 @@ def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
 
 
 class OutboxWorker:
-    lease = timedelta(seconds=120)
+    # Short, and renewed every few seconds while a delivery runs: a crashed worker's items come free quickly.
+    lease = timedelta(seconds=20)
+    heartbeat_seconds = 5.0
     batch = 32
     concurrency = 16
 
@@ -61,6 +63,7 @@ class OutboxWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._held: dict[int, str] = {}
 
     def register(self, kind: str, deliverer: Deliverer, *, retry_base: float = 2.0) -> None:
         """`retry_base`: the first retry comes after between half of it and all of it, then doubles."""
@@ -89,6 +92,7 @@ class OutboxWorker:
         """
         poll = self.rt.settings.outbox_poll_seconds
         in_flight: set[asyncio.Task[None]] = set()
+        heartbeat = asyncio.create_task(self._renew_leases(), name="hitl-outbox-heartbeat")
         while not self._stopping:
             self._wake.clear()
             free = self.concurrency - len(in_flight)
@@ -105,6 +109,19 @@ class OutboxWorker:
             except asyncio.TimeoutError:
                 pass
         await asyncio.gather(*in_flight, return_exceptions=True)
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            if not self._held:
+                continue
+            try:
+                async with self.rt.sessions.begin() as session:
+                    await store.renew_leases(session, dict(self._held), until=self.rt.clock.now() + self.lease)
+            except Exception:  # noqa: BLE001 - a missed renewal only risks a second attempt, which adopts
+                log.warning("could not renew outbox leases", exc_info=True)
 
     async def _claim(self, limit: int) -> tuple[list[OutboxItem], str]:
         token = uuid.uuid4().hex[:16]
@@ -134,6 +151,13 @@ class OutboxWorker:
                 return
 
     async def _deliver(self, item: OutboxItem, token: str) -> None:
+        self._held[item.id] = token
+        try:
+            await self._deliver_held(item, token)
+        finally:
+            self._held.pop(item.id, None)
+
+    async def _deliver_held(self, item: OutboxItem, token: str) -> None:
         deliverer = self.deliverers.get(item.kind)
         try:
             if deliverer is None:

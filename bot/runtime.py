@@ -53,7 +53,7 @@ def _board() -> "KillSwitchBoard":
 def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None) -> Runtime:
     from bot.outbox import OutboxWorker
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout.total_seconds())
     slack = create_slack_client(settings)
     runtime = Runtime(
         settings=settings,

@@ -22,6 +22,7 @@ from bot.services.digest import catch_up_missed_digests
 from bot.services.reviewers import all_groups
 from bot.services.webhooks import register_webhook_deliverer
 from handlers import api
+from handlers.guards import RepeatGuard
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,20 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
     register_slack_deliverers(rt.outbox)
     register_webhook_deliverer(rt.outbox, rt.settings.webhook_first_retry)
 
+    repeats = RepeatGuard()
+
+    async def handle_slack(request: Request) -> Response:
+        try:
+            return await slack_handler.handle(request)
+        except (OperationalError, DBAPIError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - Bolt raises on some malformed bodies before any listener runs
+            log.warning("malformed Slack request: %s: %s", type(exc).__name__, exc)
+            return JSONResponse({"error": "malformed_payload", "message": "this is not a Slack request hitl understands"}, status_code=400)
+
     async def slack_events(request: Request) -> Response:
-        return await slack_handler.handle(request)
+        body = await request.body()  # Starlette caches it; Bolt reads the same bytes to verify the signature
+        return await repeats.handle(body, request.headers, lambda: handle_slack(request))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -58,7 +58,12 @@ async def _read_json(request: Request) -> Any:
         body.extend(chunk)
         if len(body) > MAX_BODY_BYTES:
             raise _TooLarge()
-    return json.loads(body)
+    return json.loads(body, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python accepts NaN and Infinity; JSON (and PostgreSQL's json type) does not.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class _TooLarge(Exception):

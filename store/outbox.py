@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -51,11 +51,8 @@ def _open() -> Any:
     return and_(OutboxItem.delivered_at.is_(None), OutboxItem.dead_at.is_(None))
 
 
-async def claim_due(session: AsyncSession, *, now: datetime, lease: timedelta, token: str, limit: int) -> list[OutboxItem]:
-    """Claim due items, at most the oldest open one per ordering key, under a lease.
-
-    One statement: rows another worker holds (row lock or unexpired lease) are skipped, never waited on.
-    """
+def _claimable(now: datetime) -> list[Any]:
+    """Due, not held by a live lease, and first in line of its ordering key."""
     earlier = aliased(OutboxItem)
     blocked_by_earlier = exists().where(
         earlier.ordering_key == OutboxItem.ordering_key,
@@ -63,14 +60,29 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease: timedelta, t
         earlier.delivered_at.is_(None),
         earlier.dead_at.is_(None),
     )
+    return [
+        _open(),
+        OutboxItem.next_attempt_at <= now,
+        or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
+        or_(OutboxItem.ordering_key.is_(None), ~blocked_by_earlier),
+    ]
+
+
+async def count_pending_now(session: AsyncSession, now: datetime) -> int:
+    """Items a worker could claim now, or holds right now: zero means the outbox is idle until a retry falls due."""
+    held = and_(_open(), OutboxItem.claimed_until >= now)
+    rows = select(func.count()).select_from(OutboxItem).where(or_(and_(*_claimable(now)), held))
+    return int((await session.execute(rows)).scalar_one())
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, lease: timedelta, token: str, limit: int) -> list[OutboxItem]:
+    """Claim claimable items (at most the oldest open one per ordering key) under a lease.
+
+    One statement: rows another worker holds (row lock or unexpired lease) are skipped, never waited on.
+    """
     due = (
         select(OutboxItem.id)
-        .where(
-            _open(),
-            OutboxItem.next_attempt_at <= now,
-            or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now),
-            or_(OutboxItem.ordering_key.is_(None), ~blocked_by_earlier),
-        )
+        .where(*_claimable(now))
         .order_by(OutboxItem.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -132,3 +144,11 @@ async def requeue(session: AsyncSession, *, case_id: str, kind: str, now: dateti
         .execution_options(synchronize_session=False)
     )
     return list(result.scalars())
+
+
+async def renew_leases(session: AsyncSession, held: dict[int, str], *, until: datetime) -> None:
+    """Extend the leases this worker still holds (matched by claim token, so a lease lost to another is left)."""
+    for item_id, token in held.items():
+        await session.execute(
+            update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None)).values(claimed_until=until)
+        )

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.config import Settings
@@ -24,7 +23,7 @@ from bot.emulator.webapi import serve_asgi
 from bot.policy import Policy, parse_policy
 from bot.runtime import Runtime, build_runtime
 from bot.server import create_asgi_app
-from store.models import OutboxItem
+from store import outbox as outbox_store
 from tests import dbs
 
 ISSUE_POLICY_YAML = """\
@@ -131,13 +130,7 @@ class Harness:
         while time.monotonic() < deadline:
             await self.rt.outbox.drain()
             async with self.rt.sessions() as session:
-                due = (
-                    await session.execute(
-                        select(func.count()).select_from(OutboxItem).where(
-                            OutboxItem.delivered_at.is_(None), OutboxItem.dead_at.is_(None), OutboxItem.next_attempt_at <= self.clock.now()
-                        )
-                    )
-                ).scalar_one()
+                due = await outbox_store.count_pending_now(session, self.clock.now())
             if due == 0:
                 return
             await asyncio.sleep(0.01)
