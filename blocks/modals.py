@@ -83,7 +83,7 @@ def build_approve_modal(view: CardView, checklist: list[str], meta: ModalMetadat
                 },
             }
         )
-    blocks.append(_note_input(required=False, label="Note (optional)"))
+    blocks.append(_note_input(required=False, label="Note"))
     return _modal(CallbackId.APPROVE, "Approve draft", "Approve", blocks, meta)
 
 
@@ -201,7 +201,7 @@ def build_edit_modal(view: CardView, meta: ModalMetadata) -> View:
             element["initial_value"] = part
         blocks.append({"type": "input", "block_id": draft_block_id(index), "label": _plain(label, 2000), "element": element, "optional": len(parts) > 1})
     blocks.extend(_action_inputs(view))
-    blocks.append(_note_input(required=False, label="Note (optional)", hint="What did you change and why? It goes to the model team."))
+    blocks.append(_note_input(required=False, label="Note", hint="What did you change and why? It goes to the model team."))
     return _modal(CallbackId.EDIT, "Edit draft", "Save edit", blocks, meta)
 
 

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     log_level: str = Field("info", alias="HITL_LOG_LEVEL")
     # SQLite: how long a request waits for the write lock before it fails with 503 (Slack wants acks in 3 s).
     sqlite_busy_timeout: Duration = Field(timedelta(seconds=2), alias="HITL_SQLITE_BUSY_TIMEOUT")
+    # chat.postMessage calls per second per channel from this process (Slack allows about 1).
+    slack_channel_rate: float = Field(1.0, alias="HITL_SLACK_CHANNEL_RATE", gt=0)
     # How often the outbox worker looks for work other replicas queued or retries that fell due.
     outbox_poll_seconds: float = Field(1.0, alias="HITL_OUTBOX_POLL_SECONDS", gt=0)
 

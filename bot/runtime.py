@@ -13,7 +13,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.policy import Policy
 from bot.services.reviewers import ReviewerDirectory
-from bot.slack import create_slack_client
+from bot.slack import ChannelPacer, create_slack_client
 from store.db import create_engine, create_sessionmaker
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     slack: AsyncWebClient
     reviewers: ReviewerDirectory
+    pacer: ChannelPacer
     clock: Clock = field(default_factory=SystemClock)
     outbox: "OutboxWorker | None" = None
     killswitches: "KillSwitchBoard" = field(default_factory=lambda: _board())
@@ -62,6 +63,7 @@ def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None
         sessions=create_sessionmaker(engine),
         slack=slack,
         reviewers=ReviewerDirectory(slack),
+        pacer=ChannelPacer(settings.slack_channel_rate),
         clock=clock or SystemClock(),
     )
     runtime.outbox = OutboxWorker(runtime)

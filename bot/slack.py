@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -45,3 +49,22 @@ def retry_after_seconds(exc: BaseException) -> float | None:
             except (TypeError, ValueError):
                 return None
     return None
+
+
+class ChannelPacer:
+    """Spaces this process's posts to each channel (Slack allows about one message a second per channel), so a
+    burst is sent at the allowed rate instead of discovering the limit through a storm of 429s."""
+
+    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.interval = 1.0 / per_second
+        self._next_slot: dict[str, float] = {}
+        self._clock = clock
+        self._sleep = sleep
+
+    async def wait(self, channel: str) -> None:
+        now = self._clock()
+        slot = max(now, self._next_slot.get(channel, 0.0))
+        # Reserve the slot before sleeping: no await between reading and writing it.
+        self._next_slot[channel] = slot + self.interval
+        if slot > now:
+            await self._sleep(slot - now)

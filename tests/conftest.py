@@ -180,6 +180,8 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
         "HITL_DATABASE_URL": db_url,
         "HITL_API_TOKEN": API_TOKEN,
         "HITL_OUTBOX_POLL_SECONDS": 0.2,
+        # Tests post many messages to one channel at once; pacing is measured in bench/posting_rate.py.
+        "HITL_SLACK_CHANNEL_RATE": 1000,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
