@@ -15,14 +15,14 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterator, Literal
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Literal
 from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.emulator.blockkit import Limits, check_message
 from bot.emulator.methods import WebApiMethods, flag
@@ -377,7 +377,9 @@ async def parse_api_request(request: Request) -> tuple[dict[str, Any], str | Non
     return _decode_json_args(args), token, None
 
 
-def create_webapi_app(emulator: Emulator) -> Starlette:
+def create_webapi_app(emulator: Emulator, extra_routes: Iterable[BaseRoute] = ()) -> Starlette:
+    """The Web API (`/api/{method}`) and response_urls (`/hooks/…`), plus `extra_routes` (e.g. the dev UI's)."""
+
     async def api(request: Request) -> JSONResponse:
         method = request.path_params["method"]
         args, token, error = await parse_api_request(request)
@@ -402,6 +404,7 @@ def create_webapi_app(emulator: Emulator) -> Starlette:
         routes=[
             Route("/api/{method}", api, methods=["GET", "POST"]),
             Route("/hooks/{kind}/{team}/{hook_id}", hook, methods=["POST"]),
+            *extra_routes,
         ]
     )
 
@@ -490,11 +493,14 @@ async def serve_asgi(
 
 
 @contextlib.asynccontextmanager
-async def serve_emulator(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+async def serve_emulator(
+    emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *, extra_routes: Iterable[BaseRoute] = ()
+) -> AsyncIterator[str]:
     """Serve the emulator on loopback; yields the Web API base URL (".../api/")."""
     emulator._closing = asyncio.Event()
+    app = create_webapi_app(emulator, extra_routes=extra_routes)
     try:
-        async with serve_asgi(create_webapi_app(emulator), host=host, port=port, on_stop=emulator._closing.set) as root:
+        async with serve_asgi(app, host=host, port=port, on_stop=emulator._closing.set) as root:
             emulator.server_url = root
             yield f"{root}/api/"
     finally:
