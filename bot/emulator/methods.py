@@ -8,6 +8,8 @@ faults, rate limits, recording) live in webapi.py.
 
 from __future__ import annotations
 
+import json
+
 import base64
 import binascii
 import datetime as dt
@@ -188,7 +190,44 @@ class WebApiMethods:
             "views.push": self.views_push,
             "usergroups.users.list": self.usergroups_users_list,
             "users.info": self.users_info,
+            "files.getUploadURLExternal": self.files_get_upload_url_external,
+            "files.completeUploadExternal": self.files_complete_upload_external,
         }
+
+    # ---- files (the files_upload_v2 flow: get a URL, POST the bytes to it, complete) ----
+
+    upload_root: str = "https://files.slack.com"
+
+    def files_get_upload_url_external(self, args: Args) -> dict[str, Any]:
+        filename = _required(args, "filename")
+        length = int(_required(args, "length"))
+        file_id = "F" + "".join(self.ws.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(10))
+        self.ws.files[file_id] = {"id": file_id, "name": filename, "title": filename, "length": length, "content": None, "shares": []}
+        return {"upload_url": f"{self.upload_root}/upload/{file_id}", "file_id": file_id}
+
+    def files_complete_upload_external(self, args: Args) -> dict[str, Any]:
+        files = args.get("files")
+        if isinstance(files, str):
+            try:
+                files = json.loads(files)
+            except ValueError:
+                raise SlackError("invalid_arguments", ["files is not JSON"]) from None
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments", ["files is required"])
+        completed = []
+        for entry in files:
+            stored = self.ws.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if stored is None or stored["content"] is None:
+                raise SlackError("file_not_found")
+            stored["title"] = entry.get("title") or stored["name"]
+            completed.append(stored)
+        channel = args.get("channel_id")
+        if channel:
+            titles = ", ".join(f["title"] for f in completed)
+            message = self.ws.post_message(self.ws.resolve_channel(channel).id, text=args.get("initial_comment") or f"📎 {titles}", thread_ts=str(args["thread_ts"]) if args.get("thread_ts") else None)
+            for stored in completed:
+                stored["shares"].append({"channel": message.channel, "ts": message.ts, "thread_ts": message.thread_ts})
+        return {"files": [{"id": f["id"], "name": f["name"], "title": f["title"], "size": len(f["content"])} for f in completed]}
 
     def auth_test(self, args: Args) -> dict[str, Any]:
         return {

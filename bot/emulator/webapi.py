@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.emulator.blockkit import Limits, check_message
@@ -400,10 +400,19 @@ def create_webapi_app(emulator: Emulator, extra_routes: Iterable[BaseRoute] = ()
         reply = emulator.handle_response_url(request.path_params["hook_id"], body)
         return JSONResponse(reply.body, status_code=reply.status)
 
+    async def upload(request: Request) -> PlainTextResponse:
+        """The upload URL files.getUploadURLExternal hands out: the file's bytes, raw, as slack_sdk sends them."""
+        stored = emulator.workspace.files.get(request.path_params["file_id"])
+        if stored is None:
+            return PlainTextResponse("file not found", status_code=404)
+        stored["content"] = await request.body()
+        return PlainTextResponse(f"OK - {len(stored['content'])}")
+
     return Starlette(
         routes=[
             Route("/api/{method}", api, methods=["GET", "POST"]),
             Route("/hooks/{kind}/{team}/{hook_id}", hook, methods=["POST"]),
+            Route("/upload/{file_id}", upload, methods=["POST"]),
             *extra_routes,
         ]
     )
@@ -502,6 +511,7 @@ async def serve_emulator(
     try:
         async with serve_asgi(app, host=host, port=port, on_stop=emulator._closing.set) as root:
             emulator.server_url = root
+            emulator.methods.upload_root = root
             yield f"{root}/api/"
     finally:
         emulator.server_url = None

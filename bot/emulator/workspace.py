@@ -163,6 +163,8 @@ class Workspace:
         self.rng = random.Random(seed)
         self.channels: dict[str, Channel] = {}
         self.ephemerals: list[Ephemeral] = []
+        # Uploaded files: id -> {id, name, title, length, content (bytes once uploaded), shares}
+        self.files: dict[str, dict[str, Any]] = {}
         self.views: dict[str, dict[str, Any]] = {}
         self.view_owner: dict[str, str] = {}  # view_id -> user_id
         self.view_stacks: dict[str, list[str]] = {}  # user_id -> open modals, bottom first
