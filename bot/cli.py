@@ -207,7 +207,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise CliError(f"--since: {exc}") from None
     if args.queue and policy.queue(args.queue) is None:
         raise CliError(f"--queue: no queue {args.queue!r} in {settings.policy_path}")
-    channel = (policy.queue(args.queue).digest if args.queue and policy.queue(args.queue).digest else policy.digest)  # type: ignore[union-attr]
+    queue = policy.queue(args.queue) if args.queue else None
+    # A queue's own digest settings, if it has them, else the policy's.
+    channel = (queue.digest if queue else None) or policy.digest
     if args.post and channel is None:
         raise CliError("--post: the policy has no digest channel (digest: {channel: C…})")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import stream_by_id
 from store.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -111,26 +111,12 @@ class ChainReport:
         return not self.breaks
 
 
-async def iter_events(session: AsyncSession, batch: int = 1000) -> AsyncIterator[AuditEvent]:
-    last_id = 0
-    while True:
-        rows = (
-            await session.execute(select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch))
-        ).scalars().all()
-        if not rows:
-            return
-        for row in rows:
-            yield row
-        last_id = rows[-1].id
-        session.expunge_all()
-
-
 async def verify_chain(session: AsyncSession, max_breaks: int = 20) -> ChainReport:
     """Recompute every hash in order; a changed row fails its own hash, a deleted one breaks the next link."""
     breaks: list[ChainBreak] = []
     expected_prev = GENESIS_HASH
     checked = 0
-    async for event in iter_events(session):
+    async for event in stream_by_id(session, AuditEvent):
         checked += 1
         if event.prev_hash != expected_prev:
             breaks.append(ChainBreak(event.id, event.case_id, "previous-hash link broken: a row before it was deleted or changed"))

@@ -9,10 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.events import action_with_key
+from store.db import stream_by_id
 from store.models import DECIDED, Case
 
 BATCH = 500
@@ -31,21 +31,10 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-async def decided_cases(session: AsyncSession, *, since: datetime, queue: str | None, outcomes: Iterable[str]) -> AsyncIterator[Case]:
-    """Keyset pagination by id: constant memory for any number of rows, on both databases."""
+def decided_cases(session: AsyncSession, *, since: datetime, queue: str | None, outcomes: Iterable[str]) -> AsyncIterator[Case]:
     wanted = [o for o in outcomes if o in {s.value for s in DECIDED}] or [s.value for s in DECIDED]
-    last_id = 0
-    while True:
-        statement = select(Case).where(Case.id > last_id, Case.status.in_(wanted), Case.decided_at >= since)
-        if queue:
-            statement = statement.where(Case.queue == queue)
-        rows = (await session.execute(statement.order_by(Case.id).limit(BATCH))).scalars().all()
-        if not rows:
-            return
-        for row in rows:
-            yield row
-        last_id = rows[-1].id
-        session.expunge_all()
+    where = [Case.status.in_(wanted), Case.decided_at >= since] + ([Case.queue == queue] if queue else [])
+    return stream_by_id(session, Case, *where, batch=BATCH)
 
 
 def record(case: Case) -> dict[str, Any]:
