@@ -7,6 +7,7 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.runtime import Runtime
 from handlers import commands, review
@@ -32,7 +33,7 @@ def create_bolt_app(rt: Runtime) -> AsyncApp:
     @app.error
     async def answer_listener_error(error: Exception, response: BoltResponse | None) -> BoltResponse | None:
         """Before the ack, Slack gets a status that says what happened; after it, there is nothing to answer."""
-        if isinstance(error, DBAPIError):
+        if isinstance(error, (DBAPIError, PoolTimeout)):
             log.warning("database unavailable during a Slack request: %s", type(error).__name__)
             status, headers = 503, {"Retry-After": "2"}
         elif isinstance(error, (KeyError, IndexError, TypeError, AttributeError, ValueError)):

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -49,7 +50,7 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
     async def handle_slack(request: Request) -> Response:
         try:
             return await slack_handler.handle(request)
-        except (OperationalError, DBAPIError):
+        except (OperationalError, DBAPIError, PoolTimeout):
             raise
         except Exception as exc:  # noqa: BLE001 - Bolt raises on some malformed bodies before any listener runs
             log.warning("malformed Slack request: %s: %s", type(exc).__name__, exc)
@@ -90,5 +91,5 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
     return Starlette(
         routes=[Route("/slack/events", slack_events, methods=["POST"]), *api.routes(rt)],
         lifespan=lifespan,
-        exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, Exception: _unexpected},
+        exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, PoolTimeout: _database_unavailable, Exception: _unexpected},
     )

@@ -21,6 +21,12 @@ def create_engine(url: str, *, busy_timeout: float = 15.0, **kwargs: Any) -> Asy
         return create_async_engine(url, **kwargs)
 
     kwargs.setdefault("connect_args", {"timeout": busy_timeout})
+    # SQLite runs one write transaction at a time, and ours all take the write lock up front. One connection
+    # per process queues them fairly in the pool (FIFO) instead of in SQLite's polling busy handler, where
+    # some waiters starve; a wait longer than the busy timeout is the same 503 either way.
+    kwargs.setdefault("pool_size", 1)
+    kwargs.setdefault("max_overflow", 0)
+    kwargs.setdefault("pool_timeout", busy_timeout)
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -120,7 +120,7 @@ def _free_port() -> int:
 
 
 async def _start_server(tmp: Path, api_url: str, db_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-crash", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url, "HITL_API_TOKEN": API_TOKEN, "HITL_DATABASE_URL": db_url, "HITL_HOST": "127.0.0.1", "PORT": str(port), "HITL_POLICY": str(tmp / "hitl.yml")}
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-crash", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url, "HITL_API_TOKEN": API_TOKEN, "HITL_DATABASE_URL": db_url, "HITL_HOST": "127.0.0.1", "PORT": str(port), "HITL_POLICY": str(tmp / "hitl.yml"), "HITL_SLACK_CHANNEL_RATE": "1000"}
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     async with httpx.AsyncClient() as client:
         for _ in range(200):
