@@ -104,9 +104,9 @@ async def decide(rt: Runtime, request: DecisionRequest) -> Decided | AlreadyDeci
             decided_tier=tier,
         )
         if version is not None:
-            await _record_side_effects(session, request, before, version, now)
-            await session.refresh(before)
+            await session.refresh(before)  # the decided state, for the event; tier and payload are unchanged
             await enqueue_case_event(rt, session, before, DECIDED, now)
+            await _record_side_effects(session, request, before, version, now)
     if version is None:
         # Someone else's conditional update won; ours changed nothing.
         winner = await load_case(rt, request.case_id)
@@ -126,9 +126,10 @@ async def _record_side_effects(session: AsyncSession, request: DecisionRequest, 
     if request.outcome is CaseStatus.EDITED:
         details["before"] = before.payload.get("model_draft")
         details["after"] = request.final_text
-    await append_audit(session, action=request.outcome.value, actor=request.actor, at=now, case_id=request.case_id, details=details)
     await outbox.cancel_for_case(session, request.case_id, CANCELLED_BY_DECISION, now, "cancelled: case decided")
     await enqueue_card_update(session, request.case_id, version, now)
+    # The audit row last: on PostgreSQL it takes the chain's lock, held until commit.
+    await append_audit(session, action=request.outcome.value, actor=request.actor, at=now, case_id=request.case_id, details=details)
 
 
 async def enqueue_case_event(rt: Runtime, session: AsyncSession, case: Case, event_type: str, now: datetime) -> None:

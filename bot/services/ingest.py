@@ -100,14 +100,6 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
         )
         session.add(case)
         await session.flush()
-        await append_audit(
-            session,
-            action="received",
-            actor=actor,
-            at=now,
-            case_id=case.case_id,
-            details={"queue": queue.name, "tier": 1, "channel": first.channel, "sla_deadline": schedule["tier_deadline"].isoformat(), "payload_hash": digest},
-        )
         await outbox.enqueue(
             session,
             kind="post_card",
@@ -116,6 +108,15 @@ async def _insert(rt: Runtime, raw: dict[str, Any], escalation: Escalation, acto
             case_id=case.case_id,
             ordering_key=f"channel:{first.channel}",
             now=now,
+        )
+        # The audit row last: on PostgreSQL it takes the chain's lock, held until commit.
+        await append_audit(
+            session,
+            action="received",
+            actor=actor,
+            at=now,
+            case_id=case.case_id,
+            details={"queue": queue.name, "tier": 1, "channel": first.channel, "sla_deadline": schedule["tier_deadline"].isoformat(), "payload_hash": digest},
         )
     rt.wake_outbox()
     return IngestResult(case, created=True, automation=automation)
