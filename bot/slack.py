@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, AsyncServerErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -61,10 +62,17 @@ class ChannelPacer:
         self._clock = clock
         self._sleep = sleep
 
-    async def wait(self, channel: str) -> None:
+    @contextlib.asynccontextmanager
+    async def slot(self, channel: str) -> AsyncIterator[None]:
+        """Wait for this channel's next slot, post, and count the next interval from when the post finished:
+        Slack sees arrivals, and a slow request must not squeeze the gap to the one after it."""
         now = self._clock()
         slot = max(now, self._next_slot.get(channel, 0.0))
         # Reserve the slot before sleeping: no await between reading and writing it.
         self._next_slot[channel] = slot + self.interval
         if slot > now:
             await self._sleep(slot - now)
+        try:
+            yield
+        finally:
+            self._next_slot[channel] = max(self._next_slot[channel], self._clock() + self.interval)

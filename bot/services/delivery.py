@@ -76,10 +76,10 @@ async def _post_once(rt: Runtime, item: OutboxItem, channel: str, text: str, blo
         kwargs["thread_ts"] = thread_ts
         # A re-page is also shown in the channel, not only inside the thread.
         kwargs["reply_broadcast"] = broadcast
-    await rt.pacer.wait(channel)
-    response = await rt.slack.chat_postMessage(
-        channel=channel, text=text, blocks=blocks, metadata={"event_type": event_type, "event_payload": payload}, unfurl_links=False, unfurl_media=False, **kwargs
-    )
+    async with rt.pacer.slot(channel):
+        response = await rt.slack.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, metadata={"event_type": event_type, "event_payload": payload}, unfurl_links=False, unfurl_media=False, **kwargs
+        )
     return str(response["ts"]), False
 
 
