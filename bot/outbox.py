@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.slack import retry_after_seconds, slack_error_code
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# The database briefly unavailable (SQLite's write lock, a full pool, PostgreSQL restarting): try again later.
+DATABASE_BUSY = (DBAPIError, PoolTimeout)
 
 # What to do in the transaction that marks the item delivered (store a ts, append an audit row…).
 AfterDelivery = Callable[[AsyncSession], Awaitable[None]]
@@ -102,7 +107,9 @@ class OutboxWorker:
                         in_flight.add(task)
                         task.add_done_callback(in_flight.discard)
                         task.add_done_callback(lambda _t: self._wake.set())
-                except Exception:  # noqa: BLE001 - the database may be briefly unavailable; keep the loop alive
+                except DATABASE_BUSY as exc:
+                    log.warning("outbox claim postponed, database busy: %s", type(exc).__name__)
+                except Exception:  # noqa: BLE001 - keep the loop alive whatever happens
                     log.exception("outbox claim failed; retrying")
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)

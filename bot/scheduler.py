@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.outbox import DATABASE_BUSY
 from bot.policy import DigestSettings
 from bot.runtime import Runtime
 from bot.services.digest import digest_configs, post_scheduled_digest
@@ -25,11 +26,17 @@ def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
         await rt.reviewers.refresh(all_groups(rt.policy))
 
     async def sweep_sla() -> None:
-        await run_sweep(rt)
+        try:
+            await run_sweep(rt)
+        except DATABASE_BUSY as exc:
+            log.warning("SLA sweep postponed to the next interval, database busy: %s", type(exc).__name__)
 
     async def refresh_killswitches() -> None:
         # Keeps this process's copy in step with switches another replica set (seen within ~1 s).
-        await rt.killswitches.refresh(rt)
+        try:
+            await rt.killswitches.refresh(rt)
+        except DATABASE_BUSY as exc:
+            log.warning("kill switches not refreshed this second, database busy: %s", type(exc).__name__)
 
     for settings, queue in digest_configs(rt):
 
