@@ -37,7 +37,8 @@ async def open_modal(h: Harness, user: str, case_id: str, action: ActionId) -> d
 
 
 async def ephemerals_for(h: Harness, user: str, count: int = 1) -> list[str]:
-    for _ in range(300):
+    # Up to 10 s: a failed views.open is retried inside slack-sdk with back-off before the ephemeral goes out.
+    for _ in range(1000):
         texts = [e.text for e in h.emulator.workspace.ephemerals if e.user == user]
         if len(texts) >= count:
             return texts
