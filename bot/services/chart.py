@@ -6,11 +6,6 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-
 
 @dataclass(frozen=True)
 class DayFigures:
@@ -22,6 +17,12 @@ class DayFigures:
 
 
 def render_chart(days: list[DayFigures], *, title: str) -> bytes:
+    # Imported here: matplotlib costs tens of MB and is needed once a day, not by every running process.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; must precede pyplot
+    import matplotlib.pyplot as plt
+
     labels = [d.day.strftime("%d %b") for d in days]
     approved = [d.approved for d in days]
     edited = [d.edited for d in days]
