@@ -209,7 +209,10 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
             assert received == []  # the first try got a 503
             clock.advance(timedelta(seconds=10))
             await rt.outbox.drain()  # type: ignore[union-attr]
+            # The server's own worker may hold the item: wait for the receiver, not for drain().
+            await wait_for(lambda: len(received) == 1)
             await slack.slash_command("U0OPS1", "/hitl", "resume all done")
             await rt.outbox.drain()  # type: ignore[union-attr]
+            await wait_for(lambda: len(received) == 2)
     assert [(e["type"], e["scope"], e["mode"]) for e in received] == [("killswitch.activated", "all", "human-only"), ("killswitch.lifted", "all", "human-only")]
     assert received[0]["event_id"] != received[1]["event_id"] and received[0]["paused_by"] == "U0OPS1"
