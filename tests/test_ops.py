@@ -206,11 +206,17 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url, SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
             await slack.slash_command("U0OPS1", "/hitl", "kill all drill")
             await rt.outbox.drain()  # type: ignore[union-attr]
+            await wait_for(lambda: failures["left"] == 0)
             assert received == []  # the first try got a 503
-            clock.advance(timedelta(seconds=10))
-            await rt.outbox.drain()  # type: ignore[union-attr]
-            # The server's own worker may hold the item: wait for the receiver, not for drain().
-            await wait_for(lambda: len(received) == 1)
+            # The retry falls due on the test clock; the server's own worker may still hold the first attempt,
+            # so move the clock on until the receiver has it (bounded), rather than trusting one drain().
+            for _ in range(50):
+                clock.advance(timedelta(seconds=10))
+                await rt.outbox.drain()  # type: ignore[union-attr]
+                if received:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(received) == 1
             await slack.slash_command("U0OPS1", "/hitl", "resume all done")
             await rt.outbox.drain()  # type: ignore[union-attr]
             await wait_for(lambda: len(received) == 2)
