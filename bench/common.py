@@ -167,10 +167,12 @@ def machine() -> dict[str, Any]:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--short"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.splitlines()
         git = {"commit": head, "uncommitted_files": len(dirty)}
+    from importlib.metadata import PackageNotFoundError, version
+
     versions: dict[str, str] = {}
-    for module in ("slack_bolt", "slack_sdk", "uvicorn", "starlette", "sqlalchemy", "aiosqlite", "asyncpg", "httpx", "uvloop"):
-        with contextlib.suppress(Exception):
-            versions[module] = __import__(module).__version__
+    for dist in ("slack_bolt", "slack_sdk", "uvicorn", "starlette", "SQLAlchemy", "aiosqlite", "asyncpg", "httpx", "aiohttp", "uvloop", "httptools"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions[dist.lower()] = version(dist)
     with contextlib.suppress(Exception):
         import sqlite3
 

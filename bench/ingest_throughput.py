@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -184,8 +185,8 @@ async def run_database(backend: str, args: argparse.Namespace, workdir: Path) ->
             await hitl.stop()
         await emulator.stop()
     ratios = [r["ratio"] for r in result["rounds"] if r["ratio"] is not None]
-    result["hitl_per_second_median"] = statistics.median([r["hitl"]["per_second"] for r in result["rounds"]])
-    result["raw_per_second_median"] = statistics.median([r["raw"]["per_second"] for r in result["rounds"]])
+    result["hitl_per_second_median"] = round(statistics.median([r["hitl"]["per_second"] for r in result["rounds"]]), 1)
+    result["raw_per_second_median"] = round(statistics.median([r["raw"]["per_second"] for r in result["rounds"]]), 1)
     result["ratio_median"] = round(statistics.median(ratios), 3) if ratios else None
     result["target_met"] = bool(ratios) and statistics.median(ratios) >= 0.30
     return result
@@ -221,7 +222,7 @@ def markdown(report: dict[str, Any]) -> str:
         rows,
     )
     verdict = [
-        f"- {db['database']}: median hitl {db['hitl_per_second_median']}/s vs raw {db['raw_per_second_median']}/s = "
+        f"- {db['database']}: median hitl {db['hitl_per_second_median']:.1f}/s vs raw {db['raw_per_second_median']:.1f}/s = "
         f"{(db['ratio_median'] or 0) * 100:.0f} % (target ≥ 30 %: {'met' if db['target_met'] else 'MISSED'}); cards posted meanwhile: {db['cards_posted_meanwhile']}"
         for db in report["databases"]
     ]
@@ -253,7 +254,11 @@ def main() -> int:
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--output", default="ingest_throughput.json", help="file name under bench/results/")
+    parser.add_argument("--report", metavar="JSON", help="only print the markdown summary of an earlier results file")
     args = parser.parse_args()
+    if args.report:
+        print(markdown(json.loads(Path(args.report).read_text())))
+        return 0
     report = asyncio.run(run(args))
     out = write_results(args.output, report)
     print()

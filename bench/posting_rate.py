@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -266,7 +267,11 @@ def main() -> int:
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--output", default="posting_rate.json", help="file name under bench/results/")
+    parser.add_argument("--report", metavar="JSON", help="only print the markdown summary of an earlier results file")
     args = parser.parse_args()
+    if args.report:
+        print(markdown(json.loads(Path(args.report).read_text())))
+        return 0
     report = asyncio.run(run(args))
     out = write_results(args.output, report)
     print()
