@@ -204,7 +204,7 @@ def write_results(name: str, report: dict[str, Any]) -> Path:
     started = report.get("machine", {}).get("git", {}).get("commit")
     now = git_head()
     if started and now and started != now:
-        report.setdefault("warnings", []).append(f"HEAD moved from {started} to {now} during the run: servers started after the move ran the newer code")
+        report.setdefault("warnings", []).append(f"HEAD moved from {started} to {now} during the run: a server started after the move (if any) ran the newer code")
         print(f"WARNING: HEAD moved from {started[:10]} to {now[:10]} during the run", file=sys.stderr)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / name
