@@ -14,10 +14,11 @@ from bot.config import Settings
 from bot.policy import Policy
 from bot.services.reviewers import ReviewerDirectory
 from bot.slack import ChannelPacer, create_slack_client
-from store.db import create_engine, create_sessionmaker
+from store.db import create_engine, create_read_engine, create_sessionmaker
 
 if TYPE_CHECKING:
     from bot.outbox import OutboxWorker
+    from bot.services.review import ViewLog
     from bot.services.killswitch import KillSwitchBoard
 
 
@@ -27,11 +28,15 @@ class Runtime:
     policy: Policy
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Sessions that only read (lookups, listings, reports): on SQLite they never wait for the writer.
+    read_engine: AsyncEngine
+    reads: async_sessionmaker[AsyncSession]
     slack: AsyncWebClient
     reviewers: ReviewerDirectory
     pacer: ChannelPacer
     clock: Clock = field(default_factory=SystemClock)
     outbox: "OutboxWorker | None" = None
+    views: "ViewLog" = field(init=False)
     killswitches: "KillSwitchBoard" = field(default_factory=lambda: _board())
     # One pooled client for outbound webhooks (opened in the server's lifespan).
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)))
@@ -41,8 +46,11 @@ class Runtime:
             self.outbox.wake()
 
     async def close(self) -> None:
+        await self.views.close()
         await self.http.aclose()
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def _board() -> "KillSwitchBoard":
@@ -53,18 +61,24 @@ def _board() -> "KillSwitchBoard":
 
 def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None) -> Runtime:
     from bot.outbox import OutboxWorker
+    from bot.services.review import ViewLog
 
-    engine = create_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout.total_seconds())
+    busy_timeout = settings.sqlite_busy_timeout.total_seconds()
+    engine = create_engine(settings.database_url, busy_timeout=busy_timeout)
+    read_engine = create_read_engine(settings.database_url, engine, busy_timeout=busy_timeout)
     slack = create_slack_client(settings)
     runtime = Runtime(
         settings=settings,
         policy=policy,
         engine=engine,
         sessions=create_sessionmaker(engine),
+        read_engine=read_engine,
+        reads=create_sessionmaker(read_engine),
         slack=slack,
         reviewers=ReviewerDirectory(slack),
         pacer=ChannelPacer(settings.slack_channel_rate),
         clock=clock or SystemClock(),
     )
     runtime.outbox = OutboxWorker(runtime)
+    runtime.views = ViewLog(runtime)
     return runtime

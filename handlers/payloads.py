@@ -46,3 +46,9 @@ def modal_metadata(body: dict[str, Any]) -> ModalMetadata:
 
 def state_values(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return ((body.get("view") or {}).get("state") or {}).get("values") or {}
+
+
+def first_input_block(body: dict[str, Any]) -> str | None:
+    """The block an inline modal error can hang on (Slack only accepts errors on input blocks)."""
+    blocks = (body.get("view") or {}).get("blocks") or []
+    return next((b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("type") == "input" and b.get("block_id")), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -20,6 +21,11 @@ from store.models import CaseStatus
 
 log = logging.getLogger(__name__)
 
+# Slack lets a trigger_id open a modal for 3 s after the click; leave views.open the last second of it.
+DECISION_LOOKUP_BUDGET = 2.0
+# Slack waits 3 s for the answer to a modal submission; answer in time even when the database does not.
+SUBMISSION_BUDGET = 2.5
+
 OPEN_FAILED = "Slack couldn't open the form just now (it has to open within 3 seconds of a click). Nothing was changed: please click again."
 
 
@@ -34,7 +40,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         except BadPayload:
             log.warning("ignored %s click with a foreign button value", action)
             return
-        result = await open_decision(rt, action, case_ref.case_id, reviewer, channel, message_ts)
+        # Past the budget the modal could no longer open: the app's error handler tells the reviewer instead.
+        async with asyncio.timeout(DECISION_LOOKUP_BUDGET):
+            result = await open_decision(rt, action, case_ref.case_id, reviewer, channel, message_ts)
         if isinstance(result, OpenModal):
             # The trigger_id dies 3 s after the click: open first, record the view after.
             try:
@@ -44,7 +52,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 if channel:
                     await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=OPEN_FAILED)
                 return
-            await record_view(rt, case_ref.case_id, reviewer, action)
+            record_view(rt, case_ref.case_id, reviewer, action)
         elif channel:
             await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=result.text)
 
@@ -76,7 +84,9 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return None
 
     async def _finish(ack: AsyncAck, body: dict[str, Any], request: DecisionRequest) -> None:
-        result = await submit_decision(rt, request, reviewer_of(body))
+        # Past the budget the app's error handler answers with an inline error; Submit again is safe (one decision).
+        async with asyncio.timeout(SUBMISSION_BUDGET):
+            result = await submit_decision(rt, request, reviewer_of(body))
         if isinstance(result, Refusal):
             await ack(response_action="update", view=build_notice_modal("Nothing changed", result.text))
         else:

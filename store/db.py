@@ -48,6 +48,29 @@ def create_engine(url: str, *, busy_timeout: float = 15.0, **kwargs: Any) -> Asy
     return engine
 
 
+def create_read_engine(url: str, engine: AsyncEngine, *, busy_timeout: float = 15.0) -> AsyncEngine:
+    """The engine for sessions that only read. On PostgreSQL that is `engine` itself. On SQLite (WAL) it is a
+    few query-only connections that begin deferred, so a click's lookup reads a snapshot at once instead of
+    queueing behind every write for the one writing connection."""
+    if not is_sqlite(url):
+        return engine
+    readers = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_size=4, max_overflow=0, pool_timeout=busy_timeout)
+
+    @event.listens_for(readers.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA query_only=1")
+        cursor.close()
+
+    @event.listens_for(readers.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return readers
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -187,12 +188,19 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-@pytest.fixture
-async def hitl(db_url: str, emulator: Emulator, clock: ManualClock) -> AsyncIterator[Harness]:
+@contextlib.asynccontextmanager
+async def serve_hitl(db_url: str, emulator: Emulator, clock: ManualClock, **settings: Any) -> AsyncIterator[Harness]:
+    """The emulator and the real hitl app on loopback; `settings` override the test defaults (env names)."""
     async with serve_emulator(emulator) as api_url:
-        rt = build_runtime(make_settings(db_url, api_url), issue_policy(), clock)
+        rt = build_runtime(make_settings(db_url, api_url, **settings), issue_policy(), clock)
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url:
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:
                 async with SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
                     yield Harness(rt, url, api, slack, emulator, clock)
     emulator.assert_no_rejections()
+
+
+@pytest.fixture
+async def hitl(db_url: str, emulator: Emulator, clock: ManualClock) -> AsyncIterator[Harness]:
+    async with serve_hitl(db_url, emulator, clock) as harness:
+        yield harness

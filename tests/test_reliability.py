@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,10 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blocks.ids import ActionId, CaseRef
+from blocks.ids import ActionId, CallbackId, CaseRef
+from bot.app import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
 from bot.emulator import serve_emulator
 from bot.emulator.client import payload_body
-from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, Harness, escalation, make_emulator
+from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, Harness, escalation, make_emulator, serve_hitl
+from tests.test_review_loop import ephemerals_for, open_modal
 
 pytestmark = pytest.mark.reliability
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "slack-fixtures"
@@ -65,34 +69,90 @@ async def test_a_double_click_opens_one_modal(hitl: Harness) -> None:
     assert len(hitl.emulator.calls_to("views.open")) == 2
 
 
+@contextlib.asynccontextmanager
+async def sqlite_writer_locked(db_url: str) -> AsyncIterator[None]:
+    """Another program holds SQLite's write lock (in a thread: a blocking call here would stall the event loop)."""
+    blocker = sqlite3.connect(db_url.split(":///", 1)[1], isolation_level=None, timeout=10, check_same_thread=False)
+    await asyncio.to_thread(blocker.execute, "BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(blocker.execute, "ROLLBACK")
+        blocker.close()
+
+
 async def test_a_locked_database_is_a_clear_503_and_work_resumes(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
     if not db_url.startswith("sqlite"):
         pytest.skip("a SQLite write lock; PostgreSQL restarts are absorbed by the reconnecting pool (pool_pre_ping)")
-    from bot.emulator.webapi import serve_asgi
-    from bot.runtime import build_runtime
-    from bot.server import create_asgi_app
-    from tests.conftest import issue_policy, make_settings
-
-    async with serve_emulator(emulator) as api_url:
-        rt = build_runtime(make_settings(db_url, api_url, HITL_SQLITE_BUSY_TIMEOUT="1s"), issue_policy(), clock)
-        async with serve_asgi(create_asgi_app(rt), lifespan="on") as url, httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}) as api:
-            # Another program holds the write lock (in a thread: a blocking call here would stall the event loop).
-            blocker = sqlite3.connect(db_url.split(":///", 1)[1], isolation_level=None, timeout=10, check_same_thread=False)
-            await asyncio.to_thread(blocker.execute, "BEGIN EXCLUSIVE")
-            try:
-                response = await api.post("/v1/escalations", json=escalation())
-                assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
-                assert response.json()["error"] == "unavailable"
-                assert (await api.get("/healthz")).status_code == 503
-            finally:
-                await asyncio.to_thread(blocker.execute, "ROLLBACK")
-                blocker.close()
-            # Nothing was half-written, the process lives on, and the same request now succeeds.
-            assert (await api.get("/v1/escalations/case-1")).status_code == 404
-            assert (await api.post("/v1/escalations", json=escalation())).status_code == 201
-            assert (await api.get("/healthz")).status_code == 200
-            await rt.outbox.drain()  # type: ignore[union-attr]
+    async with serve_hitl(db_url, emulator, clock, HITL_SQLITE_BUSY_TIMEOUT="1s") as hitl:
+        async with sqlite_writer_locked(db_url):
+            response = await hitl.api.post("/v1/escalations", json=escalation())
+            assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
+            assert response.json()["error"] == "unavailable"
+            assert (await hitl.api.get("/healthz")).status_code == 503
+        # Nothing was half-written, the process lives on, and the same request now succeeds.
+        assert (await hitl.api.get("/v1/escalations/case-1")).status_code == 404
+        assert (await hitl.api.post("/v1/escalations", json=escalation())).status_code == 201
+        assert (await hitl.api.get("/healthz")).status_code == 200
+        await hitl.settle()
     assert len(emulator.messages("C0BILLING")) == 1
+
+
+async def test_reviewers_hear_about_a_locked_database_and_nothing_is_lost(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
+    """After the ack a failed listener has no HTTP answer left: the reviewer must still learn the click did nothing."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("a SQLite write lock; the PostgreSQL case is the next test")
+    async with serve_hitl(db_url, emulator, clock, HITL_SQLITE_BUSY_TIMEOUT="1s") as hitl:
+        await hitl.escalate()
+        card = await hitl.card("case-1")
+        async with sqlite_writer_locked(db_url):
+            # Reads never queue behind the writer, so the form still opens within Slack's 3 s.
+            assert (await hitl.slack.click("U0SME1", card.channel, card.ts, ActionId.APPROVE.value)).status_code == 200
+            for _ in range(200):
+                if opened := hitl.emulator.calls_to("views.open"):
+                    break
+                await asyncio.sleep(0.01)
+            assert opened[0].ok
+            view = opened[0].response["view"]
+            # Claiming has to write: the reviewer is told so, instead of a button that silently does nothing.
+            assert (await hitl.slack.click("U0SME1", card.channel, card.ts, ActionId.CLAIM.value)).status_code == 200
+            [text] = await ephemerals_for(hitl, "U0SME1")
+            assert text == OVERLOADED_TEXT
+            # Submitting has to write: answered in time with an inline error, the form and its text kept.
+            response = await hitl.slack.submit_view("U0SME1", view["id"], {"note": "Checked"})
+            assert response.status_code == 200
+            assert response.json() == {"response_action": "errors", "errors": {"note": OVERLOADED_SUBMISSION}}
+        assert (await hitl.status("case-1"))["status"] == "pending"
+        # Released: Submit again decides, and the view waited for its turn instead of being lost.
+        response = await hitl.slack.submit_view("U0SME1", view["id"], {"note": "Checked"})
+        assert response.status_code == 200 and response.content in (b"", b"{}")
+        status = await hitl.status("case-1")
+        assert status["status"] == "approved"
+        assert [e["action"] for e in status["timeline"]] == ["received", "posted", "viewed", "approved"]
+
+
+async def test_a_click_that_cannot_read_in_time_is_answered_with_an_ephemeral(db_url: str, hitl: Harness) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite readers never wait (WAL snapshots); on PostgreSQL a table lock can stall them")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    await hitl.escalate()
+    card = await hitl.card("case-1")
+    locker = create_async_engine(db_url)
+    try:
+        async with locker.connect() as conn:
+            await conn.execute(text("LOCK TABLE cases IN ACCESS EXCLUSIVE MODE"))
+            assert (await hitl.slack.click("U0SME1", card.channel, card.ts, ActionId.APPROVE.value)).status_code == 200
+            [text_] = await ephemerals_for(hitl, "U0SME1")
+            assert text_ == OVERLOADED_TEXT
+            assert hitl.emulator.calls_to("views.open") == []
+            await conn.rollback()
+    finally:
+        await locker.dispose()
+    # The lock gone, the same click opens the form.
+    view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
+    assert view["callback_id"] == CallbackId.APPROVE.value
 
 
 async def test_slack_outage_loses_nothing_and_keeps_order_per_channel(hitl: Harness) -> None:
@@ -236,8 +296,10 @@ async def _row_counts(h: Harness) -> dict[str, int]:
 
     from store.models import AuditEvent, Case, OutboxItem
 
+    # What ingest writes; the worker posting earlier cards meanwhile adds `posted` rows, which don't count here.
+    counted = {"cases": select(func.count()).select_from(Case), "received": select(func.count()).where(AuditEvent.action == "received"), "post_card": select(func.count()).where(OutboxItem.kind == "post_card")}
     async with h.rt.sessions() as session:
-        return {t.__tablename__: int((await session.execute(select(func.count()).select_from(t))).scalar_one()) for t in (Case, AuditEvent, OutboxItem)}
+        return {name: int((await session.execute(query)).scalar_one()) for name, query in counted.items()}
 
 
 slack_payloads = st.fixed_dictionaries(

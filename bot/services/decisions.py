@@ -51,7 +51,7 @@ class CaseMissing:
 
 
 async def load_case(rt: Runtime, case_id: str) -> Case | None:
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         return await case_store.get_case(session, case_id)
 
 

@@ -36,7 +36,7 @@ _LOOKBACK = timedelta(hours=1)
 
 
 async def _load(rt: Runtime, case_id: str) -> tuple[Case | None, list[SlackMessage]]:
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         case = await case_store.get_case(session, case_id)
         messages = await case_store.case_messages(session, case_id) if case else []
     return case, messages

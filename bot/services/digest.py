@@ -62,7 +62,7 @@ def rate(numerator: int, denominator: int) -> float | None:
 
 async def compute_figures(rt: Runtime, window: Window, *, queue: str | None = None, trend_threshold: float = 0.5) -> dict[str, Any]:
     start, end = window.start, window.end
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         received = await q.received(session, start, end, queue)
         prior = await q.received(session, window.prior_start, start, queue)
         outcomes = await q.outcomes(session, start, end, queue)
@@ -134,7 +134,7 @@ async def chart_days(rt: Runtime, window: Window, queue: str | None) -> list[Day
     zone = ZoneInfo(window.timezone)
     last = window.end.astimezone(zone).date()
     days = []
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         for offset in range(CHART_DAYS, 0, -1):
             day = last - timedelta(days=offset)
             start = datetime.combine(day, datetime.min.time(), tzinfo=zone)

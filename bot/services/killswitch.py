@@ -34,7 +34,7 @@ class KillSwitchBoard:
         return evaluate(self.switches, context)
 
     async def refresh(self, rt: Runtime) -> None:
-        async with rt.sessions() as session:
+        async with rt.reads() as session:
             rows = await store.active_switches(session)
         self.switches = tuple(_active(row) for row in rows)
 

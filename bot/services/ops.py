@@ -33,7 +33,7 @@ def _pending(case: Case, links: dict[str, str]) -> PendingCase:
 async def status_report(rt: Runtime) -> tuple[str, list[dict[str, Any]]]:
     now = rt.clock.now()
     midnight = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         load = await case_store.pending_load(session)
         oldest = await case_store.oldest_pending(session)
         links = await case_store.card_links(session, [oldest.case_id] if oldest else [])
@@ -43,7 +43,7 @@ async def status_report(rt: Runtime) -> tuple[str, list[dict[str, Any]]]:
 
 
 async def queue_report(rt: Runtime, queue: str | None) -> tuple[str, list[dict[str, Any]]]:
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         cases, total = await case_store.pending_cases(session, queue=queue, limit=QUEUE_LISTING)
         links = await case_store.card_links(session, [c.case_id for c in cases])
     return build_queue_listing(queue, [_pending(c, links) for c in cases], total, rt.clock.now())

@@ -62,7 +62,7 @@ def _delivery(item: OutboxItem) -> dict[str, Any]:
 
 
 async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
-    async with rt.sessions() as session:
+    async with rt.reads() as session:
         case = await case_store.get_case(session, case_id)
         if case is None:
             return None
