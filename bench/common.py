@@ -64,6 +64,8 @@ ops:
   channel: C0OPS
   operators: [U0OPS1]
 """
+# The user groups of the policy's reviewers (as in tests/conftest.py); bench/emulator_server.py serves the same.
+USER_GROUPS = {"S0BILLING": ["U0BILL1", "U0BILL2"], "S0LEGAL": ["U0LAW1"], "S0OPS": ["U0OPS2"]}
 # Tier-1 reviewers of the billing queue: U0SME1 and the members of S0BILLING (the emulator knows the group).
 BILLING_REVIEWERS = ["U0SME1", "U0BILL1", "U0BILL2"]
 # skill (and risk) -> the queue's tier-1 channel in the policy above.
@@ -123,19 +125,29 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
+def summary(values: list[float], *, quantiles: tuple[int, ...] = (50, 90, 99), scale: float = 1.0, digits: int = 2, with_min: bool = False) -> dict[str, Any]:
+    """count, [min], p<q> per quantile, max, mean of values * scale, rounded to `digits`."""
+    if not values:
+        return {"count": 0}
+    scaled = [v * scale for v in values]
+    out: dict[str, Any] = {"count": len(scaled)}
+    if with_min:
+        out["min"] = round(min(scaled), digits)
+    for q in quantiles:
+        out[f"p{q}"] = round(pct(scaled, q) or 0, digits)
+    out["max"] = round(max(scaled), digits)
+    out["mean"] = round(statistics.fmean(scaled), digits)
+    return out
+
+
 def summary_ms(seconds: list[float]) -> dict[str, Any]:
     """p50/p90/p99/max/mean in milliseconds of a list of durations in seconds."""
-    if not seconds:
-        return {"count": 0}
-    ms = [s * 1000 for s in seconds]
-    return {
-        "count": len(ms),
-        "p50": round(pct(ms, 50) or 0, 2),
-        "p90": round(pct(ms, 90) or 0, 2),
-        "p99": round(pct(ms, 99) or 0, 2),
-        "max": round(max(ms), 2),
-        "mean": round(statistics.fmean(ms), 2),
-    }
+    return summary(seconds, scale=1000)
+
+
+def summary_s(seconds: list[float]) -> dict[str, Any]:
+    """min/p50/p95/p99/max/mean in seconds (3 decimals) of a list of durations in seconds."""
+    return summary(seconds, quantiles=(50, 95, 99), digits=3, with_min=True)
 
 
 def ratio(a: float | None, b: float | None, digits: int = 2) -> float | None:
@@ -409,6 +421,7 @@ class ServerProcess:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     started_after: float = 0.0
+    _spawned: float = 0.0
 
     @property
     def url(self) -> str:
@@ -419,13 +432,29 @@ class ServerProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    @property
+    def log_path(self) -> Path:
+        """stdout and stderr of the process."""
+        return self.workdir / f"{self.name}.log"
+
     async def start(self, timeout: float = 120.0) -> ServerProcess:
-        began = time.monotonic()
-        with open(self.workdir / f"{self.name}.log", "ab") as out:
-            self.proc = subprocess.Popen(self.cmd, cwd=self.workdir, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        ready = await wait_http(self.proc, f"{self.url}/healthz", timeout, self.name)
-        self.started_after = ready - began
+        self.spawn()
+        await self.wait_ready(timeout)
         return self
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the process without waiting for it (start() = spawn() + wait_ready())."""
+        self._spawned = time.monotonic()
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(self.cmd, cwd=self.workdir, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        return self.proc
+
+    async def wait_ready(self, timeout: float = 120.0) -> float:
+        """Wait for /healthz to answer 200; returns the time.monotonic() it did."""
+        assert self.proc is not None
+        ready = await wait_http(self.proc, f"{self.url}/healthz", timeout, self.name)
+        self.started_after = ready - self._spawned
+        return ready
 
     async def stop(self) -> None:
         await stop_process(self.proc)
@@ -435,7 +464,7 @@ class ServerProcess:
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
-            return "\n".join((self.workdir / f"{self.name}.log").read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         return ""
 
 

@@ -3,47 +3,31 @@
 The server runs as a subprocess; this process is the load generator (its own event loop). 50 active
 switches are in the database. Baseline in the same run: GET /healthz, which does one database round trip.
 
-    python bench/killswitch_api.py [--requests 5000] [--concurrency 8]
+    python bench/killswitch_api.py [--requests 5000] [--concurrency 8] [--output killswitch_api.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
-import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+from bench.common import ROOT, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results  # noqa: E402
 from store.db import create_engine  # noqa: E402
-from store.migrate import upgrade_async  # noqa: E402
 from store.models import KillSwitch  # noqa: E402
 
-TOKEN = "bench-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SWITCHES = 50
+NO_SLACK = "http://127.0.0.1:9/api/"  # nothing listens there: this benchmark makes no Slack calls
 
 
 async def seed(url: str, count: int) -> None:
     engine = create_engine(url)
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     async with engine.begin() as conn:
         await conn.execute(
             KillSwitch.__table__.insert(),
@@ -52,14 +36,9 @@ async def seed(url: str, count: int) -> None:
     await engine.dispose()
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 async def measure(base: str, path: str, params: dict[str, str], requests: int, concurrency: int) -> dict[str, float]:
     latencies: list[float] = []
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with api_client(base, connections=concurrency) as client:
         for _ in range(200):  # warm-up
             await client.get(path, params=params)
         queue = iter(range(requests))
@@ -68,55 +47,44 @@ async def measure(base: str, path: str, params: dict[str, str], requests: int, c
             for _ in queue:
                 start = time.perf_counter()
                 response = await client.get(path, params=params)
-                latencies.append((time.perf_counter() - start) * 1000)
+                latencies.append(time.perf_counter() - start)
                 assert response.status_code == 200, response.text
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"requests": requests, "rps": round(requests / elapsed), "p50_ms": round(pct(latencies, 50), 2), "p99_ms": round(pct(latencies, 99), 2), "mean_ms": round(statistics.fmean(latencies), 2)}
+    ms = summary_ms(latencies)
+    return {"requests": requests, "rps": round(requests / elapsed), "p50_ms": ms["p50"], "p99_ms": ms["p99"], "mean_ms": ms["mean"]}
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--output", default="killswitch_api.json", help="file name under bench/results/")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="hitl-bench-ks-"))
-    db = f"sqlite+aiosqlite:///{workdir / 'hitl.db'}"
-    await upgrade_async(db)
-    await seed(db, 50)
-    shutil.copy(ROOT / "hitl.yml", workdir / "hitl.yml")
-    port = free_port()
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": "bench", "SLACK_API_URL": "http://127.0.0.1:9/api/", "HITL_API_TOKEN": TOKEN, "HITL_DATABASE_URL": db, "HITL_HOST": "127.0.0.1", "PORT": str(port), "HITL_LOG_LEVEL": "warning"}
-    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.05)
-        results = {
-            "killswitch_context": await measure(base, "/v1/killswitch", {"tenant": "t7", "model": "gpt", "skill": "billing", "queue": "billing"}, args.requests, args.concurrency),
-            "killswitch_sequential": await measure(base, "/v1/killswitch", {"tenant": "t7"}, args.requests // 5, 1),
-            "baseline_healthz": await measure(base, "/healthz", {}, args.requests, args.concurrency),
-        }
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
-    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}, "active_switches": 50, "concurrency": args.concurrency, **results}
-    out = ROOT / "bench" / "results" / "killswitch_api.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    report_machine = machine()
+    with tempfile.TemporaryDirectory(prefix="hitl-bench-ks-") as tmp:
+        workdir = Path(tmp)
+        async with fresh_database("sqlite", workdir) as db:
+            await seed(db, SWITCHES)
+            server = hitl_server(workdir, db, NO_SLACK, (ROOT / "hitl.yml").read_text())
+            try:
+                await server.start()
+                results = {
+                    "killswitch_context": await measure(server.url, "/v1/killswitch", {"tenant": "t7", "model": "gpt", "skill": "billing", "queue": "billing"}, args.requests, args.concurrency),
+                    "killswitch_sequential": await measure(server.url, "/v1/killswitch", {"tenant": "t7"}, args.requests // 5, 1),
+                    "baseline_healthz": await measure(server.url, "/healthz", {}, args.requests, args.concurrency),
+                }
+            finally:
+                await server.stop()
+    report = {"machine": report_machine, "active_switches": SWITCHES, "concurrency": args.concurrency, **results}
+    out = write_results(args.output, report)
     print("| request | concurrency | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
     for name, row in results.items():
         conc = 1 if name == "killswitch_sequential" else args.concurrency
         print(f"| {name} | {conc} | {row['rps']} | {row['p50_ms']} | {row['p99_ms']} |")
+    print(f"\nresults: {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

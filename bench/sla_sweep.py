@@ -28,48 +28,51 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import json
-import os
-import platform
 import re
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg  # noqa: E402
-import httpx  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
-from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    DEFAULT_PG,
+    ISSUE_POLICY_YAML,
+    ROOT,
+    USER_GROUPS,
+    escalation,
+    free_port,
+    fresh_database,
+    hitl_server,
+    log,
+    machine,
+    pg_dsn,
+    read_status,
+    summary_s,
+    utcnow,
+    write_results,
+)
 from bot.durations import format_duration, parse_duration  # noqa: E402
 from bot.emulator import Emulator, serve_emulator  # noqa: E402
 from bot.escalation import Escalation  # noqa: E402
 from store import cases as case_store  # noqa: E402
 from store.db import create_engine  # noqa: E402
-from store.migrate import upgrade  # noqa: E402
 from store.models import AuditEvent, Case, OutboxItem, SlackMessage  # noqa: E402
-from tests.conftest import ISSUE_POLICY_YAML, USER_GROUPS, escalation  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results"
-HITL_BIN = Path(sys.executable).with_name("hitl")
-DEFAULT_PG = os.environ.get("HITL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 CARD_CHANNEL = "C0BILLING"
 PAGE_CHANNEL = "C0BILLESC"
 QUEUE = "billing"
@@ -81,74 +84,7 @@ MONO_TO_WALL = time.time() - time.monotonic()
 CLOCK_CHECK: list[float] = []
 
 
-def log(message: str) -> None:
-    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 100))))
-    return ordered[rank - 1]
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"count": 0}
-    return {
-        "count": len(values),
-        "min": round(min(values), 3),
-        "p50": round(pct(values, 50) or 0, 3),
-        "p95": round(pct(values, 95) or 0, 3),
-        "p99": round(pct(values, 99) or 0, 3),
-        "max": round(max(values), 3),
-        "mean": round(statistics.fmean(values), 3),
-    }
-
-
-# ---- databases ------------------------------------------------------------------------------------------------
-
-
-def _pg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(backend: str, workdir: Path, pg_base: str):
-    """Yields a migrated, empty database URL; dropped (PostgreSQL) on exit."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-        await asyncio.to_thread(upgrade, url)
-        yield url
-        return
-    name = f"hitl_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_pg_dsn(pg_base))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = make_url(pg_base).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        conn = await asyncpg.connect(_pg_dsn(pg_base))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+# ---- cases ----------------------------------------------------------------------------------------------------
 
 
 _PAYLOAD_TEMPLATE = Escalation(**escalation("template")).model_dump(mode="json", exclude_none=True)
@@ -263,17 +199,18 @@ async def explain(backend: str, url: str, now: datetime) -> dict[str, Any]:
     return await _explain_postgres(url, statement)
 
 
+def _bound_values(bound: Any) -> list[Any]:
+    """The positional parameters of a compiled statement, datetimes as naive UTC (as UTCDateTime binds them)."""
+    values = [bound.params[name] for name in bound.positiontup or []]
+    return [v.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(v, datetime) else v for v in values]
+
+
 def _explain_sqlite(url: str, statement: Any) -> dict[str, Any]:
     path = make_url(url).database
     literal = str(statement.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"literal_binds": True}))
     bound = statement.compile(dialect=sqlite_dialect.dialect(), compile_kwargs={"render_postcompile": True})
     # Bind values the way aiosqlite receives them: UTCDateTime -> naive UTC -> SQLite's DATETIME text.
-    params = []
-    for name in bound.positiontup or []:
-        value = bound.params[name]
-        if isinstance(value, datetime):
-            value = value.astimezone(timezone.utc).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        params.append(value)
+    params = [v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for v in _bound_values(bound)]
     conn = sqlite3.connect(path)
     try:
         plan_literal = ["|".join(str(c) for c in row[1:]) for row in conn.execute("EXPLAIN QUERY PLAN " + literal)]
@@ -300,13 +237,8 @@ async def _explain_postgres(url: str, statement: Any) -> dict[str, Any]:
     literal = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     # What the server really sends: asyncpg's dialect, `$n` parameters, run as a prepared statement.
     bound = statement.compile(dialect=postgresql_asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
-    values = []
-    for name in bound.positiontup or []:
-        value = bound.params[name]
-        if isinstance(value, datetime):
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        values.append("'" + str(value).replace("'", "''") + "'" if not isinstance(value, int) else str(value))
-    conn = await asyncpg.connect(_pg_dsn(url))
+    values = ["'" + str(v).replace("'", "''") + "'" if not isinstance(v, int) else str(v) for v in _bound_values(bound)]
+    conn = await asyncpg.connect(pg_dsn(url))
     try:
         await conn.execute("ANALYZE cases")
         plan = [r[0] for r in await conn.fetch("EXPLAIN " + literal)]
@@ -343,20 +275,6 @@ async def _explain_postgres(url: str, statement: Any) -> dict[str, Any]:
 # ---- the server -----------------------------------------------------------------------------------------------
 
 
-def read_status(pid: int) -> dict[str, int]:
-    """VmRSS / VmHWM in kB from /proc/<pid>/status ({} once the process is gone)."""
-    out: dict[str, int] = {}
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    key, value = line.split(":", 1)
-                    out[key] = int(value.split()[0])
-    except (FileNotFoundError, ProcessLookupError):
-        return {}
-    return out
-
-
 @dataclass
 class RssSampler:
     pid: int
@@ -387,48 +305,6 @@ class RssSampler:
 
     def between(self, start: float, end: float) -> list[int]:
         return [kb for t, kb in self.samples if start <= t <= end]
-
-
-def server_env(url: str, emulator_url: str, policy: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "SLACK_"))}
-    env.update(
-        SLACK_BOT_TOKEN="xoxb-bench",
-        SLACK_SIGNING_SECRET="bench",
-        SLACK_API_URL=emulator_url,
-        HITL_API_TOKEN="bench",
-        HITL_DATABASE_URL=url,
-        HITL_POLICY=str(policy),
-        HITL_HOST="127.0.0.1",
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-async def wait_healthy(proc: subprocess.Popen[bytes], port: int, timeout: float) -> float:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"hitl serve exited with {proc.returncode} before answering /healthz")
-            with contextlib.suppress(httpx.HTTPError):
-                response = await client.get(f"http://127.0.0.1:{port}/healthz")
-                if response.status_code == 200:
-                    return time.time()
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"hitl serve did not answer /healthz within {timeout:.0f}s")
-
-
-async def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()  # SIGTERM to the process we started, by its pid
-    for _ in range(100):
-        if proc.poll() is not None:
-            return
-        await asyncio.sleep(0.1)
-    proc.kill()
-    await asyncio.to_thread(proc.wait, 10)
 
 
 # ---- one scenario ---------------------------------------------------------------------------------------------
@@ -478,7 +354,7 @@ def sweep_passes(text_log: str) -> dict[str, Any]:
             started = None
     return {
         "runs": len(durations),
-        "duration_seconds": summary(durations),
+        "duration_seconds": summary_s(durations),
         "skipped_still_running": sum(1 for line in text_log.splitlines() if "sweep_sla" in line and "maximum number of running instances" in line),
         "missed": sum(1 for line in text_log.splitlines() if "sweep_sla" in line and "was missed by" in line),
     }
@@ -514,8 +390,6 @@ async def db_facts(backend: str, url: str) -> dict[str, Any]:
 async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     sweep = parse_duration(args.sweep).total_seconds()
     n_background = max(0, n_open - n_breach)
-    policy = workdir / "hitl.yml"
-    policy.write_text(ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n")
     result: dict[str, Any] = {"database": backend, "scenario": label, "open_cases": n_open, "breaching": n_breach, "sweep_seconds": sweep}
     log(f"{backend}/{label}: {n_open:,} open cases, {n_breach:,} breaching over {args.window:.0f}s, sweep every {args.sweep}")
     async with fresh_database(backend, workdir, args.pg_url) as url:
@@ -526,62 +400,62 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
         emulator = Emulator(strict_triggers=True)
         for group, members in USER_GROUPS.items():
             emulator.workspace.add_usergroup(group, members)
-        server_log = workdir / f"server-{backend}-{label}.log"
         async with serve_emulator(emulator, port=free_port()) as api_url:
-            port = free_port()
-            with open(server_log, "wb") as log_file:
-                proc = subprocess.Popen(
-                    [str(HITL_BIN), "serve"], env=server_env(url, api_url, policy, port), cwd=workdir, stdout=log_file, stderr=subprocess.STDOUT
-                )
-                sampler = RssSampler(proc.pid)
-                sampler.start()
-                try:
-                    spawned = time.time()
-                    healthy = await wait_healthy(proc, port, args.start_timeout)
-                    result["startup_seconds"] = round(healthy - spawned, 2)
-                    first = datetime.fromtimestamp(healthy + args.lead, timezone.utc)
-                    deadlines, seconds = await insert_breaching_cases(url, emulator, n_breach, first, args.window)
-                    result["insert_breaching_seconds"] = round(seconds, 2)
-                    last_deadline = max(deadlines.values()).timestamp() if deadlines else healthy
-                    log(f"  server healthy after {healthy - spawned:.1f}s; {n_breach:,} breaching cases due {args.lead:.0f}..{args.lead + args.window:.0f}s from now")
+            # log level info: sweep_passes() reads APScheduler's INFO lines from the server's log.
+            server = hitl_server(
+                workdir, url, api_url, ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n", log_level="info", name=f"server-{backend}-{label}"
+            )
+            server_log = server.log_path
+            proc = server.spawn()
+            sampler = RssSampler(proc.pid)
+            sampler.start()
+            pages: dict[str, list[float]] = {}
+            stray: list[tuple[str, int]] = []
+            cursor = 0
 
-                    pages: dict[str, list[float]] = {}
-                    stray: list[tuple[str, int]] = []
-                    cursor = 0
-                    give_up = last_deadline + args.timeout
-                    done_at: float | None = None
-                    for _ in range(int((give_up - time.time()) / 0.2) + 2):  # bounded by the timeout
-                        if proc.poll() is not None:
-                            raise RuntimeError(f"hitl serve exited with {proc.returncode} during the run (log: {server_log})")
-                        found, cursor = page_calls(emulator, cursor)
-                        for case_id, tier, at in found:
-                            if case_id in deadlines and tier == 2:
-                                pages.setdefault(case_id, []).append(at)
-                            else:
-                                stray.append((case_id, tier))
-                        if len(pages) >= n_breach and done_at is None:
-                            done_at = time.time()
-                        if done_at is not None and time.time() >= done_at + args.settle:
-                            break
-                        if time.time() > give_up:
-                            break
-                        await asyncio.sleep(0.2)
-                    ended = time.time()
-                    # Late duplicates within the settle period are already counted above.
-                    found, cursor = page_calls(emulator, cursor)
-                    for case_id, tier, at in found:
-                        if case_id in deadlines and tier == 2:
-                            pages.setdefault(case_id, []).append(at)
-                        else:
-                            stray.append((case_id, tier))
-                finally:
-                    await sampler.stop()
-                    await stop_server(proc)
+            def collect() -> None:
+                nonlocal cursor
+                found, cursor = page_calls(emulator, cursor)
+                for case_id, tier, at in found:
+                    if case_id in deadlines and tier == 2:
+                        pages.setdefault(case_id, []).append(at)
+                    else:
+                        stray.append((case_id, tier))
+
+            try:
+                spawned = time.time()
+                await server.wait_ready(args.start_timeout)
+                healthy = time.time()
+                result["startup_seconds"] = round(healthy - spawned, 2)
+                first = datetime.fromtimestamp(healthy + args.lead, timezone.utc)
+                deadlines, seconds = await insert_breaching_cases(url, emulator, n_breach, first, args.window)
+                result["insert_breaching_seconds"] = round(seconds, 2)
+                last_deadline = max(deadlines.values()).timestamp() if deadlines else healthy
+                log(f"  server healthy after {healthy - spawned:.1f}s; {n_breach:,} breaching cases due {args.lead:.0f}..{args.lead + args.window:.0f}s from now")
+
+                give_up = last_deadline + args.timeout
+                done_at: float | None = None
+                for _ in range(int((give_up - time.time()) / 0.2) + 2):  # bounded by the timeout
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"hitl serve exited with {proc.returncode} during the run (log: {server_log})")
+                    collect()
+                    if len(pages) >= n_breach and done_at is None:
+                        done_at = time.time()
+                    if done_at is not None and time.time() >= done_at + args.settle:
+                        break
+                    if time.time() > give_up:
+                        break
+                    await asyncio.sleep(0.2)
+                ended = time.time()
+                collect()  # late duplicates within the settle period are already counted above
+            finally:
+                await sampler.stop()
+                await server.stop()
 
         delays = [min(ats) - deadlines[c].timestamp() for c, ats in pages.items()]
         duplicates = sum(len(ats) - 1 for ats in pages.values())
         missing = sorted(set(deadlines) - set(pages))
-        result["delay_seconds"] = summary(delays)
+        result["delay_seconds"] = summary_s(delays)
         result["paged"] = len(pages)
         result["missing"] = len(missing)
         result["missing_sample"] = missing[:10]
@@ -636,8 +510,8 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
                 if case_id in page_first:
                     deliver.append(page_first[case_id] - at.timestamp())
         result["breakdown_seconds"] = {
-            "deadline_to_sweep": summary(detect),  # the sweep pass's `now` (audit sla_breached.at) - deadline
-            "sweep_to_page": summary(deliver),  # page received by the emulator - that sweep's `now`
+            "deadline_to_sweep": summary_s(detect),  # the sweep pass's `now` (audit sla_breached.at) - deadline
+            "sweep_to_page": summary_s(deliver),  # page received by the emulator - that sweep's `now`
         }
         sweeps = sorted({at for _c, at, _d in facts["breached"]})
         result["sweep_passes_that_breached"] = len(sweeps)
@@ -661,34 +535,6 @@ def _mb(kb: int | None) -> str:
 
 
 # ---- report ---------------------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    mem_kb = 0
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_kb = int(line.split()[1])
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    git = {}
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--short"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.splitlines()
-        git = {"commit": head, "uncommitted_files": len(dirty)}
-    return {
-        "git": git,
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "ram_gb": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date": utcnow().isoformat(timespec="seconds"),
-    }
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -767,9 +613,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 if "explain" in run:
                     report["plans"][backend] = run["explain"]
     report["total_seconds"] = round(time.time() - began, 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / args.output
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    out = write_results(args.output, report)
 
     print()
     for db, plan in report["plans"].items():
