@@ -64,26 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     host = args.host or settings.host
     logging.getLogger(__name__).info("hitl serving on %s:%d (%d queues)", host, port, len(policy.queues))
-    if settings.slack_app_token is not None:
-        return _serve_socket_mode(app, runtime, host, port)
+    # With SLACK_APP_TOKEN the app also takes Slack's requests over Socket Mode (opened in the server's lifespan).
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True)
-    return 0
-
-
-def _serve_socket_mode(app: object, runtime: object, host: str, port: int) -> int:
-    """Socket Mode: Slack's requests arrive over a WebSocket; the HTTP API still listens for the LLM system."""
-    import uvicorn
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    from bot.app import create_bolt_app
-
-    async def main() -> None:
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))  # type: ignore[arg-type]
-        token = runtime.settings.slack_app_token.get_secret_value()  # type: ignore[attr-defined]
-        handler = AsyncSocketModeHandler(create_bolt_app(runtime), token)  # type: ignore[arg-type]
-        await asyncio.gather(server.serve(), handler.start_async())
-
-    asyncio.run(main())
     return 0
 
 

@@ -64,12 +64,15 @@ class Settings(BaseSettings):
 
     def require_serving(self) -> None:
         """What `hitl serve` cannot run without."""
-        for name, value in (
-            ("SLACK_BOT_TOKEN", self.slack_bot_token),
-            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
-        ):
+        required = [("SLACK_BOT_TOKEN", self.slack_bot_token)]
+        if self.slack_app_token is None:
+            # Over Socket Mode Slack's requests come on the app's own connection: there is nothing to sign.
+            required.append(("SLACK_SIGNING_SECRET", self.slack_signing_secret))
+        for name, value in required:
             if value is None or not value.get_secret_value().strip():
                 raise ConfigError(f"{name} is required to serve (set it in the environment or .env)")
+        if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token (xapp-…) with the connections:write scope")
         if not self.api_token_list:
             raise ConfigError("HITL_API_TOKEN is required to serve: the bearer token(s) LLM systems use, comma-separated")
 

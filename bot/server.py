@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
@@ -36,6 +39,27 @@ async def _database_unavailable(_request: Request, exc: Exception) -> Response:
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     log.error("unhandled error: %s", exc, exc_info=exc)
     return JSONResponse({"error": "internal", "message": "unexpected error; it has been logged"}, status_code=500)
+
+
+async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
+    """Open the Socket Mode connection, retrying while Slack is unreachable (the HTTP API serves meanwhile);
+    once connected, slack-sdk's client reconnects by itself."""
+    delay = 1.0
+    while True:
+        try:
+            await handler.connect_async()
+            log.info("connected to Slack over Socket Mode")
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is retried, and said
+            log.warning("could not open the Socket Mode connection (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def socket_mode_handler(rt: Runtime, bolt: AsyncApp) -> AsyncSocketModeHandler | None:
+    if rt.settings.slack_app_token is None:
+        return None
+    return AsyncSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value(), web_client=rt.slack)
 
 
 def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
@@ -67,6 +91,8 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
         scheduler = create_scheduler(rt)
         # Answer kill-switch questions correctly from the first request on.
         await rt.killswitches.refresh(rt)
+        socket_mode = socket_mode_handler(rt, bolt)
+        connecting = asyncio.create_task(connect_socket_mode(socket_mode)) if socket_mode else None
         if background:
             assert rt.outbox is not None
             rt.outbox.start()
@@ -80,6 +106,9 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
         try:
             yield
         finally:
+            if socket_mode is not None and connecting is not None:
+                connecting.cancel()
+                await socket_mode.close_async()
             if background:
                 scheduler.shutdown(wait=False)
                 assert rt.outbox is not None
@@ -88,8 +117,10 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
             rt.slack.session = None
             await rt.close()
 
+    # Without a signing secret (Socket Mode only) nothing could tell Slack's HTTP requests from forgeries.
+    slack_routes = [Route("/slack/events", slack_events, methods=["POST"])] if rt.settings.slack_signing_secret else []
     return Starlette(
-        routes=[Route("/slack/events", slack_events, methods=["POST"]), *api.routes(rt)],
+        routes=[*slack_routes, *api.routes(rt)],
         lifespan=lifespan,
         exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, PoolTimeout: _database_unavailable, Exception: _unexpected},
     )

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.emulator.blockkit import Limits, check_message
+from bot.emulator.socket_mode import SocketModeHub
 from bot.emulator.methods import WebApiMethods, flag
 from bot.emulator.workspace import TEAM_ID, Hook, Message, SlackError, Workspace
 
@@ -159,6 +160,7 @@ class Emulator:
         self.server_url: str | None = None  # "http://127.0.0.1:PORT" while served
         self._post_rate: PostRateLimiter | None = None
         self._closing = asyncio.Event()
+        self.socket_mode = SocketModeHub()
 
     # ---- configuration -------------------------------------------------------
 
@@ -205,12 +207,16 @@ class Emulator:
         return reply
 
     async def _answer(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
-        handler = self._method_table.get(method)
+        # Only an app-level token opens a Socket Mode connection, and it is good for nothing else.
+        app_level = method == "apps.connections.open"
+        handler = (lambda _args: {"url": self.socket_mode.url(self.server_url)}) if app_level else self._method_table.get(method)
         if handler is None:
             return _error("unknown_method")
         if not token:
             return _error("not_authed")
-        if not token.startswith(("xoxb-", "xoxp-")):
+        if token.startswith("xapp-") != app_level:
+            return _error("not_allowed_token_type")
+        if not app_level and not token.startswith(("xoxb-", "xoxp-")):
             return _error("invalid_auth")
         fault = await self._injected_fault(method)
         if fault is not None:
@@ -413,6 +419,7 @@ def create_webapi_app(emulator: Emulator, extra_routes: Iterable[BaseRoute] = ()
             Route("/api/{method}", api, methods=["GET", "POST"]),
             Route("/hooks/{kind}/{team}/{hook_id}", hook, methods=["POST"]),
             Route("/upload/{file_id}", upload, methods=["POST"]),
+            emulator.socket_mode.route(),
             *extra_routes,
         ]
     )
