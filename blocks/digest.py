@@ -58,7 +58,7 @@ def build_digest(figures: dict[str, Any], *, title: str, now: datetime) -> tuple
     span = f"{slack_date(start, '{date_short} {time}')} → {slack_date(end, '{date_short} {time}')} ({escape_mrkdwn(window['timezone'])})"
     if totals["received"] == 0 and totals["decided"] == 0:
         text = f"No escalations in this period. {totals['pending']} case(s) still pending."
-        return f"{title}: {text}", [header, _section(f"{span}\n{text}")]
+        return f"{title}: {text}", [header, _section(f"{span}\n{text}"), *_anchor(figures)]
     blocks: list[Block] = [header, _section(f"{span}\n*All queues* · " + _queue_line("total", totals).split(" · ", 1)[1])]
     active = [(n, f) for n, f in figures["queues"].items() if f["received"] or f["decided"] or f["pending"]]
     for name, f in active[:MAX_QUEUE_BLOCKS]:
@@ -92,7 +92,15 @@ def build_digest(figures: dict[str, Any], *, title: str, now: datetime) -> tuple
     else:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Kill switch: no activity."}]})
     text = f"{title}: {totals['received']} received, {totals['decided']} decided, {totals['pending']} pending, {totals['sla_breaches']} SLA breaches"
-    return text, blocks[:50]
+    return text, [*blocks[:49], *_anchor(figures)]
+
+
+def _anchor(figures: dict[str, Any]) -> list[Block]:
+    """The audit trail's head, witnessed by Slack: `hitl audit verify --slack` checks the database against it."""
+    anchor = figures.get("audit_anchor")
+    if not anchor:
+        return []
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"Audit trail head: `{anchor}`"}]}]
 
 
 def digest_as_text(blocks: list[Block]) -> str:

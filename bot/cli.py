@@ -118,20 +118,50 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit_verify(_args: argparse.Namespace) -> int:
-    from store.audit import verify_chain
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from store.audit import Anchor, verify_chain
+
+    try:
+        anchors = [Anchor.parse(a) for a in args.anchor]
+    except ValueError as exc:
+        raise CliError(f"--anchor: {exc}") from None
+    settings = _settings()
+    if args.slack:
+        anchors += _anchors_in_slack(settings)
+        print(f"{len(anchors)} anchor(s) found in the digest channels")
 
     async def work(sessions: Any) -> Any:
         async with sessions() as session:
-            return await verify_chain(session)
+            return await verify_chain(session, anchors=anchors)
 
-    report = _run_with_sessions(_settings(), work)
+    report = _run_with_sessions(settings, work)
     if report.ok:
-        print(f"audit chain intact: {report.checked} event(s) verified")
+        print(f"audit chain intact: {report.checked} event(s) verified" + (f", {len(anchors)} anchor(s) match" if anchors else ""))
         return 0
     for brk in report.breaks:
         print(f"audit chain broken at event {brk.event_id} (case {brk.case_id or '-'}): {brk.problem}")
     return 1
+
+
+def _anchors_in_slack(settings: Settings) -> list[Any]:
+    """The audit heads the digests posted to Slack, where whoever can rewrite the database can't rewrite them."""
+    from bot.runtime import build_runtime
+    from bot.services.digest import anchors_in_slack, digest_configs
+
+    if settings.slack_bot_token is None:
+        raise CliError("--slack: SLACK_BOT_TOKEN is required to read the digest channels")
+    policy = _policy(settings.policy_path)
+
+    async def run() -> list[Any]:
+        rt = build_runtime(settings, policy)
+        try:
+            if not digest_configs(rt):
+                raise CliError("--slack: the policy posts no digest, so Slack holds no anchors (digest: {channel: C…})")
+            return await anchors_in_slack(rt)
+        finally:
+            await rt.close()
+
+    return asyncio.run(run())
 
 
 def _run_with_sessions(settings: Settings, work: Callable[..., Any]) -> Any:
@@ -265,7 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the tamper-evident audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_sub.add_parser("verify", help="check the hash chain and say where it breaks").set_defaults(func=cmd_audit_verify)
+    verify = audit_sub.add_parser("verify", help="check the hash chain and say where it breaks")
+    verify.add_argument("--anchor", action="append", default=[], metavar="ID:SHA256", help="an earlier head of the chain kept elsewhere (the digest shows one); repeatable")
+    verify.add_argument("--slack", action="store_true", help="also check against every anchor the daily digests posted to Slack")
+    verify.set_defaults(func=cmd_audit_verify)
     export = sub.add_parser("export", help="decided cases as a dataset on standard output (streamed)")
     export.add_argument("--since", default="30d", help="decided within this long (default 30d)")
     export.add_argument("--queue", default=None)

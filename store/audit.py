@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -102,6 +103,30 @@ class ChainBreak:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """An event's id and hash kept outside the database (the daily digest posts one to Slack). The chain alone
+    cannot show that its newest rows were deleted; a later copy of its head can."""
+
+    event_id: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Anchor":
+        event_id, sep, digest = text.strip().partition(":")
+        if not sep or not event_id.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"an anchor is EVENT_ID:SHA256 (64 hex digits), not {text!r}")
+        return cls(int(event_id), digest)
+
+    def __str__(self) -> str:
+        return f"{self.event_id}:{self.hash}"
+
+
+async def chain_head(session: AsyncSession) -> Anchor | None:
+    row = (await session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))).first()
+    return Anchor(row.id, row.hash) if row else None
+
+
+@dataclass(frozen=True)
 class ChainReport:
     checked: int
     breaks: list[ChainBreak]
@@ -111,21 +136,28 @@ class ChainReport:
         return not self.breaks
 
 
-async def verify_chain(session: AsyncSession, max_breaks: int = 20) -> ChainReport:
-    """Recompute every hash in order; a changed row fails its own hash, a deleted one breaks the next link."""
+async def verify_chain(session: AsyncSession, max_breaks: int = 20, anchors: Iterable[Anchor] = ()) -> ChainReport:
+    """Recompute every hash in order; a changed row fails its own hash, a deleted one breaks the next link, and
+    an anchor (a copy of an earlier head) that is missing or differs shows the newest rows were removed or rewritten."""
     breaks: list[ChainBreak] = []
     expected_prev = GENESIS_HASH
     checked = 0
+    witnessed = {a.event_id: a for a in anchors}
     async for event in stream_by_id(session, AuditEvent):
         checked += 1
         if event.prev_hash != expected_prev:
             breaks.append(ChainBreak(event.id, event.case_id, "previous-hash link broken: a row before it was deleted or changed"))
         if compute_hash(event.prev_hash, event) != event.hash:
             breaks.append(ChainBreak(event.id, event.case_id, "content does not match its hash: this row was changed"))
+        anchor = witnessed.pop(event.id, None)
+        if anchor is not None and anchor.hash != event.hash:
+            breaks.append(ChainBreak(event.id, event.case_id, "differs from the copy kept outside the database: the chain was rewritten"))
         expected_prev = event.hash
         if len(breaks) >= max_breaks:
-            break
-    return ChainReport(checked, breaks)
+            return ChainReport(checked, breaks)
+    for anchor in sorted(witnessed.values(), key=lambda a: a.event_id):
+        breaks.append(ChainBreak(anchor.event_id, None, "kept outside the database but missing here: events were deleted from the end of the chain"))
+    return ChainReport(checked, breaks[:max_breaks])
 
 
 async def case_timeline(session: AsyncSession, case_id: str) -> list[AuditEvent]:

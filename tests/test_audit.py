@@ -105,3 +105,52 @@ def test_cli_audit_verify(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     asyncio.run(_tamper(url, "UPDATE audit_events SET details = '{}' WHERE id = 2"))
     assert main(["audit", "verify"]) == 1
     assert "audit chain broken at event 2 (case c1): content does not match its hash" in capsys.readouterr().out
+
+
+async def test_deleting_the_newest_rows_is_found_by_an_anchor(db_url: str) -> None:
+    from store.audit import Anchor, chain_head
+
+    await _seed(db_url)
+    engine = create_engine(db_url)
+    async with create_sessionmaker(engine)() as session:
+        head = await chain_head(session)
+    await engine.dispose()
+    assert head is not None and head.event_id == 5
+    await _tamper(db_url, "DELETE FROM audit_events WHERE id >= 4")
+    # The chain alone still verifies: that is the gap the anchor closes.
+    assert (await _verify(db_url)).ok
+    engine = create_engine(db_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            report = await verify_chain(session, anchors=[head])
+            assert [(b.event_id, b.problem) for b in report.breaks] == [(5, "kept outside the database but missing here: events were deleted from the end of the chain")]
+            rewritten = await verify_chain(session, anchors=[Anchor(3, "0" * 64)])
+            assert [b.event_id for b in rewritten.breaks] == [3] and "rewritten" in rewritten.breaks[0].problem
+    finally:
+        await engine.dispose()
+
+
+def test_cli_audit_verify_with_an_anchor(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from store.audit import chain_head
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
+    monkeypatch.setenv("HITL_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    assert main(["db", "upgrade"]) == 0
+    asyncio.run(_seed(url))
+
+    async def head() -> str:
+        engine = create_engine(url)
+        async with create_sessionmaker(engine)() as session:
+            anchor = await chain_head(session)
+        await engine.dispose()
+        return str(anchor)
+
+    anchor = asyncio.run(head())
+    assert main(["audit", "verify", "--anchor", anchor]) == 0
+    assert "5 event(s) verified, 1 anchor(s) match" in capsys.readouterr().out
+    asyncio.run(_tamper(url, "DELETE FROM audit_events WHERE id = 5"))
+    assert main(["audit", "verify", "--anchor", anchor]) == 1
+    assert "audit chain broken at event 5 (case -): kept outside the database but missing here" in capsys.readouterr().out
+    assert main(["audit", "verify", "--anchor", "5:nothex"]) == 2
+    assert "--anchor: an anchor is EVENT_ID:SHA256" in capsys.readouterr().err

@@ -12,8 +12,8 @@ import yaml
 from bot.clock import ManualClock
 from bot.policy import DigestSettings, parse_policy
 from bot.runtime import Runtime, build_runtime
-from bot.services.digest import Window, compute_figures, post_scheduled_digest, scheduled_window
-from store.audit import SYSTEM, Actor, append_audit
+from bot.services.digest import Window, anchors_in_slack, compute_figures, post_scheduled_digest, scheduled_window
+from store.audit import SYSTEM, Actor, append_audit, chain_head, verify_chain
 from store.models import Case
 from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings
 
@@ -136,6 +136,15 @@ async def test_scheduled_digest_is_posted_with_its_chart_once(hitl: Harness) -> 
     uploads = hitl.emulator.calls_to("files.completeUploadExternal")
     assert len(uploads) == 1 and uploads[0].args["thread_ts"] == post.ts and uploads[0].args["channel_id"] == "C0DIGEST"
     assert hitl.emulator.workspace.files and next(iter(hitl.emulator.workspace.files.values()))["content"][:8] == b"\x89PNG\r\n\x1a\n"
+    # The audit trail's head is witnessed by Slack: shown in the post, carried in its metadata, read back by verify.
+    async with hitl.rt.reads() as session:
+        head = await chain_head(session)
+    assert head is not None and f"Audit trail head: `{head}`" in text
+    assert post.metadata["event_payload"]["audit_anchor"] == str(head)
+    anchors = await anchors_in_slack(hitl.rt)
+    assert anchors == [head]
+    async with hitl.rt.reads() as session:
+        assert (await verify_chain(session, anchors=anchors)).ok
 
 
 async def test_two_processes_post_one_digest(db_url: str) -> None:

@@ -245,7 +245,9 @@ async def deliver_announcement(rt: Runtime, item: OutboxItem) -> AfterDelivery |
 async def deliver_digest(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
     """The digest post; its chart follows as a separate item, in the post's thread."""
     payload = item.payload
-    ts, _ = await _post_once(rt, item, payload["channel"], payload["text"], payload["blocks"], NOTICE_EVENT_TYPE, {"key": item.dedupe_key}, since=(item.created_at - _LOOKBACK).timestamp())
+    # The audit anchor rides in the metadata too, so `hitl audit verify --slack` reads it without parsing text.
+    marker = {"key": item.dedupe_key, **({"audit_anchor": payload["audit_anchor"]} if payload.get("audit_anchor") else {})}
+    ts, _ = await _post_once(rt, item, payload["channel"], payload["text"], payload["blocks"], NOTICE_EVENT_TYPE, marker, since=(item.created_at - _LOOKBACK).timestamp())
 
     async def after(session: AsyncSession) -> None:
         if payload.get("chart_png"):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,8 +18,10 @@ from blocks.digest import build_digest
 from bot.policy import DigestSettings
 from bot.runtime import Runtime
 from bot.services.chart import DayFigures, render_chart
+from bot.services.delivery import NOTICE_EVENT_TYPE
 from store import digest as q
 from store import outbox
+from store.audit import Anchor, chain_head
 from store.models import DigestRun
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,11 @@ async def compute_figures(rt: Runtime, window: Window, *, queue: str | None = No
             name: (await q.decision_time_percentile(session, start, end, 0.5, name), await q.decision_time_percentile(session, start, end, 0.9, name)) for name in names
         }
         overall = (await q.decision_time_percentile(session, start, end, 0.5, queue), await q.decision_time_percentile(session, start, end, 0.9, queue))
+        head = await chain_head(session)
         extras = {
+            # The trail's head, posted to Slack with the digest: a later `hitl audit verify --slack` finds any
+            # deletion of the newest rows (which the hash chain alone cannot show).
+            "audit_anchor": str(head) if head else None,
             "top_reasons": [{"reason": r, "count": n} for r, n in await q.top_reasons(session, start, end, queue)],
             "top_rejection_categories": [{"category": r, "count": n} for r, n in await q.top_rejections(session, start, end, queue)],
             "oldest_pending": [
@@ -163,7 +170,7 @@ async def render_digest(rt: Runtime, window: Window, queue: str | None, trend_th
 
 async def post_digest(rt: Runtime, window: Window, channel: str, *, queue: str | None, key: str, trend_threshold: float = 0.5, claim: bool = True) -> bool:
     """Queue a digest post (and its chart) for `channel`. With `claim`, only the first process to claim `key` posts."""
-    _, text, blocks = await render_digest(rt, window, queue, trend_threshold)
+    figures, text, blocks = await render_digest(rt, window, queue, trend_threshold)
     chart = render_chart(await chart_days(rt, window, queue), title=f"Decisions per day ({queue or 'all queues'})")
     try:
         async with rt.sessions.begin() as session:
@@ -174,7 +181,7 @@ async def post_digest(rt: Runtime, window: Window, channel: str, *, queue: str |
                 session,
                 kind="digest",
                 dedupe_key=f"digest:{key}",
-                payload={"channel": channel, "text": text, "blocks": blocks, "chart_png": base64.b64encode(chart).decode(), "key": key},
+                payload={"channel": channel, "text": text, "blocks": blocks, "chart_png": base64.b64encode(chart).decode(), "key": key, "audit_anchor": figures["audit_anchor"]},
                 ordering_key=f"channel:{channel}",
                 now=rt.clock.now(),
             )
@@ -207,3 +214,22 @@ async def catch_up_missed_digests(rt: Runtime) -> int:
         if now - window.end <= settings.misfire_grace:
             posted += await post_scheduled_digest(rt, settings, queue=queue, now=now)
     return posted
+
+
+async def anchors_in_slack(rt: Runtime, *, pages: int = 10) -> list[Anchor]:
+    """The audit anchors the digests posted (newest first, up to `pages` x 200 messages per digest channel)."""
+    found: list[Anchor] = []
+    for channel in sorted({settings.channel for settings, _ in digest_configs(rt)}):
+        cursor = None
+        for _ in range(pages):
+            response = await rt.slack.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor)
+            for message in response.get("messages", []):
+                metadata = message.get("metadata") or {}
+                anchor = (metadata.get("event_payload") or {}).get("audit_anchor") if metadata.get("event_type") == NOTICE_EVENT_TYPE else None
+                if isinstance(anchor, str):
+                    with contextlib.suppress(ValueError):
+                        found.append(Anchor.parse(anchor))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                break
+    return found
