@@ -13,6 +13,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import parse_qs
 
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.responses import Response
 
 from blocks.ids import ActionId
@@ -53,6 +59,11 @@ def _click_key(body: str) -> str | None:
         payload = json.loads(parse_qs(body).get("payload", [""])[0] or "{}")
     except ValueError:
         return None
+    return click_key(payload)
+
+
+def click_key(payload: object) -> str | None:
+    """Who clicked which card button: the same key twice within DOUBLE_CLICK_SECONDS is a double click."""
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return None
     actions = payload.get("actions")
@@ -70,6 +81,9 @@ class RepeatGuard:
     def __init__(self) -> None:
         self._seen = RecentKeys()
 
+    def first_time(self, key: str, ttl: float) -> bool:
+        return self._seen.add_if_new(key, ttl)
+
     async def handle(self, body: bytes, headers: Mapping[str, str], process: Callable[[], Awaitable[Response]]) -> Response:
         text = body.decode("utf-8", errors="replace")
         request_key = "body:" + hashlib.sha256(body).hexdigest()
@@ -86,3 +100,18 @@ class RepeatGuard:
             if click_key:
                 self._seen.forget(click_key)
         return response
+
+
+class GuardedSocketModeHandler(AsyncSocketModeHandler):
+    """Socket Mode with the same double-click guard: a repeated click is acknowledged and dropped."""
+
+    def __init__(self, app: AsyncApp, app_token: str, web_client: AsyncWebClient, guard: RepeatGuard) -> None:
+        super().__init__(app, app_token, web_client=web_client)
+        self.guard = guard
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        key = click_key(req.payload) if req.type == "interactive" else None
+        if key and not self.guard.first_time(key, DOUBLE_CLICK_SECONDS):
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        await super().handle(client, req)

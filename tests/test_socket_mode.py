@@ -65,3 +65,15 @@ def test_socket_mode_needs_an_app_level_token() -> None:
         load_settings(**base, SLACK_APP_TOKEN="xoxb-not-an-app-token").require_serving()
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
         load_settings(**base).require_serving()
+
+
+async def test_a_double_click_over_socket_mode_opens_one_modal(db_url: str, emulator: Emulator, clock: ManualClock) -> None:
+    async with serve_hitl(db_url, emulator, clock, SLACK_APP_TOKEN=APP_TOKEN) as hitl:
+        await asyncio.wait_for(emulator.socket_mode.connected.wait(), timeout=10)
+        async with SlackRequestSender(hitl.url, "", emulator, transport=SocketModeTransport(emulator.socket_mode)) as slack:
+            await hitl.escalate()
+            card = await hitl.card("case-1")
+            answers = await asyncio.gather(*(slack.click("U0SME1", card.channel, card.ts, ActionId.EDIT.value) for _ in range(2)))
+            assert [a.status_code for a in answers] == [200, 200]  # both acknowledged within Slack's 3 s
+            await asyncio.sleep(0.5)
+            assert len(emulator.calls_to("views.open")) == 1
