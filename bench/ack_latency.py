@@ -178,11 +178,15 @@ async def modal_opens(emulator: EmulatorProcess, triggers: list[str], sent_at: l
         await asyncio.sleep(0.5)
     delays = [at - sent_at[wanted[t]] for t, (at, _) in seen.items()]
     stats = await emulator.stats()
+    # A click that could not open its form in time is answered with an ephemeral ("overloaded, nothing changed").
+    told = stats["by_method"].get("chat.postEphemeral", 0)
     return {
         "clicks": len(wanted),
         "views_open_calls": len(seen),
         "views_open_failed": sum(1 for _, ok in seen.values() if not ok),
         "missing": len(wanted) - len(seen),
+        "told_overloaded": told,
+        "silent": max(len(wanted) - len(seen) - told, 0),
         "click_to_modal_ms": summary_ms(delays),
         "over_3s": sum(1 for d in delays if d > 3.0),
         "emulator_calls": stats["by_method"],
@@ -279,7 +283,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         log(
                             f"{name:4} {rate:5.0f} req/s: p50 {lat.get('p50')} ms p99 {lat.get('p99')} ms max {lat.get('max')} ms, "
                             f"non-200 {result['non_200']}, server CPU {result['cpu_cores'].get('server')}"
-                            + (f", modal p99 {result['modal']['click_to_modal_ms'].get('p99')} ms, missing {result['modal']['missing']}, warnings {result['hitl_log_errors']['warning']['count']}, errors {result['hitl_log_errors']['count']} logged" if "modal" in result else "")
+                            + (f", modal p99 {result['modal']['click_to_modal_ms'].get('p99')} ms, missing {result['modal']['missing']} (told {result['modal']['told_overloaded']}), warnings {result['hitl_log_errors']['warning']['count']}, errors {result['hitl_log_errors']['count']} logged" if "modal" in result else "")
                         )
                         await asyncio.sleep(args.pause)
                 report["hitl_log_errors"] = [line for line in (workdir / "hitl.log").read_text(errors="replace").splitlines() if "ERROR" in line or "Traceback" in line][:20]
@@ -345,6 +349,7 @@ def markdown(report: dict[str, Any]) -> str:
                 modal.get("click_to_modal_ms", {}).get("p50"),
                 modal.get("click_to_modal_ms", {}).get("p99"),
                 f"{modal.get('views_open_calls', 0)}/{modal.get('clicks', 0)}",
+                f"{modal.get('told_overloaded', 0)} / {modal.get('silent', 0)}",
                 f"{bare['cpu_cores'].get('server')} / {bare['cpu_cores'].get('others')}",
                 f"{hitl['cpu_cores'].get('server')} / {hitl['cpu_cores'].get('emulator')} / {hitl['cpu_cores'].get('load_generator')} / {hitl['cpu_cores'].get('others')}",
             ]
@@ -355,7 +360,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{a['duration']:.0f} s per rate and server, {a['rounds']} round(s), each row the round least disturbed by other processes, {a['cases']} cards x 3 reviewers; {report['method']}."
     )
     table = md_table(
-        ["req/s", "bare p50 ms", "bare p99 ms", "hitl p50 ms", "hitl p99 ms", "hitl max ms", "p50 ×", "p99 ×", "non-200 bare / hitl", "click→modal p50 ms", "click→modal p99 ms", "modals opened", "CPU bare / others", "CPU hitl / emulator / generator / others"],
+        ["req/s", "bare p50 ms", "bare p99 ms", "hitl p50 ms", "hitl p99 ms", "hitl max ms", "p50 ×", "p99 ×", "non-200 bare / hitl", "click→modal p50 ms", "click→modal p99 ms", "modals opened", "told overloaded / silent", "CPU bare / others", "CPU hitl / emulator / generator / others"],
         rows,
     )
     verdict = [
