@@ -16,6 +16,10 @@ pre-posted in the emulator and `tier_deadline = due_at` spread evenly over `--wi
 seconds after the server answered. The bench waits until every breaching case's page (chat.postMessage to
 tier 2's channel C0BILLESC with metadata `hitl_case` / `{case_id, tier: 2}`) reached the emulator, or a timeout.
 
+The server runs with `HITL_SLACK_CHANNEL_RATE=--channel-rate` (default 1000/s): every page goes to one channel,
+and at Slack's real 1 message/s per channel 1,000 pages take 1,000 s whatever the sweep does. What is measured
+here is the sweep (claim, page queued, posted); pacing under Slack's limit is `bench/posting_rate.py`'s.
+
 delay = time the emulator received the page (wall clock) - the case's tier_deadline. The emulator's call log
 stamps `Call.at` with `time.monotonic()`; it is converted to wall time with one offset taken at start.
 
@@ -403,7 +407,8 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
         async with serve_emulator(emulator, port=free_port()) as api_url:
             # log level info: sweep_passes() reads APScheduler's INFO lines from the server's log.
             server = hitl_server(
-                workdir, url, api_url, ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n", log_level="info", name=f"server-{backend}-{label}"
+                workdir, url, api_url, ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n", log_level="info", name=f"server-{backend}-{label}",
+                HITL_SLACK_CHANNEL_RATE=str(args.channel_rate),
             )
             server_log = server.log_path
             proc = server.spawn()
@@ -654,6 +659,7 @@ def main() -> int:
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="PostgreSQL server to create the run's database on")
     parser.add_argument("--only", choices=["small", "large"], default=None, help="run one scenario only")
     parser.add_argument("--explain-all", action="store_true", help="EXPLAIN after the small scenario too")
+    parser.add_argument("--channel-rate", type=float, default=1000.0, help="HITL_SLACK_CHANNEL_RATE of the server (posts/s per channel)")
     parser.add_argument("--output", default="sla_sweep.json", help="file name under bench/results/")
     args = parser.parse_args()
     parse_duration(args.sweep)  # fail fast on a bad duration
