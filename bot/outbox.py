@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -69,13 +70,21 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(self.concurrency)
         self._held: dict[int, str] = {}
+        # Ordering keys of the items the background loop is delivering (a channel's card waiting for its pacer
+        # slot); each delivery's end wakes the loop.
+        self._busy_keys: Counter[str] = Counter()
 
     def register(self, kind: str, deliverer: Deliverer, *, retry_base: float = 2.0) -> None:
         """`retry_base`: the first retry comes after between half of it and all of it, then doubles."""
         self.deliverers[kind] = deliverer
         self.retry_base[kind] = retry_base
 
-    def wake(self) -> None:
+    def wake(self, ordering_key: str | None = None) -> None:
+        """Claim again soon. Given the ordering key of what was just queued, not while this worker delivers an
+        item of that key: the new item cannot be claimed before that one is done, and its end wakes the loop.
+        (Otherwise every ingest ran the claim query while the pacer held each channel's card for its slot.)"""
+        if ordering_key is not None and self._busy_keys[ordering_key]:
+            return
         self._wake.set()
 
     def start(self) -> None:
@@ -138,7 +147,21 @@ class OutboxWorker:
 
     async def _start_due(self, limit: int) -> list[asyncio.Task[None]]:
         items, token = await self._claim(limit)
-        return [asyncio.create_task(self._deliver(item, token)) for item in items]
+        return [self._start(item, token) for item in items]
+
+    def _start(self, item: OutboxItem, token: str) -> asyncio.Task[None]:
+        """Deliver in the background; its ordering key counts as busy until then (see `wake`)."""
+        task = asyncio.create_task(self._deliver(item, token))
+        key = item.ordering_key
+        if key is not None:
+            self._busy_keys[key] += 1
+            task.add_done_callback(lambda _t: self._release(key))
+        return task
+
+    def _release(self, key: str) -> None:
+        self._busy_keys[key] -= 1
+        if not self._busy_keys[key]:
+            del self._busy_keys[key]
 
     async def run_once(self) -> int:
         """Claim one batch of what is due and deliver it. Returns how many items were claimed."""

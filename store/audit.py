@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Text, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.db import stream_by_id
@@ -63,6 +63,27 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + canonical_json(_content(event))).encode("utf-8")).hexdigest()
 
 
+_EVENTS = AuditEvent.__table__
+_CONTENT_COLUMNS = ("case_id", "action", "actor_type", "actor_id", "actor_team", "actor_name", "at", "details")
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_HEAD = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
+_APPEND = insert(_EVENTS).returning(_EVENTS.c.id)
+
+
+def _chained_in_sql() -> Any:
+    """One INSERT that reads the head and hashes sha256(prev_hash || content) itself: byte for byte
+    compute_hash, as `content` is canonical_json(_content(event)) made in Python (verify_chain rechecks it)."""
+    head = select(func.coalesce(_HEAD.scalar_subquery(), GENESIS_HASH).label("prev")).subquery("head")
+    content = bindparam("content", type_=Text())
+    digest = func.encode(func.sha256(func.convert_to(head.c.prev.concat(content), "UTF8")), "hex")
+    values = select(*(bindparam(name, type_=_EVENTS.c[name].type) for name in _CONTENT_COLUMNS), head.c.prev, digest)
+    return insert(_EVENTS).from_select([*_CONTENT_COLUMNS, "prev_hash", "hash"], values).returning(_EVENTS.c.id, _EVENTS.c.prev_hash, _EVENTS.c.hash)
+
+
+# Statements built once, values bound at execution: no ORM unit of work per event.
+_APPEND_CHAINED_IN_SQL = _chained_in_sql()
+
+
 async def append_audit(
     session: AsyncSession,
     *,
@@ -72,11 +93,9 @@ async def append_audit(
     case_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event inside the caller's transaction, so it commits with the state change it records."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One chain across replicas: appenders take turns until their transaction ends.
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
-    head = (await session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))).scalar()
+    """Append one event inside the caller's transaction, so it commits with the state change it records.
+
+    On PostgreSQL this takes the chain's lock until commit: make it the transaction's last statement."""
     event = AuditEvent(
         case_id=case_id,
         action=action,
@@ -87,12 +106,30 @@ async def append_audit(
         at=at,
         # Round-trip through canonical JSON so what we hash is exactly what the database gives back.
         details=json.loads(canonical_json(details or {})),
-        prev_hash=head or GENESIS_HASH,
     )
-    event.hash = compute_hash(event.prev_hash, event)
-    session.add(event)
-    await session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        await _append_postgresql(session, event)
+    else:
+        await _append_sqlite(session, event)
     return event
+
+
+async def _append_postgresql(session: AsyncSession, event: AuditEvent) -> None:
+    # One chain across replicas: appenders take turns until their transaction ends. The INSERT is a statement
+    # of its own, so its snapshot starts after the lock and sees the previous holder's row; and it is the only
+    # one before the commit, so each appender holds the lock as briefly as it can.
+    await session.execute(_LOCK, {"key": _AUDIT_LOCK_KEY})
+    values = {name: getattr(event, name) for name in _CONTENT_COLUMNS}
+    stored = await session.execute(_APPEND_CHAINED_IN_SQL, {**values, "content": canonical_json(_content(event))})
+    event.id, event.prev_hash, event.hash = stored.one()
+
+
+async def _append_sqlite(session: AsyncSession, event: AuditEvent) -> None:
+    # Our transactions begin IMMEDIATE: nobody else writes until we commit.
+    event.prev_hash = (await session.execute(_HEAD)).scalar() or GENESIS_HASH
+    event.hash = compute_hash(event.prev_hash, event)
+    values = {name: getattr(event, name) for name in (*_CONTENT_COLUMNS, "prev_hash", "hash")}
+    event.id = (await session.execute(_APPEND, values)).scalar_one()
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,30 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import OPEN_STATUSES, Case, SlackMessage
 
 
+def _insert_new_statement(dialect_insert: Any) -> Any:
+    table = Case.__table__
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=["case_id"]).returning(table.c.id)
+
+
+# Built once, values bound at execution (a Core insert of the table skips the ORM's per-statement work).
+_INSERT_NEW = {"postgresql": _insert_new_statement(postgresql.insert), "sqlite": _insert_new_statement(sqlite.insert)}
+
+
 async def get_case(session: AsyncSession, case_id: str) -> Case | None:
     return (await session.execute(select(Case).where(Case.case_id == case_id))).scalar_one_or_none()
+
+
+async def insert_new_case(session: AsyncSession, values: dict[str, Any]) -> Case | None:
+    """Store a case unless its case_id is already stored, in one statement with no SELECT before it: a second
+    inserter of the same case_id waits for the first to commit, then inserts nothing. None if nothing was stored."""
+    new_id = (await session.execute(_INSERT_NEW[session.get_bind().dialect.name], values)).scalar_one_or_none()
+    return None if new_id is None else Case(id=new_id, **values)
 
 
 async def record_decision(session: AsyncSession, case_id: str, *, now: datetime, **decision: Any) -> int | None:

@@ -13,8 +13,12 @@ from sqlalchemy.orm import aliased
 from store.models import OutboxItem
 
 
-def _insert(session: AsyncSession):  # type: ignore[no-untyped-def]
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _enqueue_statement(dialect_insert: Any) -> Any:
+    return dialect_insert(OutboxItem.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+# Built once, values bound at execution: a Core insert of the table skips the ORM's per-statement work.
+_ENQUEUE = {"postgresql": _enqueue_statement(postgresql.insert), "sqlite": _enqueue_statement(sqlite.insert)}
 
 
 async def enqueue(
@@ -29,21 +33,17 @@ async def enqueue(
     not_before: datetime | None = None,
 ) -> bool:
     """Queue work once per dedupe key; a second enqueue of the same key is a no-op. True if queued now."""
-    statement = (
-        _insert(session)(OutboxItem)
-        .values(
-            kind=kind,
-            dedupe_key=dedupe_key,
-            case_id=case_id,
-            ordering_key=ordering_key,
-            payload=payload,
-            attempts=0,
-            next_attempt_at=not_before or now,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
-    result = await session.execute(statement)
+    values = {
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "case_id": case_id,
+        "ordering_key": ordering_key,
+        "payload": payload,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+    }
+    result = await session.execute(_ENQUEUE[session.get_bind().dialect.name], values)
     return bool(result.rowcount)
 
 

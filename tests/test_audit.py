@@ -68,6 +68,24 @@ async def test_chained_appends_from_concurrent_writers_stay_linear(db_url: str) 
     assert report.ok and report.checked == 20
 
 
+async def test_any_text_hashes_the_same_in_the_database_and_in_python(db_url: str) -> None:
+    """On PostgreSQL the INSERT computes the hash; verify_chain recomputes it in Python from the stored row."""
+    from datetime import datetime
+
+    from store.audit import compute_hash
+
+    engine = create_engine(db_url)
+    sessions = create_sessionmaker(engine)
+    details = {"quote": 'say "hi" \\ back', "emoji": "🙂 𝔘 ✓", "rtl": "שלום", "control": "a\nb\tc\u0000d", "nested": {"b": [1, 2.5, None, True]}}
+    async with sessions.begin() as session:
+        for i in range(3):
+            event = await append_audit(session, action="edited", actor=Actor.slack("U1", "T1", "Zoë 🙂"), at=datetime.now(timezone.utc), case_id=f"c/{i}", details=details)
+            assert event.hash == compute_hash(event.prev_hash, event)
+    await engine.dispose()
+    report = await _verify(db_url)
+    assert report.ok and report.checked == 3
+
+
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET actor_id = 'U9' WHERE id = 3", "DELETE FROM audit_events WHERE id = 3"])
 async def test_the_database_refuses_to_change_audit_rows(db_url: str, statement: str) -> None:
     await _seed(db_url)

@@ -106,3 +106,59 @@ async def test_expired_lease_is_claimed_again(db_url: str) -> None:
         [item] = await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="b", limit=10)
     assert item.attempts == 2 and item.claim_token == "b"
     await rt.close()
+
+
+async def test_an_enqueue_behind_a_delivery_in_flight_claims_nothing_until_it_ends(db_url: str) -> None:
+    clock = ManualClock()
+    # A long poll, so only wake-ups can explain a prompt claim.
+    rt = build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/", HITL_OUTBOX_POLL_SECONDS=30), issue_policy(), clock)
+    worker = rt.outbox
+    assert worker is not None
+    release = asyncio.Event()
+    delivered: list[int] = []
+    claims = 0
+
+    async def deliver(_rt, item: OutboxItem):  # type: ignore[no-untyped-def]
+        if item.payload["n"] == 0:
+            await release.wait()  # like a card waiting for its channel's pacer slot
+        delivered.append(item.payload["n"])
+        return None
+
+    real_claim = worker._claim
+
+    async def counting_claim(limit: int):  # type: ignore[no-untyped-def]
+        nonlocal claims
+        claims += 1
+        return await real_claim(limit)
+
+    worker.register("test", deliver)
+    worker._claim = counting_claim  # type: ignore[method-assign]
+
+    async def enqueue(n: int, key: str) -> None:
+        async with rt.sessions.begin() as session:
+            await outbox.enqueue(session, kind="test", dedupe_key=f"t{n}", payload={"n": n}, ordering_key=key, now=clock.now())
+        worker.wake(key)
+
+    async def eventually(check) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(200):
+            if check():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"timed out: claims={claims} delivered={delivered}")
+
+    worker.start()
+    try:
+        await eventually(lambda: claims == 1)  # the claim at start finds nothing
+        await enqueue(0, "channel:A")
+        await eventually(lambda: claims == 2)
+        await enqueue(1, "channel:A")  # behind item 0, which is in flight: no claim
+        await asyncio.sleep(0.2)
+        assert claims == 2
+        await enqueue(2, "channel:B")  # another channel: claimed and delivered at once
+        await eventually(lambda: delivered == [2])
+        release.set()  # item 0's end wakes the loop, which claims item 1
+        await eventually(lambda: delivered == [2, 0, 1])
+    finally:
+        release.set()
+        await worker.stop()
+        await rt.close()
