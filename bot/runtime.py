@@ -41,9 +41,9 @@ class Runtime:
     # One pooled client for outbound webhooks (opened in the server's lifespan).
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)))
 
-    def wake_outbox(self) -> None:
+    def wake_outbox(self, ordering_key: str | None = None) -> None:
         if self.outbox is not None:
-            self.outbox.wake()
+            self.outbox.wake(ordering_key)
 
     async def close(self) -> None:
         await self.views.close()

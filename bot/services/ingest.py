@@ -115,7 +115,6 @@ async def _insert(rt: Runtime, escalation: Escalation, actor: Actor, digest: str
             case_id=case.case_id,
             details={"queue": queue.name, "tier": 1, "channel": case.channel, "sla_deadline": case.tier_deadline.isoformat(), "payload_hash": digest},
         )
-    if rt.outbox is not None:
-        # Keyed: no claim query while this channel's previous card is still being delivered by this process.
-        rt.outbox.wake(ordering_key)
+    # Keyed: no claim query while this channel's previous card is still being delivered by this process.
+    rt.wake_outbox(ordering_key)
     return IngestResult(case, created=True, automation=automation)
