@@ -28,24 +28,25 @@ def create_engine(url: str, *, busy_timeout: float = 15.0, **kwargs: Any) -> Asy
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", busy_timeout)
     engine = create_async_engine(url, **kwargs)
+    # IMMEDIATE takes the write lock up front: a read-then-write transaction (the audit chain head, a claim)
+    # can never be invalidated by another writer half-way, and waits instead of failing.
+    _configure_sqlite(engine, ["journal_mode=WAL", f"busy_timeout={int(busy_timeout * 1000)}", "synchronous=NORMAL"], begin="BEGIN IMMEDIATE")
+    return engine
 
+
+def _configure_sqlite(engine: AsyncEngine, pragmas: list[str], *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves (below) instead of the driver's deferred BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        for pragma in pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: a read-then-write transaction (the audit chain head,
-        # a claim) can never be invalidated by another writer half-way, and waits instead of failing.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+        conn.exec_driver_sql(begin)
 
 
 def create_read_engine(url: str, engine: AsyncEngine, *, busy_timeout: float = 15.0) -> AsyncEngine:
@@ -55,19 +56,7 @@ def create_read_engine(url: str, engine: AsyncEngine, *, busy_timeout: float = 1
     if not is_sqlite(url):
         return engine
     readers = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_size=4, max_overflow=0, pool_timeout=busy_timeout)
-
-    @event.listens_for(readers.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        cursor.execute("PRAGMA query_only=1")
-        cursor.close()
-
-    @event.listens_for(readers.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
-
+    _configure_sqlite(readers, [f"busy_timeout={int(busy_timeout * 1000)}", "query_only=1"], begin="BEGIN")
     return readers
 
 

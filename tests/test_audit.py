@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.cli import main
-from store.audit import SYSTEM, Actor, append_audit, verify_chain
+from store.audit import SYSTEM, Actor, Anchor, append_audit, chain_head, verify_chain
 from store.db import create_engine, create_sessionmaker
 
 
@@ -112,12 +112,28 @@ async def test_a_deleted_row_breaks_the_next_link(db_url: str) -> None:
     assert "deleted or changed" in report.breaks[0].problem
 
 
-def test_cli_audit_verify(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+async def _head(url: str) -> Anchor | None:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await chain_head(session)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
+    """A seeded SQLite database the `hitl` CLI is pointed at."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
     monkeypatch.setenv("HITL_DATABASE_URL", url)
     monkeypatch.chdir(tmp_path)
     assert main(["db", "upgrade"]) == 0
     asyncio.run(_seed(url))
+    return url
+
+
+def test_cli_audit_verify(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = cli_db
     assert main(["audit", "verify"]) == 0
     assert "audit chain intact: 5 event(s) verified" in capsys.readouterr().out
     asyncio.run(_tamper(url, "UPDATE audit_events SET details = '{}' WHERE id = 2"))
@@ -126,13 +142,8 @@ def test_cli_audit_verify(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
 
 
 async def test_deleting_the_newest_rows_is_found_by_an_anchor(db_url: str) -> None:
-    from store.audit import Anchor, chain_head
-
     await _seed(db_url)
-    engine = create_engine(db_url)
-    async with create_sessionmaker(engine)() as session:
-        head = await chain_head(session)
-    await engine.dispose()
+    head = await _head(db_url)
     assert head is not None and head.event_id == 5
     await _tamper(db_url, "DELETE FROM audit_events WHERE id >= 4")
     # The chain alone still verifies: that is the gap the anchor closes.
@@ -148,23 +159,9 @@ async def test_deleting_the_newest_rows_is_found_by_an_anchor(db_url: str) -> No
         await engine.dispose()
 
 
-def test_cli_audit_verify_with_an_anchor(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from store.audit import chain_head
-
-    url = f"sqlite+aiosqlite:///{tmp_path / 'a.db'}"
-    monkeypatch.setenv("HITL_DATABASE_URL", url)
-    monkeypatch.chdir(tmp_path)
-    assert main(["db", "upgrade"]) == 0
-    asyncio.run(_seed(url))
-
-    async def head() -> str:
-        engine = create_engine(url)
-        async with create_sessionmaker(engine)() as session:
-            anchor = await chain_head(session)
-        await engine.dispose()
-        return str(anchor)
-
-    anchor = asyncio.run(head())
+def test_cli_audit_verify_with_an_anchor(cli_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    url = cli_db
+    anchor = str(asyncio.run(_head(url)))
     assert main(["audit", "verify", "--anchor", anchor]) == 0
     assert "5 event(s) verified, 1 anchor(s) match" in capsys.readouterr().out
     asyncio.run(_tamper(url, "DELETE FROM audit_events WHERE id = 5"))
