@@ -20,6 +20,7 @@ from bot.services.digest import recent_window, render_digest
 from bot.services.killswitch import AlreadyPaused, kill, resume
 from bot.services.ops import audit_refused_command, is_operator, queue_report, status_report
 from handlers import forms
+from handlers.answers import after_ack
 from handlers.payloads import reviewer_of, state_values
 from store.audit import Actor
 
@@ -91,7 +92,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
                 # No reason given: ask for scope, mode and a reason in a form (the trigger_id is ticking).
                 await ack()
                 meta = CommandMetadata(channel=command.get("channel_id"))
-                await client.views_open(trigger_id=command["trigger_id"], view={**build_kill_modal(str(args.scope)), "private_metadata": meta.dump()})
+                async with after_ack(client, command):
+                    await client.views_open(trigger_id=command["trigger_id"], view={**build_kill_modal(str(args.scope)), "private_metadata": meta.dump()})
                 return
             if sub == "kill":
                 await answer(ack, _kill_answer(rt, await kill(rt, args.scope, args.mode, args.reason, actor)))
@@ -122,7 +124,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         except (KeyError, ValidationError):
             channel = None
         if channel:
-            await client.chat_postEphemeral(channel=channel, user=actor.id or "", text=_kill_answer(rt, result))
+            async with after_ack(client, body):
+                await client.chat_postEphemeral(channel=channel, user=actor.id or "", text=_kill_answer(rt, result))
 
     app.command("/hitl")(handle_hitl_command)
     app.view(CallbackId.KILL.value)(handle_kill_submission)

@@ -16,6 +16,7 @@ from bot.runtime import Runtime
 from bot.services.decisions import DecisionRequest, load_case
 from bot.services.review import OpenModal, Refusal, checklist_for, claim, open_decision, record_view, submit_decision
 from handlers import forms
+from handlers.answers import after_ack
 from handlers.payloads import BadPayload, click_location, clicked_case, modal_metadata, reviewer_of, state_values
 from store.models import CaseStatus
 
@@ -31,8 +32,12 @@ OPEN_FAILED = "Slack couldn't open the form just now (it has to open within 3 se
 
 def register(app: AsyncApp, rt: Runtime) -> None:
     async def handle_decision_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
         action = ActionId(body["actions"][0]["action_id"])
+        await ack()
+        async with after_ack(client, body):
+            await _show_decision_form(action, body, client)
+
+    async def _show_decision_form(action: ActionId, body: dict[str, Any], client: AsyncWebClient) -> None:
         reviewer = reviewer_of(body)
         channel, message_ts = click_location(body)
         try:
@@ -40,7 +45,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         except BadPayload:
             log.warning("ignored %s click with a foreign button value", action)
             return
-        # Past the budget the modal could no longer open: the app's error handler tells the reviewer instead.
+        # Past the budget the modal could no longer open: after_ack tells the reviewer instead.
         async with asyncio.timeout(DECISION_LOOKUP_BUDGET):
             result = await open_decision(rt, action, case_ref.case_id, reviewer, channel, message_ts)
         if isinstance(result, OpenModal):
@@ -60,17 +65,18 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         app.action(action.value)(handle_decision_click)
 
     async def handle_claim_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        reviewer = reviewer_of(body)
-        channel, _ = click_location(body)
-        try:
-            case_ref = clicked_case(body)
-        except BadPayload:
-            return
         take = body["actions"][0]["action_id"] == ActionId.CLAIM.value
-        refusal = await claim(rt, case_ref.case_id, reviewer, take=take)
-        if refusal is not None and channel:
-            await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=refusal.text)
+        await ack()
+        async with after_ack(client, body):
+            reviewer = reviewer_of(body)
+            channel, _ = click_location(body)
+            try:
+                case_ref = clicked_case(body)
+            except BadPayload:
+                return
+            refusal = await claim(rt, case_ref.case_id, reviewer, take=take)
+            if refusal is not None and channel:
+                await client.chat_postEphemeral(channel=channel, user=reviewer.user_id, text=refusal.text)
 
     app.action(ActionId.CLAIM.value)(handle_claim_click)
     app.action(ActionId.UNCLAIM.value)(handle_claim_click)

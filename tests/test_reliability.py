@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import ActionId, CallbackId, CaseRef
-from bot.app import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
+from handlers.answers import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
 from bot.emulator import serve_emulator
 from bot.emulator.client import payload_body
 from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, Harness, escalation, make_emulator, serve_hitl
@@ -96,6 +96,55 @@ async def test_a_locked_database_is_a_clear_503_and_work_resumes(db_url: str, em
         assert (await hitl.api.get("/healthz")).status_code == 200
         await hitl.settle()
     assert len(emulator.messages("C0BILLING")) == 1
+
+
+@contextlib.asynccontextmanager
+async def postgres_down(db_url: str) -> AsyncIterator[None]:
+    """What hitl sees while PostgreSQL restarts: every connection dropped, new ones refused, then back."""
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = make_url(db_url).database
+    admin = create_async_engine(make_url(db_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
+        try:
+            yield
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
+    finally:
+        await admin.dispose()
+
+
+async def test_postgres_down_for_a_moment_is_a_clear_503_and_work_resumes(db_url: str, hitl: Harness) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only; the SQLite case is the locked-database test")
+    await hitl.escalate()
+    card = await hitl.card("case-1")
+    async with postgres_down(db_url):
+        response = await hitl.api.post("/v1/escalations", json=escalation(case_id="case-2"))
+        assert response.status_code == 503 and int(response.headers["retry-after"]) > 0
+        assert response.json()["error"] == "unavailable"
+        assert (await hitl.api.get("/healthz")).status_code == 503
+        # A click is acked at once, and the reviewer hears that nothing happened.
+        assert (await hitl.slack.click("U0SME1", card.channel, card.ts, ActionId.APPROVE.value)).status_code == 200
+        [text] = await ephemerals_for(hitl, "U0SME1")
+        assert text == OVERLOADED_TEXT
+        # A command is answered in its own response, as Slack shows it to the operator.
+        status = await hitl.slack.slash_command("U0OPS1", "/hitl", "status")
+        assert status.status_code == 200 and status.json() == {"response_type": "ephemeral", "text": OVERLOADED_TEXT}
+        await asyncio.sleep(1.5)  # the background jobs (outbox, sweep, kill-switch refresh) fail meanwhile
+    # Back: the same process serves again, nothing was half-written, and queued work goes out.
+    assert (await hitl.api.get("/healthz")).status_code == 200
+    assert (await hitl.api.get("/v1/escalations/case-2")).status_code == 404
+    assert (await hitl.api.post("/v1/escalations", json=escalation(case_id="case-2"))).status_code == 201
+    assert (await hitl.card("case-2")).channel == "C0BILLING"
+    await asyncio.sleep(2.1)  # the same click again within 2 s would be taken for a double click
+    view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
+    assert view["callback_id"] == CallbackId.APPROVE.value
 
 
 async def test_reviewers_hear_about_a_locked_database_and_nothing_is_lost(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
