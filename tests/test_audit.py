@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from bot.cli import main
-from store.audit import SYSTEM, Actor, Anchor, append_audit, chain_head, verify_chain
+from store.audit import SYSTEM, Actor, Anchor, ChainReport, append_audit, chain_head, verify_chain
 from store.db import create_engine, create_sessionmaker
 
 
@@ -24,13 +25,17 @@ async def _seed(url: str, count: int = 5) -> None:
     await engine.dispose()
 
 
-async def _verify(url: str):  # type: ignore[no-untyped-def]
+async def _in_session(url: str, query: Any) -> Any:
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:
-            return await verify_chain(session)
+            return await query(session)
     finally:
         await engine.dispose()
+
+
+async def _verify(url: str) -> ChainReport:
+    return await _in_session(url, verify_chain)
 
 
 async def _tamper(url: str, statement: str) -> None:
@@ -113,12 +118,7 @@ async def test_a_deleted_row_breaks_the_next_link(db_url: str) -> None:
 
 
 async def _head(url: str) -> Anchor | None:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return await chain_head(session)
-    finally:
-        await engine.dispose()
+    return await _in_session(url, chain_head)
 
 
 @pytest.fixture
