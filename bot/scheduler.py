@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,6 +20,10 @@ log = logging.getLogger(__name__)
 
 
 def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
+    # APScheduler logs every run at INFO: two lines a second for the kill-switch refresh alone. Its warnings
+    # (a run missed, or skipped because the last one is still running) still show; our jobs log what they did.
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
 
     async def refresh_user_groups() -> None:
@@ -26,10 +31,13 @@ def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
         await rt.reviewers.refresh(all_groups(rt.policy))
 
     async def sweep_sla() -> None:
+        began = time.perf_counter()
         try:
-            await run_sweep(rt)
+            moved = await run_sweep(rt)
         except DATABASE_BUSY as exc:
             log.warning("SLA sweep postponed to the next interval, database busy: %s", type(exc).__name__)
+            return
+        log.log(logging.INFO if moved else logging.DEBUG, "SLA sweep: %d case(s) moved in %.3f s", moved, time.perf_counter() - began)
 
     async def refresh_killswitches() -> None:
         # Keeps this process's copy in step with switches another replica set (seen within ~1 s).

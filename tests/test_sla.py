@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from blocks.ids import ActionId
 from bot.clock import ManualClock
-from bot.emulator import serve_emulator
+from bot.emulator import Message, serve_emulator
 from bot.emulator.webapi import serve_asgi
 from bot.policy import BusinessHours, TierTiming
 from bot.runtime import build_runtime
@@ -133,22 +135,32 @@ async def test_decision_cancels_pending_pages(hitl: Harness) -> None:
     assert deliveries["page"] == "cancelled"
 
 
+async def card_once(h: Harness, ts: str, shows: Callable[[str], bool], timeout: float = 5.0) -> Message:
+    """The card as soon as it shows what the click should have made it show (the click's listener runs after
+    its ack, so the card changes some milliseconds after the click's HTTP answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await h.settle()
+        message = next(m for m in h.emulator.messages("C0BILLING") if m.ts == ts)
+        if shows(card_text(message.blocks)):
+            return message
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the card never showed it: {card_text(message.blocks)[:300]}")
+        await asyncio.sleep(0.02)
+
+
 async def test_claim_and_unclaim(hitl: Harness) -> None:
     await hitl.escalate()
     card = await hitl.card("case-1")
     await hitl.slack.click("U0BILL1", card.channel, card.ts, ActionId.CLAIM.value, user_name="dana")
-    await hitl.settle()
-    message = next(m for m in hitl.emulator.messages("C0BILLING") if m.ts == card.ts)
-    assert "Claimed by <@U0BILL1>" in card_text(message.blocks)
+    message = await card_once(hitl, card.ts, lambda text: "Claimed by <@U0BILL1>" in text)
     assert ActionId.UNCLAIM.value in actions_of(message.blocks)
     # Someone else can't take it or give it back.
     await hitl.slack.click("U0SME1", card.channel, card.ts, ActionId.UNCLAIM.value)
     [text] = await ephemerals_for(hitl, "U0SME1")
     assert "Only <@U0BILL1>" in text
     await hitl.slack.click("U0BILL1", card.channel, card.ts, ActionId.UNCLAIM.value)
-    await hitl.settle()
-    message = next(m for m in hitl.emulator.messages("C0BILLING") if m.ts == card.ts)
-    assert "Claimed by" not in card_text(message.blocks)
+    await card_once(hitl, card.ts, lambda text: "Claimed by" not in text)
     status = await hitl.status("case-1")
     assert [e["action"] for e in status["timeline"] if "claim" in e["action"]] == ["claimed", "unclaimed"]
     # Claiming does not stop the clock.
