@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 from bot.runtime import Runtime
-from handlers import commands, review
+from handlers import commands, guards, review
 from handlers.answers import OVERLOADED, OVERLOADED_SUBMISSION, OVERLOADED_TEXT
 from handlers.payloads import first_input_block
 
@@ -28,6 +28,7 @@ def create_bolt_app(rt: Runtime) -> AsyncApp:
     secret = rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else None
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_SkipClientTokenWarning())
     app = AsyncApp(client=rt.slack, signing_secret=secret, process_before_response=False)
+    guards.register(app)
     review.register(app, rt)
     commands.register(app, rt)
 

@@ -26,7 +26,7 @@ from bot.services.digest import catch_up_missed_digests
 from bot.services.reviewers import all_groups
 from bot.services.webhooks import register_webhook_deliverer
 from handlers import api
-from handlers.guards import GuardedSocketModeHandler, RepeatGuard
+from handlers.guards import RepeatGuard
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,10 @@ async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
             delay = min(delay * 2, 30.0)
 
 
-def socket_mode_handler(rt: Runtime, bolt: AsyncApp, repeats: RepeatGuard) -> AsyncSocketModeHandler | None:
+def socket_mode_handler(rt: Runtime, bolt: AsyncApp) -> AsyncSocketModeHandler | None:
     if rt.settings.slack_app_token is None:
         return None
-    return GuardedSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value(), rt.slack, repeats)
+    return AsyncSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value(), web_client=rt.slack)
 
 
 def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
@@ -91,7 +91,7 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
         scheduler = create_scheduler(rt)
         # Answer kill-switch questions correctly from the first request on.
         await rt.killswitches.refresh(rt)
-        socket_mode = socket_mode_handler(rt, bolt, repeats)
+        socket_mode = socket_mode_handler(rt, bolt)
         connecting = asyncio.create_task(connect_socket_mode(socket_mode)) if socket_mode else None
         if background:
             assert rt.outbox is not None
