@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -46,22 +46,30 @@ def _decided(case: Case) -> bool:
     return CaseStatus(case.status).decided
 
 
-async def find_message(rt: Runtime, channel: str, *, event_type: str, payload: dict[str, Any], since: float, thread_ts: str | None = None) -> str | None:
-    """The ts of a message we posted with this metadata, if it is already in the channel (or thread)."""
+async def posted_metadata(rt: Runtime, channel: str, event_type: str, *, since: float | None = None, thread_ts: str | None = None, pages: int = 5) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(ts, metadata payload) of the messages with this metadata event type in a channel (or thread), newest
+    first, reading at most `pages` pages of 200."""
     cursor = None
-    for _ in range(5):
+    for _ in range(pages):
         if thread_ts:
             response = await rt.slack.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor)
         else:
-            response = await rt.slack.conversations_history(channel=channel, oldest=f"{since:.6f}", include_all_metadata=True, limit=200, cursor=cursor)
+            oldest = {"oldest": f"{since:.6f}"} if since is not None else {}
+            response = await rt.slack.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor, **oldest)
         for message in response.get("messages", []):
             metadata = message.get("metadata") or {}
-            found = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == event_type and all(found.get(k) == v for k, v in payload.items()):
-                return str(message["ts"])
+            if metadata.get("event_type") == event_type:
+                yield str(message["ts"]), metadata.get("event_payload") or {}
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not response.get("has_more") or not cursor:
-            return None
+            return
+
+
+async def find_message(rt: Runtime, channel: str, *, event_type: str, payload: dict[str, Any], since: float, thread_ts: str | None = None) -> str | None:
+    """The ts of a message we posted with this metadata, if it is already in the channel (or thread)."""
+    async for ts, found in posted_metadata(rt, channel, event_type, since=since, thread_ts=thread_ts):
+        if all(found.get(k) == v for k, v in payload.items()):
+            return ts
     return None
 
 

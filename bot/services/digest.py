@@ -18,7 +18,7 @@ from blocks.digest import build_digest
 from bot.policy import DigestSettings
 from bot.runtime import Runtime
 from bot.services.chart import DayFigures, render_chart
-from bot.services.delivery import NOTICE_EVENT_TYPE
+from bot.services.delivery import NOTICE_EVENT_TYPE, posted_metadata
 from store import digest as q
 from store import outbox
 from store.audit import Anchor, chain_head
@@ -220,16 +220,8 @@ async def anchors_in_slack(rt: Runtime, *, pages: int = 10) -> list[Anchor]:
     """The audit anchors the digests posted (newest first, up to `pages` x 200 messages per digest channel)."""
     found: list[Anchor] = []
     for channel in sorted({settings.channel for settings, _ in digest_configs(rt)}):
-        cursor = None
-        for _ in range(pages):
-            response = await rt.slack.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor)
-            for message in response.get("messages", []):
-                metadata = message.get("metadata") or {}
-                anchor = (metadata.get("event_payload") or {}).get("audit_anchor") if metadata.get("event_type") == NOTICE_EVENT_TYPE else None
-                if isinstance(anchor, str):
-                    with contextlib.suppress(ValueError):
-                        found.append(Anchor.parse(anchor))
-            cursor = (response.get("response_metadata") or {}).get("next_cursor")
-            if not response.get("has_more") or not cursor:
-                break
+        async for _ts, payload in posted_metadata(rt, channel, NOTICE_EVENT_TYPE, pages=pages):
+            if isinstance(anchor := payload.get("audit_anchor"), str):
+                with contextlib.suppress(ValueError):
+                    found.append(Anchor.parse(anchor))
     return found
