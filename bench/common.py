@@ -30,11 +30,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from store.migrate import upgrade  # noqa: E402
+from tests.conftest import ISSUE_POLICY_YAML, USER_GROUPS  # noqa: E402,F401 - re-exported to the scripts
+from tests.dbs import create_postgres_database, drop_postgres_database, pg_dsn  # noqa: E402,F401 - pg_dsn re-exported
 
 RESULTS = ROOT / "bench" / "results"
 HITL_BIN = Path(sys.executable).with_name("hitl")
@@ -44,28 +44,7 @@ BOT_TOKEN = "xoxb-bench-token"
 API_TOKEN = "bench-api-token"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-ISSUE_POLICY_YAML = """\
-queues:
-  - name: billing
-    match: {skill: billing}
-    tiers:
-      - {name: Support specialist, channel: C0BILLING, reviewers: [U0SME1, S0BILLING], sla: 4h}
-      - {name: Billing SME, channel: C0BILLESC, reviewers: [U0SME2], sla: 1h}
-  - name: legal
-    match: {skill: legal, risk_level: [high, critical]}
-    approve_checklist: ["Verified claims against the cited sources", "Privacy and regulated data checked"]
-    tiers:
-      - {name: Legal reviewer, channel: C0LEGAL, reviewers: [S0LEGAL], sla: 1d}
-  - name: general
-    match: {}
-    tiers:
-      - {name: Content ops, channel: C0GENERAL, reviewers: [S0OPS], sla: 24h}
-ops:
-  channel: C0OPS
-  operators: [U0OPS1]
-"""
-# The user groups of the policy's reviewers (as in tests/conftest.py); bench/emulator_server.py serves the same.
-USER_GROUPS = {"S0BILLING": ["U0BILL1", "U0BILL2"], "S0LEGAL": ["U0LAW1"], "S0OPS": ["U0OPS2"]}
+# The issue's policy and its user groups, as the tests use them (bench/emulator_server.py serves the same groups).
 # Tier-1 reviewers of the billing queue: U0SME1 and the members of S0BILLING (the emulator knows the group).
 BILLING_REVIEWERS = ["U0SME1", "U0BILL1", "U0BILL2"]
 # skill (and risk) -> the queue's tier-1 channel in the policy above.
@@ -288,10 +267,6 @@ class CpuMeter:
 # ---- databases ------------------------------------------------------------------------------------------------
 
 
-def pg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @contextlib.asynccontextmanager
 async def fresh_database(backend: str, workdir: Path, pg_base: str = DEFAULT_PG, *, migrate: bool = True) -> AsyncIterator[str]:
     """A migrated, empty database URL: a SQLite file in workdir, or a `hitl_bench_*` PostgreSQL database created
@@ -302,23 +277,13 @@ async def fresh_database(backend: str, workdir: Path, pg_base: str = DEFAULT_PG,
             await asyncio.to_thread(upgrade, url)
         yield url
         return
-    name = f"hitl_bench_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(pg_dsn(pg_base))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = make_url(pg_base).set(database=name).render_as_string(hide_password=False)
+    url = await create_postgres_database(pg_base, prefix="hitl_bench")
     try:
         if migrate:
             await asyncio.to_thread(upgrade, url)
         yield url
     finally:
-        conn = await asyncpg.connect(pg_dsn(pg_base))
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_postgres_database(pg_base, url)
 
 
 # ---- processes ------------------------------------------------------------------------------------------------

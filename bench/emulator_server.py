@@ -37,8 +37,7 @@ from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from bot.emulator import Emulator, serve_emulator  # noqa: E402
-
-USER_GROUPS = {"S0BILLING": ["U0BILL1", "U0BILL2"], "S0LEGAL": ["U0LAW1"], "S0OPS": ["U0OPS2"]}
+from tests.conftest import USER_GROUPS  # noqa: E402
 
 
 def bench_routes(emulator: Emulator) -> list[Route]:

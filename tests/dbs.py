@@ -30,13 +30,14 @@ def fresh_sqlite(template: Path, directory: Path) -> str:
     return f"sqlite+aiosqlite:///{target}"
 
 
-def _dsn(url: str) -> str:
+def pg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def create_postgres_database(base_url: str) -> str:
-    name = f"hitl_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(_dsn(base_url))
+async def create_postgres_database(base_url: str, prefix: str = "hitl_test") -> str:
+    """An empty database on the server of `base_url`, named `prefix_<random>` (the benchmarks use `hitl_bench`)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(pg_dsn(base_url))
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
@@ -47,7 +48,7 @@ async def create_postgres_database(base_url: str) -> str:
 
 async def drop_postgres_database(base_url: str, url: str) -> None:
     name = make_url(url).database
-    conn = await asyncpg.connect(_dsn(base_url))
+    conn = await asyncpg.connect(pg_dsn(base_url))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
@@ -55,7 +56,7 @@ async def drop_postgres_database(base_url: str, url: str) -> None:
 
 
 async def truncate_postgres(url: str) -> None:
-    conn = await asyncpg.connect(_dsn(url))
+    conn = await asyncpg.connect(pg_dsn(url))
     try:
         # TRUNCATE does not fire the row-level triggers that keep audit_events append-only.
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
