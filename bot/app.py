@@ -16,6 +16,7 @@ from handlers.payloads import first_input_block
 
 log = logging.getLogger(__name__)
 
+
 class _SkipClientTokenWarning(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that our client (which carries
     that same token, SLACK_API_URL and the retry handlers) wins. That is the intent, so the warning is noise."""

@@ -50,7 +50,7 @@ def _field(payload: dict[str, object], outer: str, inner: str) -> object:
     return value.get(inner) if isinstance(value, dict) else None
 
 
-def click_key(payload: object) -> str | None:
+def _click_key(payload: object) -> str | None:
     """Who clicked which card button: the same key twice within DOUBLE_CLICK_SECONDS is a double click."""
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         return None
@@ -85,7 +85,7 @@ def register(app: AsyncApp) -> None:
     seen = RecentKeys()
 
     async def drop_double_clicks(body: dict[str, object], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002 - Bolt injects it by this name
-        key = click_key(body)
+        key = _click_key(body)
         if key and not seen.add_if_new(key, DOUBLE_CLICK_SECONDS):
             return BoltResponse(status=200, body="")
         await next()

@@ -115,13 +115,11 @@ class ViewLog:
         self._pending: list[tuple[str, Actor, dict[str, Any], datetime]] = []
         self._task: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
-        self.dropped = 0
 
     def add(self, case_id: str, actor: Actor, details: dict[str, Any], at: datetime) -> None:
         if len(self._pending) >= self.max_pending:
-            # The database has been unwritable for a long while: keep the newest, say how many were lost.
+            # The database has been unwritable for a long while: keep the newest, say that one was lost.
             self._pending.pop(0)
-            self.dropped += 1
             log.warning("dropped a view audit row: %d pending while the database is unavailable", self.max_pending)
         self._pending.append((case_id, actor, details, at))
         if self._task is None or self._task.done():
