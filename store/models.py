@@ -174,6 +174,10 @@ class OutboxItem(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the item will never be delivered: cancelled by a decision, or given up after its deadline.
     dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it will never be delivered (DeadReason): cancelled, dead (refused for good, or out of time), dropped.
+    dead_reason: Mapped[str | None] = mapped_column(String(16))
+    # It kept failing at the head of its ordering line past the bounded wait: the items behind it may pass.
+    line_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -192,6 +196,24 @@ class OutboxItem(Base):
             sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
         ),
     )
+
+
+class DeadReason(StrEnum):
+    CANCELLED = "cancelled"  # a decision (or a newer step) made it pointless
+    DEAD = "dead"  # refused for good (Slack's permanent errors, a receiver's 4xx) or out of time: a dead letter
+    DROPPED = "dropped"  # an operator dropped it (`hitl outbox drop`)
+
+
+class SlackRequestKey(Base):
+    """A signed Slack request body seen recently (its sha256): the same body again within Slack's 5-minute
+    signature window is a replay or a retry, dropped on whichever replica it reaches."""
+
+    __tablename__ = "slack_request_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_slack_request_keys_seen_at", "seen_at"),)
 
 
 class KillSwitch(Base):

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.models import OutboxItem
+from store.models import DeadReason, OutboxItem
 
 
 def _enqueue_statement(dialect_insert: Any) -> Any:
@@ -114,6 +114,7 @@ async def mark_failed(
     values: dict[str, Any] = {"claimed_until": None, "last_error": error[:2000]}
     if retry_at is None:
         values["dead_at"] = now
+        values["dead_reason"] = DeadReason.DEAD.value
     else:
         values["next_attempt_at"] = retry_at
     await session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token).values(**values))
@@ -123,7 +124,7 @@ async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[str,
     result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.case_id == case_id, OutboxItem.kind.in_(kinds), _open())
-        .values(dead_at=now, last_error=why)
+        .values(dead_at=now, dead_reason=DeadReason.CANCELLED.value, last_error=why)
     )
     return int(result.rowcount or 0)
 
@@ -139,7 +140,7 @@ async def requeue(session: AsyncSession, *, case_id: str, kind: str, now: dateti
     result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.case_id == case_id, OutboxItem.kind == kind)
-        .values(delivered_at=None, dead_at=None, claimed_until=None, claim_token=None, attempts=0, next_attempt_at=now, last_error=None, created_at=now)
+        .values(delivered_at=None, dead_at=None, dead_reason=None, line_released_at=None, claimed_until=None, claim_token=None, attempts=0, next_attempt_at=now, last_error=None, created_at=now)
         .returning(OutboxItem)
         .execution_options(synchronize_session=False)
     )

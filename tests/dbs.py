@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get("HITL_TEST_POSTGRES_URL")
-TABLES = ("audit_events", "outbox", "slack_messages", "cases", "kill_switches", "digest_runs")
+TABLES = ("audit_events", "outbox", "slack_messages", "cases", "kill_switches", "digest_runs", "slack_request_keys")
 
 
 def sqlite_template(directory: Path) -> Path:

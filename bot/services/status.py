@@ -10,7 +10,7 @@ from bot.services.events import action_with_key
 from store import cases as case_store
 from store import outbox
 from store.audit import case_timeline
-from store.models import AuditEvent, Case, OutboxItem
+from store.models import AuditEvent, Case, DeadReason, OutboxItem
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -48,7 +48,7 @@ def _delivery(item: OutboxItem) -> dict[str, Any]:
     if item.delivered_at:
         state = "delivered"
     elif item.dead_at:
-        state = "cancelled" if (item.last_error or "").startswith("cancelled") else "failed"
+        state = "cancelled" if item.dead_reason == DeadReason.CANCELLED else "failed"
     else:
         state = "pending"
     return {
