@@ -265,3 +265,37 @@ def build_review_card(view: CardView, now: datetime, *, page_for: PageView | Non
     status = badge or ("Escalated: review needed" if page_for else "Review needed")
     fallback = plain(f"{status} ({view.queue}, tier {page_for.tier if page_for else view.tier}): {esc.reason_for_escalation}", 300)
     return escape_mrkdwn(fallback), blocks
+
+
+def build_minimal_card(view: CardView, now: datetime, *, api_path: str, page_for: PageView | None = None, mentions: list[str] | None = None) -> tuple[str, list[Block]]:
+    """The card Slack can always take: what a reviewer needs to act, and where the rest is. Posted when Slack
+    refused the full card (too large, or a limit hitl did not foresee)."""
+    esc = view.escalation
+    badge = OUTCOME_BADGE.get(view.decision.outcome) if view.decision else None
+    risk = RISK_BADGE.get(esc.risk_level.value, esc.risk_level.value) if esc.risk_level else "Not given"
+    lines = [f"*Risk* {risk} · *Queue* {escape_mrkdwn(plain(view.queue, 40))} · tier {view.tier} of {view.tier_count}"]
+    if view.decision:
+        lines.append(f"*{badge}* by <@{view.decision.decided_by}> · {slack_date(view.decision.decided_at)}")
+    else:
+        lines.append(f"*Due* {slack_date(view.tier_deadline)}")
+    if page_for is not None and view.decision is None:
+        lines.append(f"🚨 Escalated to tier {page_for.tier}. " + " ".join(mention(p) for p in (mentions or [])[:20]))
+    lines.append(f"⚠️ Content too large for Slack: open the full case with `{escape_mrkdwn(api_path)}`")
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": plain(f"{badge or 'Review needed'} · {view.case_id}", 150), "emoji": True}},
+        _section("\n".join(lines)),
+    ]
+    if view.decision is None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "decide",
+                "elements": [
+                    _button(ActionId.APPROVE, "Approve", view.case_id, "primary"),
+                    _button(ActionId.EDIT, "Edit", view.case_id),
+                    _button(ActionId.REJECT, "Reject", view.case_id, "danger"),
+                    _button(ActionId.UNCLAIM, "Unclaim", view.case_id) if view.claimed_by else _button(ActionId.CLAIM, "Claim", view.case_id),
+                ],
+            }
+        )
+    return escape_mrkdwn(plain(f"{badge or 'Review needed'} ({view.queue}, tier {view.tier}): case {view.case_id}", 300)), blocks

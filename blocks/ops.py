@@ -45,6 +45,16 @@ def build_kill_announcement(switch: ActiveSwitch) -> tuple[str, list[Block]]:
     return _message(f"⏸️ *Automation {what}* for `{escape_mrkdwn(str(switch.scope))}` by <@{switch.created_by}>.\n*Reason:* {fit(switch.reason, 1500)}")
 
 
+def build_dead_letter_notice(item_id: int, kind: str, case_id: str | None, destination: str, error: str) -> tuple[str, list[Block]]:
+    where = f"<#{destination}>" if destination[:1] in ("C", "G") and destination.isalnum() else f"`{escape_mrkdwn(plain(destination, 120))}`"
+    case = f" of case `{escape_mrkdwn(plain(case_id, 128))}`" if case_id else ""
+    return _message(
+        f"⚠️ *Outbox dead letter* #{item_id}: `{escape_mrkdwn(kind)}`{case} to {where} can't be delivered: `{fit(error, 300)}`. "
+        f"Everything queued behind it goes on. Fix the cause, then `hitl outbox retry {item_id}` (or `hitl outbox drop {item_id}`); "
+        "`hitl outbox list --dead` shows any others this hour."
+    )
+
+
 def build_resume_announcement(switch: ActiveSwitch, by: str, reason: str) -> tuple[str, list[Block]]:
     return _message(
         f"▶️ *Automation resumed* for `{escape_mrkdwn(str(switch.scope))}` by <@{by}> (paused {slack_date(switch.created_at)} by <@{switch.created_by}>).\n*Reason:* {fit(reason, 1500)}"

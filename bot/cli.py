@@ -268,6 +268,84 @@ def cmd_webhooks_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox_line(item: Any) -> str:
+    if item.delivered_at:
+        state = "delivered"
+    elif item.dead_at:
+        state = item.dead_reason or "dead"
+    else:
+        state = "pending" + (" (out of line)" if item.line_released_at else "")
+    when = (item.dead_at or item.next_attempt_at).isoformat(timespec="seconds")
+    error = (item.last_error or "").replace("\n", " ")[:120]
+    return f"{item.id:>8}  {item.kind:<16} {state:<22} {item.attempts:>3}  {when}  {item.case_id or '-'}  {item.ordering_key or '-'}  {error}"
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    from store.outbox import list_items
+
+    async def work(sessions: Any) -> list[Any]:
+        async with sessions() as session:
+            return await list_items(session, dead=args.dead, limit=args.limit)
+
+    items = _run_with_sessions(_settings(), work)
+    print(f"{'id':>8}  {'kind':<16} {'state':<22} {'try':>3}  {'next attempt / dead at':<25}  case  ordering key  last error")
+    for item in items:
+        print(_outbox_line(item))
+    print(f"{len(items)} item(s)" + (f" (the newest {args.limit})" if len(items) == args.limit else ""), file=sys.stderr)
+    return 0
+
+
+def _operator_change(args: argparse.Namespace, change: Callable[..., Any], action: str, refusal: str) -> int:
+    """Apply an operator's change to one outbox item, audited, or say in one line why nothing changed."""
+    from datetime import datetime, timezone
+
+    from store.audit import Actor, ActorType, append_audit
+
+    async def work(sessions: Any) -> Any:
+        now = datetime.now(timezone.utc)
+        async with sessions.begin() as session:
+            item = await change(session, args.id, now)
+            if item is not None:
+                details = {"item": item.id, "kind": item.kind, "dedupe_key": item.dedupe_key}
+                await append_audit(session, action=action, actor=Actor(ActorType.SYSTEM, None, None, "hitl cli"), at=now, case_id=item.case_id, details=details)
+            return item
+
+    item = _run_with_sessions(_settings(), work)
+    if item is None:
+        raise CliError(refusal.format(id=args.id))
+    print(_outbox_line(item))
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from store.outbox import retry_item
+
+    code = _operator_change(args, retry_item, "outbox_retried", "outbox item {id}: no such item, or it was already delivered")
+    print("a running `hitl serve` sends it within a second (in its place in its ordering line)")
+    return code
+
+
+def cmd_outbox_drop(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from store.outbox import drop_item
+
+    return _operator_change(args, partial(drop_item, why="dropped by an operator"), "outbox_dropped", "outbox item {id}: no such item, or it is not waiting (delivered, dead or dropped already)")
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low:,} and {high:,}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hitl", description="Humans in the loop of LLM systems, in Slack.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -319,6 +397,19 @@ def build_parser() -> argparse.ArgumentParser:
     retry = webhooks_sub.add_parser("retry", help="send a case's webhook events again (same event_id)")
     retry.add_argument("case_id")
     retry.set_defaults(func=cmd_webhooks_retry)
+
+    box = sub.add_parser("outbox", help="outbound work waiting for Slack or a webhook receiver, and dead letters")
+    box_sub = box.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    listing = box_sub.add_parser("list", help="items still to deliver (oldest first), or dead letters with --dead")
+    listing.add_argument("--dead", action="store_true", help="items that will never be delivered by themselves (newest first)")
+    listing.add_argument("--limit", type=_count(1, 10_000), default=100, metavar="N", help="at most N items (default 100, at most 10,000)")
+    listing.set_defaults(func=cmd_outbox_list)
+    redrive = box_sub.add_parser("retry", help="deliver a dead, dropped or failing item again, now")
+    redrive.add_argument("id", type=int)
+    redrive.set_defaults(func=cmd_outbox_retry)
+    drop = box_sub.add_parser("drop", help="give a waiting item up: never delivered, no longer in anyone's way")
+    drop.add_argument("id", type=int)
+    drop.set_defaults(func=cmd_outbox_drop)
     return parser
 
 

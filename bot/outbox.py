@@ -15,6 +15,9 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import aiohttp
+import httpx
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,10 +37,50 @@ DATABASE_BUSY = (DBAPIError, PoolTimeout)
 # What to do in the transaction that marks the item delivered (store a ts, append an audit row…).
 AfterDelivery = Callable[[AsyncSession], Awaitable[None]]
 Deliverer = Callable[["Runtime", OutboxItem], Awaitable[AfterDelivery | None]]
+# What to do in the transaction that makes an item a dead letter (start a clock that waited on it, tell ops…).
+OnDead = Callable[["Runtime", AsyncSession, OutboxItem, str], Awaitable[None]]
+
+# Slack's answers that no retry can change: the content, the channel or the token is refused.
+PERMANENT_SLACK_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "invalid_arguments",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "too_many_attachments",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "cannot_reply_to_message",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "ekm_access_denied",
+        "team_access_not_granted",
+    }
+)
+# Failing transiently at the head of its ordering line this many times (about a minute of back-off) releases
+# the line: the items behind it go on, and it keeps being retried on its own.
+LINE_WAIT_ATTEMPTS = 5
+# A failure nobody classified (an unknown error code, a bug in a renderer) is retried this many times (about
+# 1.5 hours) and then dead-lettered, instead of forever. Network errors, 5xx and 429 are never given up.
+UNCLASSIFIED_ATTEMPTS = 20
 
 
 class GiveUp(Exception):
-    """Delivering this item can never succeed; stop retrying it."""
+    """Delivering this item can never succeed; stop retrying it (it becomes a dead letter)."""
 
 
 class RetryLater(Exception):
@@ -65,6 +108,9 @@ class OutboxWorker:
         self.rt = rt
         self.deliverers: dict[str, Deliverer] = {}
         self.retry_base: dict[str, float] = {}
+        self.on_dead: dict[str, OnDead] = {}
+        # Called for every dead letter, whatever its kind (tells ops).
+        self.dead_letter_hooks: list[OnDead] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -74,10 +120,13 @@ class OutboxWorker:
         # slot); each delivery's end wakes the loop.
         self._busy_keys: Counter[str] = Counter()
 
-    def register(self, kind: str, deliverer: Deliverer, *, retry_base: float = 2.0) -> None:
-        """`retry_base`: the first retry comes after between half of it and all of it, then doubles."""
+    def register(self, kind: str, deliverer: Deliverer, *, retry_base: float = 2.0, on_dead: OnDead | None = None) -> None:
+        """`retry_base`: the first retry comes after between half of it and all of it, then doubles.
+        `on_dead`: runs in the transaction that makes an item of this kind a dead letter."""
         self.deliverers[kind] = deliverer
         self.retry_base[kind] = retry_base
+        if on_dead is not None:
+            self.on_dead[kind] = on_dead
 
     def wake(self, ordering_key: str | None = None) -> None:
         """Claim again soon. Given the ordering key of what was just queued, not while this worker delivers an
@@ -194,22 +243,64 @@ class OutboxWorker:
                 raise GiveUp(f"no deliverer for kind {item.kind!r}")
             after = await deliverer(self.rt, item)
         except RetryLater as exc:
-            await self._fail(item, token, str(exc), self.rt.clock.now() + timedelta(seconds=exc.seconds))
+            await self._retry(item, token, str(exc), exc.seconds)
             return
         except GiveUp as exc:
-            log.error("outbox %s %s given up: %s", item.kind, item.dedupe_key, exc)
-            await self._fail(item, token, f"given up: {exc}", None)
+            await self._dead(item, token, f"given up: {exc}")
             return
-        except Exception as exc:  # noqa: BLE001 - any failure is retried later, never dropped
-            code = slack_error_code(exc)
-            wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=self.retry_base.get(item.kind, 2.0)))
-            log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait)
-            await self._fail(item, token, code, self.rt.clock.now() + timedelta(seconds=wait))
+        except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes the worker
+            await self._failed(item, token, exc)
             return
         async with self.rt.sessions.begin() as session:
             if await store.mark_delivered(session, item.id, token, self.rt.clock.now()) and after is not None:
                 await after(session)
 
-    async def _fail(self, item: OutboxItem, token: str, error: str, retry_at: object) -> None:
+    async def _failed(self, item: OutboxItem, token: str, exc: Exception) -> None:
+        code = slack_error_code(exc)
+        if code in PERMANENT_SLACK_ERRORS:
+            await self._dead(item, token, f"refused by Slack: {code}")
+            return
+        if not is_transient(exc) and item.attempts >= UNCLASSIFIED_ATTEMPTS:
+            log.error("outbox %s %s failed %d times (%s: %s)", item.kind, item.dedupe_key, item.attempts, type(exc).__name__, exc, exc_info=exc)
+            await self._dead(item, token, f"gave up after {item.attempts} attempts: {code}")
+            return
+        wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=self.retry_base.get(item.kind, 2.0)))
+        log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait)
+        await self._retry(item, token, code, wait, rate_limited=code == "ratelimited")
+
+    async def _retry(self, item: OutboxItem, token: str, error: str, seconds: float, *, rate_limited: bool = False) -> None:
+        # A rate limit holds every item of the channel alike: letting the next one pass would only reorder them.
+        release = item.ordering_key is not None and item.line_released_at is None and item.attempts >= LINE_WAIT_ATTEMPTS and not rate_limited
+        if release:
+            log.warning("outbox %s %s keeps failing at the head of %s: the items behind it go on", item.kind, item.dedupe_key, item.ordering_key)
+        now = self.rt.clock.now()
         async with self.rt.sessions.begin() as session:
-            await store.mark_failed(session, item.id, token, error=error, retry_at=retry_at, now=self.rt.clock.now())  # type: ignore[arg-type]
+            await store.mark_failed(session, item.id, token, error=error, retry_at=now + timedelta(seconds=seconds), now=now, release_line=release)
+
+    async def _dead(self, item: OutboxItem, token: str, error: str) -> None:
+        """A dead letter: never retried by itself, never in anyone's way; ops hear of it (`hitl outbox retry`)."""
+        log.error("outbox %s %s is a dead letter: %s", item.kind, item.dedupe_key, error)
+        async with self.rt.sessions.begin() as session:
+            if not await store.mark_failed(session, item.id, token, error=error, retry_at=None, now=self.rt.clock.now()):
+                return
+            hooks = [self.on_dead[item.kind]] if item.kind in self.on_dead else []
+            for hook in [*hooks, *self.dead_letter_hooks]:
+                await hook(self.rt, session, item, error)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures that say nothing about the item: the network, Slack's or the receiver's 5xx and 429, a busy
+    database. They are retried for as long as it takes."""
+    if isinstance(exc, (*DATABASE_BUSY, OSError, asyncio.TimeoutError, TimeoutError, SlackClientError, aiohttp.ClientError, httpx.TransportError)):
+        return not isinstance(exc, SlackApiError) or _transient_slack_answer(exc)
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+def _transient_slack_answer(exc: SlackApiError) -> bool:
+    status = getattr(exc.response, "status_code", 200)
+    return status == 429 or status >= 500 or slack_error_code(exc) in TRANSIENT_SLACK_ERRORS
+
+
+# Slack's own words for "try again": answered with HTTP 200 and ok: false.
+TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})

@@ -56,6 +56,24 @@ async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
             delay = min(delay * 2, 30.0)
 
 
+async def _caught_up(rt: Runtime) -> bool:
+    try:
+        await catch_up_missed_digests(rt)
+        return True
+    except Exception:  # noqa: BLE001 - a failing catch-up must not stop the server; it is logged and retried
+        log.exception("catching up missed digests failed at start; retrying in the background")
+        return False
+
+
+async def _catch_up_digests(rt: Runtime, *, attempts: int = 5) -> None:
+    delay = 30.0
+    for _ in range(attempts):
+        await asyncio.sleep(delay)
+        if await _caught_up(rt):
+            return
+        delay *= 2
+
+
 def socket_mode_handler(rt: Runtime, bolt: AsyncApp) -> AsyncSocketModeHandler | None:
     if rt.settings.slack_app_token is None:
         return None
@@ -102,10 +120,13 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
             except Exception:  # noqa: BLE001 - Slack may be down at start; the job retries
                 log.warning("could not warm the user-group cache at start")
             # A digest whose time passed while no process was up: post it now, once (claimed in the database).
-            await catch_up_missed_digests(rt)
+            # Whatever it meets in the database, start-up goes on; a failed catch-up retries beside serving.
+            catching_up = None if await _caught_up(rt) else asyncio.create_task(_catch_up_digests(rt))
         try:
             yield
         finally:
+            if background and catching_up is not None:
+                catching_up.cancel()
             if socket_mode is not None and connecting is not None:
                 connecting.cancel()
                 await socket_mode.close_async()

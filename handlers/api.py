@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.escalation import Escalation, unstorable_strings
+from bot.escalation import Escalation, NewInput, case_id_problem, unstorable_strings
 from bot.runtime import Runtime
 from bot.services.ingest import CaseConflict, NoRoute, ingest
 from bot.services.status import case_status
+from handlers import strict_json
 from store.audit import Actor, ActorType
 
 MAX_BODY_BYTES = 1_000_000
@@ -49,7 +49,7 @@ def _unauthorized() -> JSONResponse:
     return _error(401, "unauthorized", "send Authorization: Bearer <HITL_API_TOKEN>", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _read_json(request: Request) -> Any:
+async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _TooLarge()
@@ -58,16 +58,29 @@ async def _read_json(request: Request) -> Any:
         body.extend(chunk)
         if len(body) > MAX_BODY_BYTES:
             raise _TooLarge()
-    return json.loads(body, parse_constant=_refuse_constant)
-
-
-def _refuse_constant(name: str) -> Any:
-    # Python accepts NaN and Infinity; JSON (and PostgreSQL's json type) does not.
-    raise ValueError(f"{name} is not valid JSON")
+    return bytes(body)
 
 
 class _TooLarge(Exception):
     pass
+
+
+async def read_json_object(request: Request) -> dict[str, Any] | JSONResponse:
+    """The body as a JSON object, or the 4xx answer that says what is wrong with it."""
+    if not strict_json.media_type_ok(request.headers.get("content-type")):
+        return _error(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
+    try:
+        raw = strict_json.parse(await _read_body(request))
+    except _TooLarge:
+        return _error(413, "too_large", f"the body is over {MAX_BODY_BYTES:,} bytes")
+    except strict_json.NotJson:
+        return _error(400, "invalid_json", "the body is not valid JSON (UTF-8, one object)")
+    except strict_json.Refused as exc:
+        fields = [{"field": _field_path(p.path), "message": p.message} for p in exc.problems[:50]]
+        return _error(422, "validation_failed", f"{len(exc.problems)} value(s) are not accepted", fields)
+    if not isinstance(raw, dict):
+        return _error(422, "validation_failed", "the body must be a JSON object", [{"field": "(body)", "message": "expected an object"}])
+    return raw
 
 
 def routes(rt: Runtime) -> list[Route]:
@@ -75,20 +88,15 @@ def routes(rt: Runtime) -> list[Route]:
         actor = _api_actor(rt, request)
         if actor is None:
             return _unauthorized()
-        try:
-            raw = await _read_json(request)
-        except _TooLarge:
-            return _error(413, "too_large", f"the body is over {MAX_BODY_BYTES:,} bytes")
-        except (ValueError, RecursionError):
-            return _error(400, "invalid_json", "the body is not valid JSON (UTF-8, one object)")
-        if not isinstance(raw, dict):
-            return _error(422, "validation_failed", "the body must be a JSON object", [{"field": "(body)", "message": "expected an object"}])
+        raw = await read_json_object(request)
+        if isinstance(raw, JSONResponse):
+            return raw
         bad_strings = unstorable_strings(raw)
         if bad_strings:
             fields = [{"field": _field_path(path), "message": "contains a NUL character or an unpaired surrogate"} for path in bad_strings[:50]]
             return _error(422, "validation_failed", "some strings cannot be stored", fields)
         try:
-            escalation = Escalation.model_validate(raw)
+            escalation = Escalation.model_validate(raw, context={"new": NewInput(rt.clock.now())})
         except ValidationError as exc:
             fields = [{"field": _field_path(err["loc"]), "message": err["msg"]} for err in exc.errors(include_url=False)]
             return _error(422, "validation_failed", f"{len(fields)} field(s) are invalid", fields)
@@ -128,7 +136,12 @@ def routes(rt: Runtime) -> list[Route]:
     async def get_escalation(request: Request) -> JSONResponse:
         if _api_actor(rt, request) is None:
             return _unauthorized()
-        status = await case_status(rt, request.path_params["case_id"])
+        case_id = request.path_params["case_id"]
+        problem = case_id_problem(case_id)
+        if problem:
+            # Refuse what ingest refuses: no spelling of a path reaches a case under another name.
+            return _error(422, "validation_failed", "not a valid case_id", [{"field": "case_id", "message": problem}])
+        status = await case_status(rt, case_id)
         if status is None:
             return _error(404, "not_found", "no case with that case_id")
         return JSONResponse(status)

@@ -82,6 +82,19 @@ async def advance_case(session: AsyncSession, case: Case, *, now: datetime, **va
     return result.scalar_one_or_none()
 
 
+async def start_tier_clock(session: AsyncSession, case_id: str, *, now: datetime, tier: int, **schedule: Any) -> int | None:
+    """Start a paged tier's SLA clock, once: the tier's page was delivered (or can never be). Conditional, so a
+    second replica delivering or adopting the same page changes nothing. The new version, or None."""
+    result = await session.execute(
+        update(Case)
+        .where(Case.case_id == case_id, Case.tier == tier, Case.tier_started_at.is_(None), Case.status.in_(OPEN_STATUSES))
+        .values(**schedule, updated_at=now, version=Case.version + 1)
+        .returning(Case.version)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
 async def set_claim(session: AsyncSession, case_id: str, *, user_id: str | None, name: str | None, expected: str | None, now: datetime) -> int | None:
     """Claim (expected None) or unclaim (expected = the claimer); conditional, so two claimers cannot both win."""
     holder = Case.claimed_by.is_(None) if expected is None else Case.claimed_by == expected

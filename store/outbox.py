@@ -59,6 +59,8 @@ def _claimable(now: datetime) -> list[Any]:
         earlier.id < OutboxItem.id,
         earlier.delivered_at.is_(None),
         earlier.dead_at.is_(None),
+        # An item that kept failing at the head of its line past the bounded wait no longer holds the others.
+        earlier.line_released_at.is_(None),
     )
     return [
         _open(),
@@ -108,16 +110,29 @@ async def mark_delivered(session: AsyncSession, item_id: int, token: str, now: d
 
 
 async def mark_failed(
-    session: AsyncSession, item_id: int, token: str, *, error: str, retry_at: datetime | None, now: datetime
-) -> None:
-    """Schedule the next attempt, or (retry_at None) give the item up for good."""
+    session: AsyncSession,
+    item_id: int,
+    token: str,
+    *,
+    error: str,
+    retry_at: datetime | None,
+    now: datetime,
+    release_line: bool = False,
+) -> bool:
+    """Schedule the next attempt, or (retry_at None) make the item a dead letter. `release_line` lets the items
+    queued behind it under its ordering key pass. False if the claim was lost meanwhile (nothing changed)."""
     values: dict[str, Any] = {"claimed_until": None, "last_error": error[:2000]}
     if retry_at is None:
         values["dead_at"] = now
         values["dead_reason"] = DeadReason.DEAD.value
     else:
         values["next_attempt_at"] = retry_at
-    await session.execute(update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token).values(**values))
+    if release_line:
+        values["line_released_at"] = now
+    result = await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None)).values(**values)
+    )
+    return bool(result.rowcount)
 
 
 async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[str, ...], now: datetime, why: str) -> int:
@@ -135,16 +150,76 @@ async def items_for_case(session: AsyncSession, case_id: str) -> list[OutboxItem
     )
 
 
+def _fresh(now: datetime) -> dict[str, Any]:
+    """An item as if just queued: due now, no attempts, no claim, no verdict."""
+    return {
+        "delivered_at": None,
+        "dead_at": None,
+        "dead_reason": None,
+        "line_released_at": None,
+        "claimed_until": None,
+        "claim_token": None,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+    }
+
+
 async def requeue(session: AsyncSession, *, case_id: str, kind: str, now: datetime) -> list[OutboxItem]:
     """Send a case's items of this kind again (delivered, failed or pending alike), from the next worker pass."""
     result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.case_id == case_id, OutboxItem.kind == kind)
-        .values(delivered_at=None, dead_at=None, dead_reason=None, line_released_at=None, claimed_until=None, claim_token=None, attempts=0, next_attempt_at=now, last_error=None, created_at=now)
+        .values(**_fresh(now), created_at=now)
         .returning(OutboxItem)
         .execution_options(synchronize_session=False)
     )
     return list(result.scalars())
+
+
+async def get_item(session: AsyncSession, item_id: int) -> OutboxItem | None:
+    return await session.get(OutboxItem, item_id)
+
+
+async def retry_item(session: AsyncSession, item_id: int, now: datetime) -> OutboxItem | None:
+    """An operator's redrive: a dead, dropped or failing item goes out again from the next worker pass (in its
+    old place in its ordering line). None if there is no such item, or it was delivered."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.delivered_at.is_(None))
+        .values(**_fresh(now))
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def drop_item(session: AsyncSession, item_id: int, now: datetime, why: str) -> OutboxItem | None:
+    """An operator gives an open item up: it is never delivered and no longer holds its ordering line."""
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, _open())
+        .values(dead_at=now, dead_reason=DeadReason.DROPPED.value, claimed_until=None, last_error=why[:2000])
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_items(session: AsyncSession, *, dead: bool, limit: int) -> list[OutboxItem]:
+    """Open items (oldest first), or dead letters (newest first): what an operator looks at."""
+    if dead:
+        where = and_(OutboxItem.dead_at.is_not(None), OutboxItem.dead_reason != DeadReason.CANCELLED.value)
+        order = OutboxItem.id.desc()
+    else:
+        where, order = _open(), OutboxItem.id
+    return list((await session.execute(select(OutboxItem).where(where).order_by(order).limit(limit))).scalars())
+
+
+async def item_open(session: AsyncSession, dedupe_key: str) -> bool:
+    """Whether the item with this key is still waiting to be delivered (queued, retrying, or being delivered)."""
+    found = await session.execute(select(OutboxItem.id).where(OutboxItem.dedupe_key == dedupe_key, _open()))
+    return found.scalar_one_or_none() is not None
 
 
 async def renew_leases(session: AsyncSession, held: dict[int, str], *, until: datetime) -> None:

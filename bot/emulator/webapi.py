@@ -60,9 +60,11 @@ class Reply:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    # A scripted fault, not a verdict on what the bot sent: not counted as a rejection.
+    injected: bool = False
 
 
-FaultKind = Literal["fail", "rate_limit", "delay"]
+FaultKind = Literal["fail", "rate_limit", "delay", "refuse"]
 
 
 @dataclass
@@ -73,10 +75,13 @@ class FaultRule:
     status: int = 500
     retry_after: int = 1
     seconds: float = 0.0
+    error: str = "internal_error"
+    # Only calls whose arguments satisfy this (None: every call of the method).
+    when: Callable[[dict[str, Any]], bool] | None = None
 
-    def matches(self, kind: FaultKind, method: str) -> bool:
+    def matches(self, kind: FaultKind, method: str, args: dict[str, Any]) -> bool:
         alive = self.remaining is None or self.remaining > 0
-        return alive and self.kind == kind and self.method in (None, method)
+        return alive and self.kind == kind and self.method in (None, method) and (self.when is None or self.when(args))
 
 
 class Faults:
@@ -85,14 +90,18 @@ class Faults:
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
 
-    def fail(self, method: str | None = None, status: int = 500, count: int | None = 1) -> FaultRule:
-        return self._add(FaultRule("fail", method, count, status=status))
+    def fail(self, method: str | None = None, status: int = 500, count: int | None = 1, when: Callable[[dict[str, Any]], bool] | None = None) -> FaultRule:
+        return self._add(FaultRule("fail", method, count, status=status, when=when))
 
     def rate_limit(self, method: str | None = None, retry_after: int = 1, count: int | None = 1) -> FaultRule:
         return self._add(FaultRule("rate_limit", method, count, status=429, retry_after=retry_after))
 
-    def delay(self, method: str | None, seconds: float, count: int | None = 1) -> FaultRule:
-        return self._add(FaultRule("delay", method, count, seconds=seconds))
+    def delay(self, method: str | None, seconds: float, count: int | None = 1, when: Callable[[dict[str, Any]], bool] | None = None) -> FaultRule:
+        return self._add(FaultRule("delay", method, count, seconds=seconds, when=when))
+
+    def refuse(self, method: str | None, error: str, count: int | None = 1, when: Callable[[dict[str, Any]], bool] | None = None) -> FaultRule:
+        """Answer matching calls as Slack answers a request it refuses: HTTP 200, ok false, `error`."""
+        return self._add(FaultRule("refuse", method, count, status=200, error=error, when=when))
 
     def clear(self) -> None:
         self.rules.clear()
@@ -101,8 +110,8 @@ class Faults:
         self.rules.append(rule)
         return rule
 
-    def take(self, kind: FaultKind, method: str) -> FaultRule | None:
-        rule = next((r for r in self.rules if r.matches(kind, method)), None)
+    def take(self, kind: FaultKind, method: str, args: dict[str, Any] | None = None) -> FaultRule | None:
+        rule = next((r for r in self.rules if r.matches(kind, method, args or {})), None)
         if rule is not None and rule.remaining is not None:
             rule.remaining -= 1
         return rule
@@ -218,7 +227,7 @@ class Emulator:
             return _error("not_allowed_token_type")
         if not app_level and not token.startswith(("xoxb-", "xoxp-")):
             return _error("invalid_auth")
-        fault = await self._injected_fault(method)
+        fault = await self._injected_fault(method, args)
         if fault is not None:
             return fault
         limited = self._post_rate_reply(method, args)
@@ -229,16 +238,21 @@ class Emulator:
         except SlackError as exc:
             return _error(exc.error, exc.errors)
 
-    async def _injected_fault(self, method: str) -> Reply | None:
-        delay = self.faults.take("delay", method)
+    async def _injected_fault(self, method: str, args: dict[str, Any]) -> Reply | None:
+        delay = self.faults.take("delay", method, args)
         if delay is not None:
             # Interruptible so a shutting-down server is not held by a sleeping request.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), timeout=delay.seconds)
-        fail = self.faults.take("fail", method)
+        fail = self.faults.take("fail", method, args)
         if fail is not None:
             return Reply(fail.status, {"ok": False, "error": "internal_error"})
-        limited = self.faults.take("rate_limit", method)
+        refused = self.faults.take("refuse", method, args)
+        if refused is not None:
+            reply = _error(refused.error)
+            reply.injected = True
+            return reply
+        limited = self.faults.take("rate_limit", method, args)
         if limited is not None:
             return _ratelimited(limited.retry_after)
         return None
@@ -257,7 +271,7 @@ class Emulator:
             self.served_429 += 1
         elif reply.status >= 500:
             self.served_5xx += 1
-        if call.error in REJECTION_ERRORS:
+        if call.error in REJECTION_ERRORS and not reply.injected:
             self.rejected.append(call)
 
     # ---- response_url ----------------------------------------------------------

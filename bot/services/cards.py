@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from blocks.card import CardView, DecisionView, PageView
-from bot.escalation import Escalation
+from bot.escalation import Escalation, RiskLevel
 from bot.policy import Policy
 from store.models import Case, SlackMessage
 
@@ -21,6 +21,18 @@ def page_views(policy: Policy, case: Case, messages: Sequence[SlackMessage]) -> 
 
 
 def card_view(case: Case, policy: Policy, messages: Sequence[SlackMessage] = ()) -> CardView:
+    return _view(case, policy, Escalation.model_validate(case.payload), messages)
+
+
+def minimal_card_view(case: Case, policy: Policy) -> CardView:
+    """The view of a case from its columns alone, for the minimal card: it must draw whatever the stored
+    payload holds (even one a newer, stricter model would refuse)."""
+    risk = case.risk_level if case.risk_level in RiskLevel._value2member_map_ else None
+    escalation = Escalation.model_construct(case_id=case.case_id, model_draft="", reason_for_escalation="", risk_level=RiskLevel(risk) if risk else None)
+    return _view(case, policy, escalation, ())
+
+
+def _view(case: Case, policy: Policy, escalation: Escalation, messages: Sequence[SlackMessage]) -> CardView:
     queue = policy.queue(case.queue)
     tier_count = len(queue.tiers) if queue else case.tier
     decision = None
@@ -37,7 +49,7 @@ def card_view(case: Case, policy: Policy, messages: Sequence[SlackMessage] = ())
         )
     return CardView(
         case_id=case.case_id,
-        escalation=Escalation.model_validate(case.payload),
+        escalation=escalation,
         queue=case.queue,
         tier=case.tier,
         tier_count=max(tier_count, case.tier),

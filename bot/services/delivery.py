@@ -8,20 +8,24 @@ crash between Slack's answer and our commit never posts twice.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blocks.card import PageView, build_review_card
+from blocks.card import Block, PageView, build_minimal_card, build_review_card
+from blocks.ops import build_dead_letter_notice
 from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
 from bot.outbox import AfterDelivery, OutboxWorker, RetryLater
 from bot.runtime import Runtime
-from bot.services.cards import card_view, tier_name
+from bot.services.cards import card_view, minimal_card_view, tier_name
 from bot.services.decisions import enqueue_card_update
+from bot.services.escalation import page_key, post_card_key, tier_schedule
+from bot.slack import slack_error_code
 from store import cases as case_store
 from store import outbox
 from store.audit import SYSTEM, append_audit
@@ -33,6 +37,13 @@ CARD_EVENT_TYPE = "hitl_case"
 NOTICE_EVENT_TYPE = "hitl_notice"
 # How far back to look for a message posted just before a crash.
 _LOOKBACK = timedelta(hours=1)
+# Slack refused what the message says, not where it goes: a smaller message can still get through.
+CONTENT_ERRORS = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long", "invalid_arguments", "invalid_metadata_format", "metadata_too_large"}
+)
+
+Rendered = tuple[str, list[Block]]
+T = TypeVar("T")
 
 
 async def _load(rt: Runtime, case_id: str) -> tuple[Case | None, list[SlackMessage]]:
@@ -95,22 +106,68 @@ def _since(case: Case) -> float:
     return (case.created_at - _LOOKBACK).timestamp()
 
 
-def _render(rt: Runtime, case: Case, messages: list[SlackMessage], page_tier: int | None = None) -> tuple[str, list[dict[str, Any]]]:
-    view = card_view(case, rt.policy, messages)
-    if page_tier is None:
-        return build_review_card(view, rt.clock.now())
-    queue = rt.policy.queue(case.queue)
-    reviewers = list(queue.tier(page_tier).reviewers) if queue else []
-    page = PageView(page_tier, tier_name(rt.policy, case.queue, page_tier), queue.tier(page_tier).channel if queue else case.channel)
-    return build_review_card(view, rt.clock.now(), page_for=page, mentions=reviewers)
+def case_api_path(case_id: str) -> str:
+    return f"GET /v1/escalations/{case_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CardRender:
+    """How to draw one message of a case: its card, or its page to a later tier (whose clock may start now)."""
+
+    rt: Runtime
+    case: Case
+    messages: list[SlackMessage]
+    page_tier: int | None = None
+    deadline: datetime | None = None
+
+    def _page(self) -> tuple[PageView | None, list[str]]:
+        if self.page_tier is None:
+            return None, []
+        queue = self.rt.policy.queue(self.case.queue)
+        reviewers = list(queue.tier(self.page_tier).reviewers) if queue else []
+        channel = queue.tier(self.page_tier).channel if queue else self.case.channel
+        return PageView(self.page_tier, tier_name(self.rt.policy, self.case.queue, self.page_tier), channel), reviewers
+
+    def _dated(self, view: Any) -> Any:
+        return dataclasses.replace(view, tier_deadline=self.deadline) if self.deadline is not None else view
+
+    def full(self) -> Rendered:
+        page, mentions = self._page()
+        view = self._dated(card_view(self.case, self.rt.policy, self.messages))
+        return build_review_card(view, self.rt.clock.now(), page_for=page, mentions=mentions)
+
+    def minimal(self) -> Rendered:
+        page, mentions = self._page()
+        view = self._dated(minimal_card_view(self.case, self.rt.policy))
+        return build_minimal_card(view, self.rt.clock.now(), api_path=case_api_path(self.case.case_id), page_for=page, mentions=mentions)
+
+
+async def send_rendered(render: CardRender, send: Callable[[str, list[Block]], Awaitable[T]]) -> T:
+    """Send the full card; if Slack refuses its content (or a stored case can't be drawn in full), send the
+    minimal card instead, which always fits. A refusal of the destination is left to the outbox (dead letter)."""
+    try:
+        text, blocks = render.full()
+    except Exception:  # noqa: BLE001 - stored data the full card can't draw: the case must still reach people
+        log.exception("the card of %s could not be drawn in full; sending the minimal card", render.case.case_id)
+        return await send(*render.minimal())
+    try:
+        return await send(text, blocks)
+    except SlackApiError as exc:
+        code = slack_error_code(exc)
+        if code not in CONTENT_ERRORS:
+            raise
+        log.warning("Slack refused the card of %s (%s); sending the minimal card", render.case.case_id, code)
+    return await send(*render.minimal())
 
 
 async def deliver_post_card(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
     case, messages = await _load(rt, item.payload["case_id"])
     if case is None or case.message_ts:
         return None
-    text, blocks = _render(rt, case, messages)
-    ts, adopted = await _post_once(rt, item, case.channel, text, blocks, CARD_EVENT_TYPE, {"case_id": case.case_id}, since=_since(case))
+    marker = {"case_id": case.case_id}
+    ts, adopted = await send_rendered(
+        CardRender(rt, case, messages), lambda text, blocks: _post_once(rt, item, case.channel, text, blocks, CARD_EVENT_TYPE, marker, since=_since(case))
+    )
     permalink = await _permalink(rt, case.channel, ts)
 
     async def after(session: AsyncSession) -> None:
@@ -130,9 +187,13 @@ async def deliver_update_card(rt: Runtime, item: OutboxItem) -> AfterDelivery | 
         return None
     # Not posted yet: the post renders the current state, so there is nothing to update.
     for message in messages:
-        text, blocks = _render(rt, case, messages, message.tier if message.kind == "page" else None)
-        try:
+        render = CardRender(rt, case, messages, message.tier if message.kind == "page" else None)
+
+        async def update(text: str, blocks: list[Block], message: SlackMessage = message) -> None:
             await rt.slack.chat_update(channel=message.channel, ts=message.ts, text=text, blocks=blocks)
+
+        try:
+            await send_rendered(render, update)
         except SlackApiError as exc:
             if exc.response.get("error") not in ("message_not_found", "channel_not_found", "cant_update_message"):
                 raise
@@ -146,16 +207,29 @@ def _anchor(messages: list[SlackMessage], tier: int) -> SlackMessage | None:
     return next((m for m in messages if m.kind == kind and (kind == "card" or m.tier == tier)), None)
 
 
+async def _waits_for_anchor(rt: Runtime, case: Case, tier: int) -> bool:
+    """Whether the message a tier's steps hang on (the card for tier 1, else that tier's page) is still to come."""
+    async with rt.reads() as session:
+        return await outbox.item_open(session, post_card_key(case.case_id) if tier == 1 else page_key(case.case_id, tier))
+
+
 async def deliver_page(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
     case, messages = await _load(rt, item.payload["case_id"])
     tier = int(item.payload["tier"])
     queue = rt.policy.queue(case.queue) if case else None
     if case is None or queue is None or _decided(case) or _anchor(messages, tier):
         return None  # decided meanwhile (the page is dropped), or already paged
+    if _anchor(messages, 1) is None and await _waits_for_anchor(rt, case, 1):
+        raise RetryLater("the case's card is not posted yet", 2)
     target = queue.tier(tier)
-    text, blocks = _render(rt, case, messages, tier)
+    # The tier's clock starts with its page: what the page says is what the sweep will hold it to.
+    started = rt.clock.now()
+    schedule = tier_schedule(queue, tier, started)
     marker = {"case_id": case.case_id, "tier": tier}
-    ts, adopted = await _post_once(rt, item, target.channel, text, blocks, CARD_EVENT_TYPE, marker, since=_since(case))
+    render = CardRender(rt, case, messages, tier, deadline=schedule["tier_deadline"])
+    ts, adopted = await send_rendered(
+        render, lambda text, blocks: _post_once(rt, item, target.channel, text, blocks, CARD_EVENT_TYPE, marker, since=_since(case))
+    )
     permalink = await _permalink(rt, target.channel, ts)
 
     async def after(session: AsyncSession) -> None:
@@ -163,16 +237,31 @@ async def deliver_page(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
         page = SlackMessage(case_id=case.case_id, kind="page", tier=tier, channel=target.channel, ts=ts, permalink=permalink, created_at=now)
         if not await case_store.record_message(session, page):
             return
+        version = await case_store.start_tier_clock(session, case.case_id, now=now, **schedule)
         details: dict[str, Any] = {"tier": tier, "channel": target.channel, "ts": ts, "targets": list(target.reviewers), "attempts": item.attempts}
+        details["tier_deadline"] = schedule["tier_deadline"].isoformat()
         if adopted:
             details["recovered"] = "found in channel history after an interrupted attempt"
         await append_audit(session, action="paged", actor=SYSTEM, at=now, case_id=case.case_id, details=details)
-        await enqueue_card_update(session, case.case_id, case.version, now, suffix=f"page{tier}")
+        await enqueue_card_update(session, case.case_id, version or case.version, now, suffix=f"page{tier}")
         await outbox.enqueue(
             session, kind="escalation_note", dedupe_key=f"note:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier, "channel": target.channel, "permalink": permalink}, case_id=case.case_id, ordering_key=f"case:{case.case_id}", now=now
         )
 
     return after
+
+
+async def start_clock_without_page(rt: Runtime, session: AsyncSession, item: OutboxItem, error: str) -> None:
+    """A page that can never be posted must not stop the case: its tier's clock starts anyway (re-pages and the
+    unhandled alert follow in the tier's channel), and the audit says the page failed."""
+    case = await case_store.get_case(session, item.payload["case_id"])
+    queue = rt.policy.queue(case.queue) if case else None
+    tier = int(item.payload["tier"])
+    if case is None or queue is None:
+        return
+    now = rt.clock.now()
+    if await case_store.start_tier_clock(session, case.case_id, now=now, **tier_schedule(queue, tier, now)) is not None:
+        await append_audit(session, action="page_failed", actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": tier, "error": error})
 
 
 async def _permalink(rt: Runtime, channel: str, ts: str) -> str | None:
@@ -191,17 +280,20 @@ async def _thread_notice(rt: Runtime, item: OutboxItem, anchor_tier: int, build:
     if case is None or _decided(case) or (drop_if_moved and case.tier != anchor_tier):
         return None
     anchor = _anchor(messages, anchor_tier)
-    if anchor is None:
+    if anchor is None and await _waits_for_anchor(rt, case, anchor_tier):
         raise RetryLater("the message to reply to is not posted yet", 5)
     queue = rt.policy.queue(case.queue)
     reviewers = list(queue.tier(anchor_tier).reviewers) if queue else []
+    # The message to reply to could never be posted (a dead letter): say it in the tier's channel instead.
+    channel = anchor.channel if anchor else (queue.tier(anchor_tier).channel if queue else case.channel)
+    thread_ts = anchor.ts if anchor else None
     text, blocks = build(case, reviewers)
-    ts, _ = await _post_once(rt, item, anchor.channel, text, blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}, since=_since(case), thread_ts=anchor.ts, broadcast=broadcast)
+    ts, _ = await _post_once(rt, item, channel, text, blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}, since=_since(case), thread_ts=thread_ts, broadcast=broadcast)
     if audit_action is None:
         return None
 
     async def after(session: AsyncSession) -> None:
-        details = {"tier": anchor_tier, "channel": anchor.channel, "thread_ts": anchor.ts, "ts": ts, "targets": reviewers, **{k: v for k, v in item.payload.items() if k != "case_id"}}
+        details = {"tier": anchor_tier, "channel": channel, "thread_ts": thread_ts, "ts": ts, "targets": reviewers, **{k: v for k, v in item.payload.items() if k != "case_id"}}
         await append_audit(session, action=audit_action, actor=SYSTEM, at=rt.clock.now(), case_id=case.case_id, details=details)
 
     return after
@@ -277,13 +369,36 @@ async def deliver_digest_chart(rt: Runtime, item: OutboxItem) -> AfterDelivery |
     return None
 
 
+def _destination(item: OutboxItem) -> str:
+    channel = item.payload.get("channel")
+    if isinstance(channel, str):
+        return channel
+    if item.ordering_key and item.ordering_key.startswith("channel:"):
+        return item.ordering_key.removeprefix("channel:")
+    return item.kind
+
+
+async def tell_ops_of_dead_letter(rt: Runtime, session: AsyncSession, item: OutboxItem, error: str) -> None:
+    """One notice in the ops channel per destination and error each hour, however many items die of it."""
+    ops = rt.policy.ops
+    if ops is None or item.dedupe_key.startswith("dead_letter:"):
+        return  # nowhere to say it, or it is itself such a notice: the log line must do
+    now = rt.clock.now()
+    destination = _destination(item)
+    text, blocks = build_dead_letter_notice(item.id, item.kind, item.case_id, destination, error)
+    key = f"dead_letter:{destination}:{error[:80]}:{now:%Y-%m-%dT%H}"
+    await outbox.enqueue(session, kind="announce", dedupe_key=key, payload={"channel": ops.channel, "text": text, "blocks": blocks}, ordering_key=f"channel:{ops.channel}", now=now)
+    rt.wake_outbox()
+
+
 def register_slack_deliverers(worker: OutboxWorker) -> None:
+    worker.dead_letter_hooks.append(tell_ops_of_dead_letter)
     worker.register("announce", deliver_announcement)
     worker.register("digest", deliver_digest)
     worker.register("digest_chart", deliver_digest_chart)
     worker.register("post_card", deliver_post_card)
     worker.register("update_card", deliver_update_card)
-    worker.register("page", deliver_page)
+    worker.register("page", deliver_page, on_dead=start_clock_without_page)
     worker.register("remind", deliver_remind)
     worker.register("repage", deliver_repage)
     worker.register("escalation_note", deliver_escalation_note)

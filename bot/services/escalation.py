@@ -25,7 +25,9 @@ from store.models import Case
 
 log = logging.getLogger(__name__)
 
-SWEEP_BATCH = 200
+# Cases moved per transaction. Small: a page's delivery writes to its case (and on PostgreSQL to the audit
+# chain) and would otherwise wait for a whole batch of 200 to commit.
+SWEEP_BATCH = 25
 
 
 def tier_schedule(queue: Queue, tier: int, start: datetime, deadline: datetime | None = None) -> dict[str, Any]:
@@ -45,6 +47,19 @@ def tier_schedule(queue: Queue, tier: int, start: datetime, deadline: datetime |
 
 def _channel_key(channel: str) -> str:
     return f"channel:{channel}"
+
+
+def _case_key(case_id: str) -> str:
+    # A case's later steps (reminders, re-pages, the unhandled alert, card updates) go out in the order queued.
+    return f"case:{case_id}"
+
+
+def post_card_key(case_id: str) -> str:
+    return f"post_card:{case_id}"
+
+
+def page_key(case_id: str, tier: int) -> str:
+    return f"page:{case_id}:{tier}"
 
 
 async def run_sweep(rt: Runtime, *, batch: int = SWEEP_BATCH) -> int:
@@ -87,14 +102,16 @@ async def _remind(session: AsyncSession, case: Case, tier: int, now: datetime) -
         return 0
     if reminding:
         await outbox.enqueue(
-            session, kind="remind", dedupe_key=f"remind:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier}, case_id=case.case_id, now=now
+            session, kind="remind", dedupe_key=f"remind:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier}, case_id=case.case_id, ordering_key=_case_key(case.case_id), now=now
         )
     return 1
 
 
 async def _page_next_tier(session: AsyncSession, queue: Queue, case: Case, tier: int, now: datetime) -> int:
-    schedule = tier_schedule(queue, tier + 1, now)
-    version = await case_store.advance_case(session, case, now=now, **schedule)
+    # The next tier's clock starts when its page is delivered (delivery.deliver_page), not now: under a backlog
+    # its people would otherwise lose SLA time to the queue, and its re-pages could overtake the page. Until
+    # then nothing is due.
+    version = await case_store.advance_case(session, case, now=now, tier=tier + 1, tier_started_at=None, remind_due_at=None, due_at=None)
     if version is None:
         return 0
     target = queue.tier(tier + 1)
@@ -109,7 +126,7 @@ async def _page_next_tier(session: AsyncSession, queue: Queue, case: Case, tier:
     await outbox.enqueue(
         session,
         kind="page",
-        dedupe_key=f"page:{case.case_id}:{tier + 1}",
+        dedupe_key=page_key(case.case_id, tier + 1),
         payload={"case_id": case.case_id, "tier": tier + 1, "from_tier": tier},
         case_id=case.case_id,
         ordering_key=_channel_key(target.channel),
@@ -139,5 +156,5 @@ async def _past_last_tier(rt: Runtime, session: AsyncSession, queue: Queue, case
         await append_audit(session, action="sla_breached", actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": tier, "deadline": case.tier_deadline.isoformat(), "next_tier": None})
     if kind == "unhandled_alert":
         await append_audit(session, action="unhandled", actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": tier, "repeats": case.repeats})
-    await outbox.enqueue(session, kind=kind, dedupe_key=key, payload=payload, case_id=case.case_id, now=now)
+    await outbox.enqueue(session, kind=kind, dedupe_key=key, payload=payload, case_id=case.case_id, ordering_key=_case_key(case.case_id), now=now)
     return 1

@@ -11,7 +11,7 @@ from bot.escalation import Escalation
 from bot.killswitch import Verdict
 from bot.policy import Queue
 from bot.runtime import Runtime
-from bot.services.escalation import tier_schedule
+from bot.services.escalation import post_card_key, tier_schedule
 from store import cases as case_store
 from store import outbox
 from store.audit import Actor, append_audit, canonical_json
@@ -39,10 +39,6 @@ def automation_context(escalation: Escalation, queue: str) -> dict[str, Any]:
 
 def payload_hash(raw: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(raw).encode("utf-8")).hexdigest()
-
-
-def post_card_key(case_id: str) -> str:
-    return f"post_card:{case_id}"
 
 
 async def ingest(rt: Runtime, raw: dict[str, Any], escalation: Escalation, actor: Actor) -> IngestResult:

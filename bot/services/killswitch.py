@@ -36,7 +36,17 @@ class KillSwitchBoard:
     async def refresh(self, rt: Runtime) -> None:
         async with rt.reads() as session:
             rows = await store.active_switches(session)
-        self.switches = tuple(_active(row) for row in rows)
+        self.switches = tuple(switch for switch in map(_readable, rows) if switch is not None)
+
+
+def _readable(row: KillSwitch) -> ActiveSwitch | None:
+    """A stored switch this version can't read (edited by hand, or by a newer version) is skipped and said, not
+    a reason to stop serving."""
+    try:
+        return _active(row)
+    except ValueError as exc:
+        log.error("kill switch %d is unreadable and ignored: %s", row.id, exc)
+        return None
 
 
 def _active(row: KillSwitch) -> ActiveSwitch:
