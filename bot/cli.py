@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.outbound import ALLOW_ALL, OutboundRules
 from bot.policy import Policy, PolicyError, load_policy
 from bot.durations import format_duration
 
@@ -25,9 +26,9 @@ def _settings(**overrides: object) -> Settings:
         raise CliError(str(exc)) from None
 
 
-def _policy(path: str) -> Policy:
+def _policy(path: str, outbound: OutboundRules) -> Policy:
     try:
-        return load_policy(path)
+        return load_policy(path, outbound)
     except PolicyError as exc:
         raise CliError(str(exc)) from None
 
@@ -54,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.require_serving()
     except ConfigError as exc:
         raise CliError(str(exc)) from None
-    policy = _policy(settings.policy_path)
+    policy = _policy(settings.policy_path, settings.outbound_rules)
     hooked = [q.name for q in policy.queues if q.webhook_url] + (["ops"] if policy.ops and policy.ops.webhook_url else [])
     if hooked and not settings.webhook_secret:
         raise CliError(f"HITL_WEBHOOK_SECRET is required: the policy sets webhook_url ({', '.join(hooked)}), and webhooks are signed")
@@ -77,7 +78,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from bot.emulator.webapi import require_loopback
 
     source = args.policy or str(SAMPLE_POLICY)
-    policy = _policy(source)
+    # Local setups post webhooks to local receivers (dev_settings allows it too).
+    policy = _policy(source, ALLOW_ALL)
     try:
         require_loopback(args.host)
     except ValueError as exc:
@@ -94,7 +96,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_check_policy(args: argparse.Namespace) -> int:
-    policy = _policy(args.file)
+    policy = _policy(args.file, _settings().outbound_rules)
     print(f"{args.file}: OK, {len(policy.queues)} queue(s), first match wins")
     for index, queue in enumerate(policy.queues, start=1):
         match = ", ".join(f"{k}={v}" for k, v in queue.match.model_dump(exclude_none=True).items()) or "(everything)"
@@ -150,7 +152,7 @@ def _anchors_in_slack(settings: Settings) -> list[Any]:
 
     if settings.slack_bot_token is None:
         raise CliError("--slack: SLACK_BOT_TOKEN is required to read the digest channels")
-    policy = _policy(settings.policy_path)
+    policy = _policy(settings.policy_path, settings.outbound_rules)
 
     async def run() -> list[Any]:
         rt = build_runtime(settings, policy)
@@ -212,7 +214,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     from bot.services.digest import post_digest, recent_window, render_digest
 
     settings = _settings()
-    policy = _policy(settings.policy_path)
+    policy = _policy(settings.policy_path, settings.outbound_rules)
     try:
         since = parse_duration(args.since)
     except ValueError as exc:

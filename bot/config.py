@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.durations import Duration
+from bot.outbound import OutboundRules, parse_allowed_hosts
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -29,6 +30,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(None, alias="HITL_WEBHOOK_SECRET")
     webhook_first_retry: Duration = Field(timedelta(seconds=2), alias="HITL_WEBHOOK_FIRST_RETRY")
     webhook_give_up_after: Duration = Field(timedelta(hours=24), alias="HITL_WEBHOOK_GIVE_UP_AFTER")
+    # Webhooks may go to loopback, private, link-local and metadata addresses (local setups only).
+    webhook_allow_private: bool = Field(False, alias="HITL_WEBHOOK_ALLOW_PRIVATE")
+    # Host names and CIDRs webhooks may reach even though they are internal, comma-separated.
+    webhook_allowed_hosts: str = Field("", alias="HITL_WEBHOOK_ALLOWED_HOSTS")
     policy_path: str = Field("hitl.yml", alias="HITL_POLICY")
     port: int = Field(3000, alias="PORT", ge=1, le=65535)
     host: str = Field("0.0.0.0", alias="HITL_HOST")
@@ -58,6 +63,17 @@ class Settings(BaseSettings):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
         return value
 
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: str) -> str:
+        parse_allowed_hosts(value)
+        return value
+
+    @property
+    def outbound_rules(self) -> OutboundRules:
+        hosts, networks = parse_allowed_hosts(self.webhook_allowed_hosts)
+        return OutboundRules(allow_private=self.webhook_allow_private, hosts=hosts, networks=networks)
+
     @property
     def api_token_list(self) -> list[str]:
         return [t.strip() for t in self.api_tokens.split(",") if t.strip()]
@@ -84,4 +100,4 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
-        raise ConfigError(f"{alias or field}: {first['msg']}") from None
+        raise ConfigError(f"{alias or field}: {first['msg'].removeprefix('Value error, ')}") from None

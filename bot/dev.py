@@ -182,6 +182,8 @@ def dev_settings(db_path: Path, emulator_url: str, api_token: str, signing_secre
         HITL_API_TOKEN=api_token,
         HITL_OUTBOX_POLL_SECONDS=0.5,
         HITL_SLACK_CHANNEL_RATE=20,
+        # Everything runs on this machine, webhook receivers included.
+        HITL_WEBHOOK_ALLOW_PRIVATE=True,
     )
 
 

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from bot.durations import Duration
+from bot.outbound import OutboundRules, url_refusal
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -47,7 +48,17 @@ def _check_principal(value: str) -> str:
     return value
 
 
+def _check_webhook_url(value: AnyHttpUrl, info: ValidationInfo) -> AnyHttpUrl:
+    # The operator's rules come in the validation context (HITL_WEBHOOK_ALLOW_PRIVATE, …); none means strict.
+    rules = (info.context or {}).get("outbound") or OutboundRules()
+    refusal = url_refusal(str(value), rules)
+    if refusal is not None:
+        raise ValueError(refusal.message)
+    return value
+
+
 ChannelId = Annotated[str, AfterValidator(_check_channel)]
+WebhookUrl = Annotated[AnyHttpUrl, AfterValidator(_check_webhook_url)]
 PrincipalId = Annotated[str, AfterValidator(_check_principal)]
 OneOrMany = str | list[str] | None
 
@@ -190,7 +201,7 @@ class Queue(_Timing):
     tiers: list[Tier] = Field(min_length=1)
     approve_checklist: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(default_factory=list, max_length=10)
     # Where decisions are POSTed when the escalation has no callback_url of its own.
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: WebhookUrl | None = None
     digest: DigestSettings | None = None
 
     def tier(self, number: int) -> Tier:
@@ -225,7 +236,7 @@ class Ops(_Strict):
     channel: ChannelId
     operators: list[PrincipalId] = Field(default_factory=list)
     # Receives a signed JSON event on every kill and resume.
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: WebhookUrl | None = None
 
 
 class SchedulerSettings(_Strict):
@@ -271,16 +282,17 @@ def _error_lines(source: str, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_policy(data: Any, source: str = "policy") -> Policy:
+def parse_policy(data: Any, source: str = "policy", outbound: OutboundRules | None = None) -> Policy:
+    """`outbound`: what webhook URLs may point at (the settings' rules); by default nothing internal."""
     if not isinstance(data, dict):
         raise PolicyError(f"{source}: expected a mapping with a `queues:` list at the top level")
     try:
-        return Policy.model_validate(data)
+        return Policy.model_validate(data, context={"outbound": outbound})
     except ValidationError as exc:
         raise PolicyError(_error_lines(source, exc)) from None
 
 
-def load_policy(path: str | Path) -> Policy:
+def load_policy(path: str | Path, outbound: OutboundRules | None = None) -> Policy:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -294,4 +306,4 @@ def load_policy(path: str | Path) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise PolicyError(f"{file}: not valid YAML{where}") from None
-    return parse_policy(data, str(file))
+    return parse_policy(data, str(file), outbound)

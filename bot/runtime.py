@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.outbound import OutboundRules
+from bot.outbound_http import webhook_client
 from bot.policy import Policy
 from bot.services.reviewers import ReviewerDirectory
 from bot.slack import ChannelPacer, create_slack_client
@@ -38,8 +40,9 @@ class Runtime:
     outbox: "OutboxWorker | None" = None
     views: "ViewLog" = field(init=False)
     killswitches: "KillSwitchBoard" = field(default_factory=lambda: _board())
-    # One pooled client for outbound webhooks (opened in the server's lifespan).
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)))
+    # One pooled client for outbound webhooks; every connection is checked against the rules and pinned.
+    # The default refuses every internal address; build_runtime passes the settings' rules.
+    http: httpx.AsyncClient = field(default_factory=lambda: webhook_client(OutboundRules()))
 
     def wake_outbox(self, ordering_key: str | None = None) -> None:
         if self.outbox is not None:
@@ -78,6 +81,7 @@ def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None
         reviewers=ReviewerDirectory(slack),
         pacer=ChannelPacer(settings.slack_channel_rate),
         clock=clock or SystemClock(),
+        http=webhook_client(settings.outbound_rules),
     )
     runtime.outbox = OutboxWorker(runtime)
     runtime.views = ViewLog(runtime)

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.escalation import Escalation, NewInput, case_id_problem, unstorable_strings
+from bot.outbound import url_refusal
 from bot.runtime import Runtime
 from bot.services.ingest import CaseConflict, NoRoute, ingest
 from bot.services.status import case_status
@@ -104,6 +105,10 @@ def routes(rt: Runtime) -> list[Route]:
             return _error(422, "validation_failed", "the body is nested too deeply", [{"field": "(body)", "message": "nested too deeply"}])
         if escalation.callback_url and not rt.settings.webhook_secret:
             return _error(422, "validation_failed", "this server cannot sign webhooks", [{"field": "callback_url", "message": "the server has no HITL_WEBHOOK_SECRET, so it cannot send signed decisions back"}])
+        # Literal addresses and names only: a host name is resolved (and checked) when the webhook is sent.
+        refusal = url_refusal(str(escalation.callback_url), rt.settings.outbound_rules) if escalation.callback_url else None
+        if refusal is not None:
+            return _error(422, "validation_failed", "hitl will not send webhooks there", [{"field": "callback_url", "message": refusal.message}])
         try:
             result = await ingest(rt, raw, escalation, actor)
         except NoRoute as exc:

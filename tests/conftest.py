@@ -183,6 +183,8 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
         "HITL_OUTBOX_POLL_SECONDS": 0.2,
         # Tests post many messages to one channel at once; pacing is measured in bench/posting_rate.py.
         "HITL_SLACK_CHANNEL_RATE": 1000,
+        # Test receivers listen on 127.0.0.1; tests/test_outbound.py turns this off to prove the refusals.
+        "HITL_WEBHOOK_ALLOW_PRIVATE": True,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook
 
 from bot.clock import ManualClock
 from bot.emulator.webapi import serve_asgi
+from bot.outbound import ALLOW_ALL
 from bot.policy import parse_policy
 from bot.runtime import build_runtime
 from bot.services.escalation import run_sweep
@@ -201,7 +202,7 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
     from tests.conftest import SIGNING_SECRET
 
     async with serve_asgi(receiver) as hook_url, serve_emulator(emulator) as api_url:
-        policy = parse_policy({**__import__("yaml").safe_load(ISSUE_POLICY_YAML), "ops": {"channel": "C0OPS", "operators": ["U0OPS1"], "webhook_url": f"{hook_url}/hook"}})
+        policy = parse_policy({**__import__("yaml").safe_load(ISSUE_POLICY_YAML), "ops": {"channel": "C0OPS", "operators": ["U0OPS1"], "webhook_url": f"{hook_url}/hook"}}, outbound=ALLOW_ALL)
         rt = build_runtime(make_settings(db_url, api_url, HITL_WEBHOOK_SECRET=WEBHOOK_SECRET), policy, clock)
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url, SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
             await slack.slash_command("U0OPS1", "/hitl", "kill all drill")

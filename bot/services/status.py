@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.outbound import redact_url
 from bot.runtime import Runtime
 from bot.services.events import action_with_key
+from bot.services.webhooks import failure_category
 from store import cases as case_store
 from store import outbox
 from store.audit import case_timeline
@@ -55,7 +57,8 @@ def _delivery(item: OutboxItem) -> dict[str, Any]:
         "kind": item.kind,
         "state": state,
         "attempts": item.attempts,
-        "last_error": item.last_error,
+        # A webhook's error is its category only: the detail may name internal addresses.
+        "last_error": failure_category(item.last_error) if item.kind == "webhook" else item.last_error,
         "next_attempt_at": _iso(item.next_attempt_at) if state == "pending" else None,
         "delivered_at": _iso(item.delivered_at),
     }
@@ -90,7 +93,7 @@ async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
         "decision": _decision(case),
         "timeline": [_event(e) for e in timeline],
         "deliveries": [_delivery(d) for d in deliveries],
-        "webhooks": [{**_delivery(d), "event_id": d.payload.get("event_id"), "type": d.payload.get("body", {}).get("type"), "url": d.payload.get("url")} for d in deliveries if d.kind == "webhook"],
+        "webhooks": [{**_delivery(d), "event_id": d.payload.get("event_id"), "type": d.payload.get("body", {}).get("type"), "url": redact_url(d.payload.get("url", ""))} for d in deliveries if d.kind == "webhook"],
         "created_at": _iso(case.created_at),
         "automation_at_arrival": {"paused": case.paused_mode is not None, "mode": case.paused_mode},
     }

@@ -1,9 +1,17 @@
 """Outbound webhooks, signed per Standard Webhooks (webhook-id / webhook-timestamp / webhook-signature),
-queued in the outbox and delivered with httpx: retried on timeouts, 5xx and 429, given up on other 4xx."""
+queued in the outbox and delivered with httpx over the pinned transport (bot.outbound_http): retried on
+transient failures, given up on a refused address, a redirect or a 4xx other than 429.
+
+What went wrong is stored as `category: detail` (`last_error`); the status API shows only the category.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import re
+import ssl
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -12,18 +20,27 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
-from bot.outbox import AfterDelivery, GiveUp, OutboxWorker
+from bot.durations import format_duration
+from bot.outbound import BLOCKED_ADDRESS, INVALID_URL, redact_url, url_refusal
+from bot.outbound_http import BlockedAddress, DnsFailed
+from bot.outbox import AfterDelivery, GiveUp, OutboxWorker, RetryLater, backoff
 from bot.runtime import Runtime
 from store import outbox
 from store.audit import SYSTEM, append_audit
 from store.models import OutboxItem
 
-class RetryableHTTPError(Exception):
-    """A 5xx or 429 answer; carries the response so the worker honours Retry-After."""
+log = logging.getLogger(__name__)
 
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"http_{response.status_code}")
-        self.response = response
+# Failure categories (README, "Webhooks"). Retried until HITL_WEBHOOK_GIVE_UP_AFTER, with http_429 and http_5xx:
+RETRIED = frozenset({"timeout", "connect_failed", "dns_failed", "tls_failed", "protocol_error"})
+# Given up at once, with every other http_4xx; `expired` once HITL_WEBHOOK_GIVE_UP_AFTER has passed:
+GIVEN_UP = frozenset({BLOCKED_ADDRESS, INVALID_URL, "redirect", "no_secret", "expired"})
+UNKNOWN = "failed"
+_HTTP_STATUS = re.compile(r"^http_[1-5][0-9][0-9]$")
+
+# A receiver's answer is read this far, only so its connection can be reused; its status is what counts.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 2.0
 
 
 async def enqueue_webhook(session: AsyncSession, *, url: str, event_type: str, data: dict[str, Any], now: datetime, case_id: str | None = None, event_id: str | None = None) -> str:
@@ -39,27 +56,115 @@ def signed_headers(secret: str, event_id: str, at: datetime, body: str) -> dict[
     return {"webhook-id": event_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature, "content-type": "application/json"}
 
 
+def failure_category(last_error: str | None) -> str | None:
+    """The category of a stored `last_error` (`given up: redirect: …` → `redirect`), for the status API."""
+    if last_error is None:
+        return None
+    head = last_error.removeprefix("given up: ").split(":", 1)[0].strip()
+    return head if head in RETRIED or head in GIVEN_UP or _HTTP_STATUS.match(head) else UNKNOWN
+
+
+def transport_category(exc: BaseException) -> str:
+    """What a failed request's exception means, in a word a receiver's operator can act on."""
+    if isinstance(exc, DnsFailed):
+        return "dns_failed"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "tls_failed" if _caused_by(exc, ssl.SSLError) else "connect_failed"
+    if isinstance(exc, httpx.ProtocolError):
+        return "protocol_error"
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return INVALID_URL
+    if isinstance(exc, httpx.TransportError):
+        return "connect_failed"
+    return UNKNOWN
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def deliver_webhook(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
-    give_up = rt.settings.webhook_give_up_after
-    if rt.clock.now() - item.created_at > give_up:
-        raise GiveUp(f"not delivered within {give_up}")
-    secret = rt.settings.webhook_secret.get_secret_value() if rt.settings.webhook_secret else None
-    if not secret:
-        raise GiveUp("HITL_WEBHOOK_SECRET is not set")
+    url: str = item.payload["url"]
+    secret = _deliverable_with(rt, item, url)
     body = json.dumps(item.payload["body"], ensure_ascii=False, separators=(",", ":"))
     # Real time, not the domain clock: receivers check the signature's timestamp against their own clock.
     headers = signed_headers(secret, item.payload["event_id"], datetime.now(timezone.utc), body)
-    response = await rt.http.post(item.payload["url"], content=body.encode("utf-8"), headers=headers)
-    if response.status_code == 429 or response.status_code >= 500:
-        raise RetryableHTTPError(response)
-    if response.status_code >= 400:
-        raise GiveUp(f"receiver answered {response.status_code}")
+    try:
+        status, retry_after = await _post(rt.http, url, body.encode("utf-8"), headers)
+    except BlockedAddress as exc:
+        raise GiveUp(f"{BLOCKED_ADDRESS}: {exc}") from None
+    except (httpx.HTTPError, httpx.InvalidURL, DnsFailed) as exc:
+        category = transport_category(exc)
+        if category in GIVEN_UP:
+            raise GiveUp(f"{category}: {type(exc).__name__}") from None
+        raise _retry(rt, item, url, category, None) from None
+    if 300 <= status < 400:
+        raise GiveUp(f"redirect: the receiver answered {status}; redirects are not followed")
+    if status == 429 or status >= 500:
+        raise _retry(rt, item, url, f"http_{status}", retry_after)
+    if status >= 400 or status < 200:
+        raise GiveUp(f"http_{status}: the receiver answered {status}")
 
     async def after(session: AsyncSession) -> None:
         if item.case_id:
-            await append_audit(session, action="webhook_delivered", actor=SYSTEM, at=rt.clock.now(), case_id=item.case_id, details={"event_id": item.payload["event_id"], "status": response.status_code, "attempts": item.attempts})
+            await append_audit(session, action="webhook_delivered", actor=SYSTEM, at=rt.clock.now(), case_id=item.case_id, details={"event_id": item.payload["event_id"], "status": status, "attempts": item.attempts})
 
     return after
+
+
+def _deliverable_with(rt: Runtime, item: OutboxItem, url: str) -> str:
+    """The signing secret, or GiveUp: too late, nothing to sign with, or a URL the rules refuse (checked again
+    here: the item may predate the rules, and the policy's URLs are not checked by ingest)."""
+    give_up = rt.settings.webhook_give_up_after
+    if rt.clock.now() - item.created_at > give_up:
+        raise GiveUp(f"expired: not delivered within {format_duration(give_up)} (last failure: {failure_category(item.last_error)})")
+    secret = rt.settings.webhook_secret.get_secret_value() if rt.settings.webhook_secret else None
+    if not secret:
+        raise GiveUp("no_secret: HITL_WEBHOOK_SECRET is not set")
+    refusal = url_refusal(url, rt.settings.outbound_rules)
+    if refusal is not None:
+        raise GiveUp(f"{refusal.category}: {refusal.message}")
+    return secret
+
+
+async def _post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float | None]:
+    async with client.stream("POST", url, content=body, headers=headers) as response:
+        await _drain(response)
+        return response.status_code, _retry_after(response.headers.get("retry-after"))
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read a little of the answer so the connection can be kept; a large or slow one is just closed."""
+    read = 0
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read > DRAIN_BYTES:
+                    return
+    except (TimeoutError, httpx.HTTPError):
+        return
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
+
+
+def _retry(rt: Runtime, item: OutboxItem, url: str, category: str, retry_after: float | None) -> RetryLater:
+    """Back off like the worker does (honouring Retry-After), with the category as the stored error."""
+    wait = max(retry_after or 0.0, backoff(item.attempts, base=rt.settings.webhook_first_retry.total_seconds()))
+    log.warning("webhook %s to %s failed (attempt %d): %s; retry in %.1fs", item.payload["event_id"], redact_url(url), item.attempts, category, wait)
+    return RetryLater(category, seconds=wait)
 
 
 def register_webhook_deliverer(worker: OutboxWorker, first_retry: timedelta) -> None:
