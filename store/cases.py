@@ -114,6 +114,13 @@ async def case_messages(session: AsyncSession, case_id: str, kinds: tuple[str, .
     )
 
 
+async def set_permalink(session: AsyncSession, message_id: int, permalink: str) -> bool:
+    result = await session.execute(
+        update(SlackMessage).where(SlackMessage.id == message_id, SlackMessage.permalink.is_(None)).values(permalink=permalink).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
 async def record_message(session: AsyncSession, message: SlackMessage) -> bool:
     """Remember a posted message once (a replica that adopted the same message changes nothing)."""
     exists = (

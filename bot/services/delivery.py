@@ -230,11 +230,11 @@ async def deliver_page(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
     ts, adopted = await send_rendered(
         render, lambda text, blocks: _post_once(rt, item, target.channel, text, blocks, CARD_EVENT_TYPE, marker, since=_since(case))
     )
-    permalink = await _permalink(rt, target.channel, ts)
 
+    # Pages to one channel go out one at a time: its permalink is fetched later, by the note that needs it.
     async def after(session: AsyncSession) -> None:
         now = rt.clock.now()
-        page = SlackMessage(case_id=case.case_id, kind="page", tier=tier, channel=target.channel, ts=ts, permalink=permalink, created_at=now)
+        page = SlackMessage(case_id=case.case_id, kind="page", tier=tier, channel=target.channel, ts=ts, permalink=None, created_at=now)
         if not await case_store.record_message(session, page):
             return
         version = await case_store.start_tier_clock(session, case.case_id, now=now, **schedule)
@@ -245,7 +245,7 @@ async def deliver_page(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
         await append_audit(session, action="paged", actor=SYSTEM, at=now, case_id=case.case_id, details=details)
         await enqueue_card_update(session, case.case_id, version or case.version, now, suffix=f"page{tier}")
         await outbox.enqueue(
-            session, kind="escalation_note", dedupe_key=f"note:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier, "channel": target.channel, "permalink": permalink}, case_id=case.case_id, ordering_key=f"case:{case.case_id}", now=now
+            session, kind="escalation_note", dedupe_key=f"note:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier, "channel": target.channel}, case_id=case.case_id, ordering_key=f"case:{case.case_id}", now=now
         )
 
     return after
@@ -312,12 +312,26 @@ async def deliver_repage(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
 
 
 async def deliver_escalation_note(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
-    tier, channel, permalink = int(item.payload["tier"]), item.payload["channel"], item.payload.get("permalink")
+    """The note on the original card that says where the case went, with the page's link; the link is
+    remembered, and the card re-rendered to show it too."""
+    tier, channel = int(item.payload["tier"]), item.payload["channel"]
+    case, messages = await _load(rt, item.payload["case_id"])
+    page = _anchor(messages, tier) if case else None
+    fetched = await _permalink(rt, page.channel, page.ts) if page and not page.permalink else None
+    permalink = fetched or (page.permalink if page else None)
 
     def build(case: Case, _reviewers: list[str]) -> tuple[str, list[dict[str, Any]]]:
         return build_escalation_note(tier, tier_name(rt.policy, case.queue, tier), channel, permalink)
 
-    return await _thread_notice(rt, item, 1, build, None)
+    await _thread_notice(rt, item, 1, build, None)
+    if case is None or page is None or fetched is None:
+        return None
+
+    async def after(session: AsyncSession) -> None:
+        if await case_store.set_permalink(session, page.id, fetched):
+            await enqueue_card_update(session, case.case_id, case.version, rt.clock.now(), suffix=f"link{tier}")
+
+    return after
 
 
 async def deliver_unhandled_alert(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
