@@ -15,7 +15,9 @@ from bot.outbound import OutboundRules
 from bot.outbound_http import webhook_client
 from bot.policy import Policy
 from bot.services.reviewers import ReviewerDirectory
+from bot.services.waiting import DecisionWaiters
 from bot.slack import ChannelPacer, create_slack_client
+from store import cases as case_store
 from store.db import create_engine, create_read_engine, create_sessionmaker
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class Runtime:
     slack: AsyncWebClient
     reviewers: ReviewerDirectory
     pacer: ChannelPacer
+    waiters: DecisionWaiters
     clock: Clock = field(default_factory=SystemClock)
     outbox: "OutboxWorker | None" = None
     views: "ViewLog" = field(init=False)
@@ -70,16 +73,23 @@ def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None
     engine = create_engine(settings.database_url, busy_timeout=busy_timeout)
     read_engine = create_read_engine(settings.database_url, engine, busy_timeout=busy_timeout)
     slack = create_slack_client(settings)
+    reads = create_sessionmaker(read_engine)
+
+    async def settled(case_ids: list[str]) -> list[str]:
+        async with reads() as session:
+            return await case_store.settled_among(session, case_ids)
+
     runtime = Runtime(
         settings=settings,
         policy=policy,
         engine=engine,
         sessions=create_sessionmaker(engine),
         read_engine=read_engine,
-        reads=create_sessionmaker(read_engine),
+        reads=reads,
         slack=slack,
         reviewers=ReviewerDirectory(slack),
         pacer=ChannelPacer(settings.slack_channel_rate),
+        waiters=DecisionWaiters(settled),
         clock=clock or SystemClock(),
         http=webhook_client(settings.outbound_rules),
     )

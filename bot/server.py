@@ -111,6 +111,7 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
         await rt.killswitches.refresh(rt)
         socket_mode = socket_mode_handler(rt, bolt)
         connecting = asyncio.create_task(connect_socket_mode(socket_mode)) if socket_mode else None
+        rt.waiters.start()
         if background:
             assert rt.outbox is not None
             rt.outbox.start()
@@ -134,6 +135,7 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
                 scheduler.shutdown(wait=False)
                 assert rt.outbox is not None
                 await rt.outbox.stop()
+            await rt.waiters.stop()
             await rt.slack.session.close()
             rt.slack.session = None
             await rt.close()

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.durations import parse_duration
 from bot.escalation import Escalation, NewInput, case_id_problem, unstorable_strings
 from bot.outbound import url_refusal
 from bot.runtime import Runtime
@@ -84,6 +85,23 @@ async def read_json_object(request: Request) -> dict[str, Any] | JSONResponse:
     return raw
 
 
+def _wait_seconds(text: str | None) -> float:
+    """`?wait=30s` (or `2m`, or plain seconds): how long to hold the request for a decision, 0 without."""
+    if not text:
+        return 0.0
+    try:
+        seconds = float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text).total_seconds()
+    except (ValueError, OverflowError):
+        raise ValueError("a duration like 30s or 1m") from None
+    if not 0 <= seconds <= 3600:
+        raise ValueError("between 0s and 1h (answers come after at most 55 s; ask again)")
+    return seconds
+
+
+def _unsettled(status: dict[str, Any]) -> bool:
+    return status["status"] == "pending" and status["unhandled_at"] is None
+
+
 def routes(rt: Runtime) -> list[Route]:
     async def create_escalation(request: Request) -> JSONResponse:
         actor = _api_actor(rt, request)
@@ -146,7 +164,14 @@ def routes(rt: Runtime) -> list[Route]:
         if problem:
             # Refuse what ingest refuses: no spelling of a path reaches a case under another name.
             return _error(422, "validation_failed", "not a valid case_id", [{"field": "case_id", "message": problem}])
-        status = await case_status(rt, case_id)
+        try:
+            wait = _wait_seconds(request.query_params.get("wait"))
+        except ValueError as exc:
+            return _error(422, "validation_failed", "not a valid wait", [{"field": "wait", "message": str(exc)}])
+        async with rt.waiters.watch(case_id) as settled:
+            status = await case_status(rt, case_id)
+            if status is not None and wait and _unsettled(status) and await settled(wait):
+                status = await case_status(rt, case_id)
         if status is None:
             return _error(404, "not_found", "no case with that case_id")
         return JSONResponse(status)

@@ -132,6 +132,14 @@ async def record_message(session: AsyncSession, message: SlackMessage) -> bool:
     return True
 
 
+async def settled_among(session: AsyncSession, case_ids: list[str]) -> list[str]:
+    """Which of these cases are decided, or unhandled past their last tier (one indexed lookup for all)."""
+    rows = await session.execute(
+        select(Case.case_id).where(Case.case_id.in_(case_ids), (Case.status.not_in(OPEN_STATUSES)) | (Case.unhandled_at.is_not(None)))
+    )
+    return list(rows.scalars())
+
+
 async def pending_load(session: AsyncSession) -> list[tuple[str, int, int]]:
     """(queue, tier, open cases), by SQL aggregate."""
     rows = await session.execute(

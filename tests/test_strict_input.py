@@ -176,3 +176,45 @@ async def test_stored_deadline_far_in_the_future_no_longer_breaks_anything(hitl:
     assert response.status_code == 201
     card = await hitl.card("case-1")
     assert card.blocks
+
+
+async def test_a_waiting_read_answers_when_the_case_is_decided(hitl: Harness) -> None:
+    from blocks.ids import ActionId
+    from tests.test_review_loop import open_modal
+
+    await hitl.escalate()
+    await hitl.card("case-1")
+    waiting = asyncio.create_task(hitl.api.get("/v1/escalations/case-1", params={"wait": "30s"}, timeout=40))
+    await asyncio.sleep(0.2)
+    assert not waiting.done() and hitl.rt.waiters.waiting == 1
+    view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
+    await hitl.slack.submit_view("U0SME1", view["id"], {})
+    response = await asyncio.wait_for(waiting, 10)
+    assert response.status_code == 200 and response.json()["status"] == "approved"
+    assert hitl.rt.waiters.waiting == 0
+
+
+async def test_a_waiting_read_of_a_decided_case_answers_at_once_and_bad_waits_are_422(hitl: Harness) -> None:
+    await hitl.escalate()
+    for bad in ("forever", "-1", "99999999999999999999d", "2h"):
+        response = await hitl.api.get("/v1/escalations/case-1", params={"wait": bad})
+        assert response.status_code == 422 and response.json()["fields"][0]["field"] == "wait", bad
+    short = await hitl.api.get("/v1/escalations/case-1", params={"wait": "0.3"})
+    assert short.status_code == 200 and short.json()["status"] == "pending"
+    assert (await hitl.api.get("/v1/escalations/nope", params={"wait": "1s"})).status_code == 404
+
+
+async def test_a_decision_through_another_replica_reaches_the_waiter(db_url: str, emulator: Any, clock: Any) -> None:
+    from blocks.ids import ActionId
+    from tests.conftest import serve_hitl
+    from tests.test_review_loop import open_modal
+
+    async with serve_hitl(db_url, emulator, clock) as first, serve_hitl(db_url, emulator, clock) as second:
+        await first.escalate()
+        await first.card("case-1")
+        waiting = asyncio.create_task(first.api.get("/v1/escalations/case-1", params={"wait": "30s"}, timeout=40))
+        await asyncio.sleep(0.2)
+        view = await open_modal(second, "U0SME1", "case-1", ActionId.REJECT)
+        await second.slack.submit_view("U0SME1", view["id"], {"reason": "hallucination", "note": "made up"})
+        response = await asyncio.wait_for(waiting, 10)  # found by the other replica's once-a-second poll
+        assert response.json()["status"] == "rejected"

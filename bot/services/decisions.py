@@ -114,6 +114,7 @@ async def decide(rt: Runtime, request: DecisionRequest) -> Decided | AlreadyDeci
         await audit(rt, request.case_id, "decision_refused", request.actor, {"attempted": request.outcome.value, "reason": "already decided", "decided_by": winner.decided_by})
         return AlreadyDecided(winner)
     rt.wake_outbox()
+    rt.waiters.notify(request.case_id)
     return Decided(request.case_id, version)
 
 
