@@ -49,48 +49,51 @@ def hitl_env(h: Harness, **extra: str) -> dict[str, str]:
     return {"HITL_URL": h.url, "HITL_API_TOKEN": API_TOKEN, **extra}
 
 
-async def until_card(h: Harness, case_id: str | None = None, timeout: float = 20.0) -> str:
-    """The case_id of the case whose card is posted (the only or the newest case when none is named)."""
+async def until_card(h: Harness, case_id: str | None = None, showing: str | None = None, timeout: float = 20.0) -> str:
+    """The case_id of a case whose card is posted: the one named, else the newest card showing `showing`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         await h.settle()
-        known = case_id or _newest_case(h)
+        known = case_id or _newest_case(h, showing)
         if known:
             response = await h.api.get(f"/v1/escalations/{known}")
             if response.status_code == 200 and response.json()["message_ts"]:
                 return known
         await asyncio.sleep(0.02)
-    raise AssertionError(f"no card for {case_id or 'any case'}")
+    raise AssertionError(f"no card for {case_id or showing or 'any case'}")
 
 
-def _newest_case(h: Harness) -> str | None:
-    posts = [c for c in h.emulator.calls_to("chat.postMessage") if c.ok and c.args.get("metadata")]
-    if not posts:
-        return None
-    metadata = posts[-1].args["metadata"]
-    if isinstance(metadata, str):
-        metadata = json.loads(metadata)
-    return str(metadata["event_payload"]["case_id"])
+def _newest_case(h: Harness, showing: str | None) -> str | None:
+    for call in reversed(h.emulator.calls_to("chat.postMessage")):
+        metadata = call.args.get("metadata")
+        if not call.ok or not metadata:
+            continue
+        if showing is not None and showing not in json.dumps(call.args.get("blocks"), ensure_ascii=False):
+            continue
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        return str(metadata["event_payload"]["case_id"])
+    return None
 
 
-async def approve(h: Harness, case_id: str | None = None, user: str = "U0SME1", note: str | None = None) -> str:
-    case_id = await until_card(h, case_id)
+async def approve(h: Harness, case_id: str | None = None, user: str = "U0SME1", note: str | None = None, showing: str | None = None) -> str:
+    case_id = await until_card(h, case_id, showing)
     view = await open_modal(h, user, case_id, ActionId.APPROVE)
     await _submit(h, user, view, {"note": note} if note else {})
     return case_id
 
 
-async def edit(h: Harness, values: dict[str, Any], case_id: str | None = None, user: str = "U0SME1") -> str:
+async def edit(h: Harness, values: dict[str, Any], case_id: str | None = None, user: str = "U0SME1", showing: str | None = None) -> str:
     """Submit the Edit modal: `draft_0` is the text, `arg_N` the N-th argument of a proposed action."""
-    case_id = await until_card(h, case_id)
+    case_id = await until_card(h, case_id, showing)
     view = await open_modal(h, user, case_id, ActionId.EDIT)
     await _submit(h, user, view, values)
     return case_id
 
 
-async def reject(h: Harness, category: str, note: str, case_id: str | None = None, user: str = "U0SME1") -> str:
-    case_id = await until_card(h, case_id)
+async def reject(h: Harness, category: str, note: str, case_id: str | None = None, user: str = "U0SME1", showing: str | None = None) -> str:
+    case_id = await until_card(h, case_id, showing)
     view = await open_modal(h, user, case_id, ActionId.REJECT)
     await _submit(h, user, view, {"reason": category, "note": note})
     return case_id
