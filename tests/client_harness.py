@@ -50,21 +50,23 @@ def hitl_env(h: Harness, **extra: str) -> dict[str, str]:
 
 
 async def until_card(h: Harness, case_id: str | None = None, showing: str | None = None, timeout: float = 20.0) -> str:
-    """The case_id of a case whose card is posted: the one named, else the newest card showing `showing`."""
+    """The case_id of a case whose card is posted: the one named, else the newest pending case whose card
+    shows `showing` (any text of its blocks)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
         await h.settle()
-        known = case_id or _newest_case(h, showing)
-        if known:
-            response = await h.api.get(f"/v1/escalations/{known}")
-            if response.status_code == 200 and response.json()["message_ts"]:
-                return known
+        for candidate in [case_id] if case_id else _carded_cases(h, showing):
+            response = await h.api.get(f"/v1/escalations/{candidate}")
+            if response.status_code == 200 and response.json()["message_ts"] and (case_id or response.json()["status"] == "pending"):
+                return candidate
         await asyncio.sleep(0.02)
-    raise AssertionError(f"no card for {case_id or showing or 'any case'}")
+    raise AssertionError(f"no card for {case_id or showing or 'a pending case'}")
 
 
-def _newest_case(h: Harness, showing: str | None) -> str | None:
+def _carded_cases(h: Harness, showing: str | None) -> list[str]:
+    """Case ids of the cards posted so far, newest first."""
+    found = []
     for call in reversed(h.emulator.calls_to("chat.postMessage")):
         metadata = call.args.get("metadata")
         if not call.ok or not metadata:
@@ -73,8 +75,8 @@ def _newest_case(h: Harness, showing: str | None) -> str | None:
             continue
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
-        return str(metadata["event_payload"]["case_id"])
-    return None
+        found.append(str(metadata["event_payload"]["case_id"]))
+    return found
 
 
 async def approve(h: Harness, case_id: str | None = None, user: str = "U0SME1", note: str | None = None, showing: str | None = None) -> str:
