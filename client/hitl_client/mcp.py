@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         client = AsyncHitlClient()
     except ValueError as exc:
         sys.exit(f"hitl-mcp: {exc}")
-    server = build_server(client, timeout=options.timeout, skill=options.skill)
+    server = build_server(client, timeout=options.timeout, skill=options.skill or None)  # "" from an unset ${VAR:-}
     if options.http:
         server.run("streamable-http", host=options.host, port=options.port)
     else:
