@@ -7,6 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
+
+pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
+pytest.importorskip("langgraph", reason="./client is not installed (README: Tests)")
+pytest.importorskip("langchain", reason="./client is not installed (README: Tests)")
+pytest.importorskip("agents", reason="./client is not installed (README: Tests)")
+
 from agents import Agent, RunConfig, Runner, function_tool
 from agents.testing import ScriptedModel, assistant_message, function_call
 from langchain.agents import create_agent

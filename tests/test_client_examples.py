@@ -9,6 +9,10 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
+pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
+
 from tests.client_harness import REPO, approve, edit, hitl_env, quick_polls, reject, server  # noqa: F401 - fixtures
 from tests.conftest import Harness
 

@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
+pytest.importorskip("mcp", reason="./client is not installed (README: Tests)")
+
 from mcp import Client, StdioServerParameters
 
 from tests.client_harness import REPO, approve, edit, hitl_env, quick_polls, server  # noqa: F401 - fixtures

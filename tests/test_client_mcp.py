@@ -14,6 +14,10 @@ import sys
 from typing import Any
 
 import pytest
+
+pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
+pytest.importorskip("mcp", reason="./client is not installed (README: Tests)")
+
 from mcp import Client
 
 from hitl_client import AsyncHitlClient, _core

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
+
 from hitl_client import (
     AsyncHitlClient,
     HitlClient,

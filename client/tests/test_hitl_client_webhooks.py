@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
+
 from hitl_client import InvalidSignature, verify_webhook
 
 standardwebhooks = pytest.importorskip("standardwebhooks.webhooks")
