@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds a tool call waits before answering 'still pending' (default 300, env HITL_MCP_TIMEOUT)")
     parser.add_argument("--skill", default=os.environ.get("HITL_MCP_SKILL"), help="skill (routing) of escalations that name none (env HITL_MCP_SKILL)")
     options = parser.parse_args(argv)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per long poll on stderr
     try:
         client = AsyncHitlClient()
     except ValueError as exc:
