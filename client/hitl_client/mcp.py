@@ -177,7 +177,7 @@ async def _permission(
     tool_name: str, tool_input: dict[str, Any], tool_use_id: str | None,
 ) -> dict[str, Any]:
     case_id = _core.stable_case_id("mcp-permission", tool_name, tool_input, tool_use_id)
-    draft = f"The coding agent asks to run {tool_name} with:\n{json.dumps(tool_input, indent=2, ensure_ascii=False)}"
+    draft = f"The coding agent asks to run {tool_name}.\n{_core.describe_action(tool_name, tool_input)}"
     try:
         await client.escalate(
             case_id, draft, f"{tool_name} needs permission",
