@@ -230,13 +230,20 @@ class OutboxWorker:
                 return
 
     async def _deliver(self, item: OutboxItem, token: str) -> None:
-        self._held[item.id] = token
-        try:
-            await self._deliver_held(item, token)
-        finally:
-            self._held.pop(item.id, None)
+        """Deliver the item, then the rest of its ordering line while the next one is due: each next item is
+        claimed in the transaction that marks the previous one delivered, so a channel's backlog goes out at
+        the pace Slack allows instead of one claim query and one wake-up per item."""
+        next_item: OutboxItem | None = item
+        while next_item is not None:
+            current = next_item
+            self._held[current.id] = token
+            try:
+                next_item = await self._deliver_held(current, token)
+            finally:
+                self._held.pop(current.id, None)
 
-    async def _deliver_held(self, item: OutboxItem, token: str) -> None:
+    async def _deliver_held(self, item: OutboxItem, token: str) -> OutboxItem | None:
+        """Deliver one item; return the next item of its line, already claimed under `token`, if one is due."""
         deliverer = self.deliverers.get(item.kind)
         try:
             if deliverer is None:
@@ -244,16 +251,20 @@ class OutboxWorker:
             after = await deliverer(self.rt, item)
         except RetryLater as exc:
             await self._retry(item, token, str(exc), exc.seconds)
-            return
+            return None
         except GiveUp as exc:
             await self._dead(item, token, f"given up: {exc}")
-            return
+            return None
         except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes the worker
             await self._failed(item, token, exc)
-            return
+            return None
+        now = self.rt.clock.now()
         async with self.rt.sessions.begin() as session:
-            if await store.mark_delivered(session, item.id, token, self.rt.clock.now()) and after is not None:
+            if await store.mark_delivered(session, item.id, token, now) and after is not None:
                 await after(session)
+            if item.ordering_key is None or self._stopping:
+                return None
+            return await store.claim_next_in_line(session, item.ordering_key, now=now, lease=self.lease, token=token)
 
     async def _failed(self, item: OutboxItem, token: str, exc: Exception) -> None:
         code = slack_error_code(exc)

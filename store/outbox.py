@@ -100,6 +100,25 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease: timedelta, t
     return sorted(rows, key=lambda row: row.id)
 
 
+async def claim_next_in_line(session: AsyncSession, ordering_key: str, *, now: datetime, lease: timedelta, token: str) -> OutboxItem | None:
+    """The next claimable item of one ordering line, claimed under `token` (None if none is due)."""
+    due = (
+        select(OutboxItem.id)
+        .where(OutboxItem.ordering_key == ordering_key, *_claimable(now))
+        .order_by(OutboxItem.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        update(OutboxItem)
+        .where(OutboxItem.id == due.scalar_subquery())
+        .values(claimed_until=now + lease, claim_token=token, attempts=OutboxItem.attempts + 1)
+        .returning(OutboxItem)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(claimed)).scalar_one_or_none()
+
+
 async def mark_delivered(session: AsyncSession, item_id: int, token: str, now: datetime) -> bool:
     result = await session.execute(
         update(OutboxItem)
