@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.durations import Duration
+from bot.identity import TEAM_ID
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -40,6 +41,12 @@ class Settings(BaseSettings):
     # How often the outbox worker looks for work other replicas queued or retries that fell due.
     outbox_poll_seconds: float = Field(1.0, alias="HITL_OUTBOX_POLL_SECONDS", gt=0)
 
+    # ---- Start-up checks with Slack (auth.test) ----
+    # The workspace the bot token must belong to; `hitl serve` stops when auth.test names another one.
+    slack_team_id: str | None = Field(None, alias="SLACK_TEAM_ID")
+    # How long start-up keeps trying to reach Slack before it gives up (a crash loop says more than a half-start).
+    slack_startup_wait: Duration = Field(timedelta(minutes=1), alias="HITL_SLACK_STARTUP_WAIT")
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: str) -> str:
@@ -56,6 +63,15 @@ class Settings(BaseSettings):
             return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+    @field_validator("slack_team_id", mode="before")
+    @classmethod
+    def _workspace_id(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is not None and not (isinstance(value, str) and TEAM_ID.match(value)):
+            raise ValueError("must be a Slack workspace ID like T0123ABCD (auth.test's team_id)")
         return value
 
     @property
@@ -84,4 +100,4 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
         alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
-        raise ConfigError(f"{alias or field}: {first['msg']}") from None
+        raise ConfigError(f"{alias or field}: {first['msg'].removeprefix('Value error, ')}") from None
