@@ -9,8 +9,8 @@ Processes (none shares an event loop with another): `hitl serve` (uvicorn, one w
 
 1. `--cases` billing escalations are POSTed to hitl and their cards posted to the emulator (the server runs
    with `HITL_SLACK_CHANNEL_RATE=1000` so the cards go out at once; the limit is not what is measured here).
-2. Every click is a signed `block_actions` request built from Slack's own fixture
-   (`shared/slack-fixtures/block_actions_button_in_message.json`), pointed at a real card: the Approve button
+2. Every click is a signed `block_actions` request built from a Slack-shaped fixture
+   (`tests/fixtures/slack/block_actions_button_in_message.json`), pointed at a real card: the Approve button
    exactly as the card carries it, the card itself as `message`, a fresh `trigger_id` and `action_ts`. Clicks
    rotate over (case x reviewer) pairs, reviewers U0SME1, U0BILL1, U0BILL2 (tier 1 of billing, S0BILLING's
    members), so the same reviewer clicks the same card again only after cases x 3 clicks: no click is dropped
@@ -73,13 +73,13 @@ from bench.common import (  # noqa: E402
 from bot.emulator.client import payload_body, sign  # noqa: E402
 from bot.emulator.interactions import action_payload, find_element  # noqa: E402
 
-FIXTURE = ROOT.parent / "shared" / "slack-fixtures" / "block_actions_button_in_message.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "slack" / "block_actions_button_in_message.json"
 APPROVE = "hitl.approve"
 CHANNEL = "C0BILLING"
 
 
 class Clicks:
-    """Signed, unique Approve clicks on the cards, built from Slack's block_actions fixture."""
+    """Signed, unique Approve clicks on the cards, built from a Slack-shaped block_actions fixture (tests/fixtures/slack)."""
 
     def __init__(self, cards: list[dict[str, Any]], reviewers: list[str]) -> None:
         self.template = json.loads(FIXTURE.read_text()) if FIXTURE.exists() else {"type": "block_actions", "api_app_id": "A0HITL", "team": {"id": "T0HITL"}, "enterprise": None, "is_enterprise_install": False}

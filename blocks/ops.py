@@ -8,7 +8,7 @@ from typing import Any
 
 from blocks.ids import CallbackId, InputId
 from blocks.text import escape_mrkdwn, fit, human_delta, plain, slack_date
-from bot.killswitch import ActiveSwitch, Mode
+from bot.killswitch import MAX_REASON, ActiveSwitch, Mode
 
 Block = dict[str, Any]
 MAX_LISTED = 40  # rows in one answer; a message holds 50 blocks, we use one section per group of rows
@@ -154,7 +154,7 @@ def build_kill_modal(default_scope: str = "all") -> dict[str, Any]:
                 "block_id": InputId.REASON.value,
                 "label": {"type": "plain_text", "text": "Reason"},
                 "hint": {"type": "plain_text", "text": "Announced in the ops channel and kept in the audit trail."},
-                "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "multiline": True, "max_length": 2000},
+                "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "multiline": True, "max_length": MAX_REASON},
             },
         ],
     }

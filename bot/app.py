@@ -26,6 +26,9 @@ class _SkipClientTokenWarning(logging.Filter):
 
 
 def create_bolt_app(rt: Runtime) -> AsyncApp:
+    if rt.identity is None:
+        # Every request is checked against the workspace auth.test named: without it none could be trusted.
+        raise ValueError("create_bolt_app needs the runtime's Slack identity: build it with bot.startup.check_slack's result")
     secret = rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else None
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_SkipClientTokenWarning())
     app = AsyncApp(client=rt.slack, signing_secret=secret, process_before_response=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,8 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     hooked = [q.name for q in policy.queues if q.webhook_url] + (["ops"] if policy.ops and policy.ops.webhook_url else [])
     if hooked and not settings.webhook_secret:
         raise CliError(f"HITL_WEBHOOK_SECRET is required: the policy sets webhook_url ({', '.join(hooked)}), and webhooks are signed")
+    identity = _check_slack(settings, policy)
     _upgrade(settings.database_url)
-    runtime = build_runtime(settings, policy)
+    runtime = build_runtime(settings, policy, identity=identity)
     app = create_asgi_app(runtime)
     port = args.port or settings.port
     host = args.host or settings.host
@@ -68,6 +70,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # With SLACK_APP_TOKEN the app also takes Slack's requests over Socket Mode (opened in the server's lifespan).
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=True)
     return 0
+
+
+def _check_slack(settings: Settings, policy: Policy) -> Any:
+    """auth.test and the policy's channels, before anything listens (bot/startup.py); one line when it can't go on."""
+    from bot.startup import SlackCheckFailed, check_slack
+
+    try:
+        return asyncio.run(check_slack(settings, policy))
+    except SlackCheckFailed as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -167,16 +179,57 @@ def _anchors_in_slack(settings: Settings) -> list[Any]:
 
 
 def _run_with_sessions(settings: Settings, work: Callable[..., Any]) -> Any:
+    """Run `work` against hitl's database, which must exist and have hitl's schema (this never creates either)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
     from store.db import create_engine, create_sessionmaker
+
+    where = _database_place(settings.database_url)
 
     async def run() -> Any:
         engine = create_engine(settings.database_url)
         try:
+            try:
+                await _require_schema(engine, where)
+            except (OperationalError, DBAPIError, OSError) as exc:
+                reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+                raise CliError(f"HITL_DATABASE_URL: cannot open the database at {where}: {reason[0] if reason else type(exc).__name__}") from None
             return await work(create_sessionmaker(engine))
         finally:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def _database_place(url: str) -> str:
+    """Where the database is, for messages (no password); a SQLite file that does not exist stops here, before
+    the driver would create it."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from store.db import is_sqlite
+
+    parsed = make_url(url)
+    if not is_sqlite(url):
+        return parsed.render_as_string(hide_password=True)
+    path = parsed.database or ""
+    if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+        raise CliError(f"HITL_DATABASE_URL: there is no database at {Path(path).resolve()}; run `hitl db upgrade` to create one, or point HITL_DATABASE_URL at hitl's database")
+    return str(Path(path).resolve()) if path and path != ":memory:" else url
+
+
+async def _require_schema(engine: Any, where: str) -> None:
+    from store.migrate import current_revision, head_revision, known_revision
+
+    current = await current_revision(engine)
+    if current is None:
+        raise CliError(f"HITL_DATABASE_URL: the database at {where} has no hitl schema; run `hitl db upgrade` or point HITL_DATABASE_URL at hitl's database")
+    head = head_revision()
+    if current != head:
+        if known_revision(current):
+            raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, this hitl needs {head}; run `hitl db upgrade`")
+        raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, newer than this hitl knows ({head}); upgrade hitl")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -199,7 +252,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         async with sessions() as session:
             return await write_export(session, sys.stdout, ExportFormat(args.format), since=since, queue=args.queue, outcomes=outcomes, mark_rejected=args.rejected == "mark")
 
-    written = _run_with_sessions(settings, work)
+    try:
+        written = _run_with_sessions(settings, work)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `hitl export | head`: the reader has what it wanted. Quietly, and without a second error when Python
+        # flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     print(f"hitl: exported {written} record(s)", file=sys.stderr)
     return 0
 

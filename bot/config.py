@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.durations import Duration
+from bot.identity import TEAM_ID
 from bot.outbound import OutboundRules, parse_allowed_hosts
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
     # How often the outbox worker looks for work other replicas queued or retries that fell due.
     outbox_poll_seconds: float = Field(1.0, alias="HITL_OUTBOX_POLL_SECONDS", gt=0)
 
+    # ---- Start-up checks with Slack (auth.test) ----
+    # The workspace the bot token must belong to; `hitl serve` stops when auth.test names another one.
+    slack_team_id: str | None = Field(None, alias="SLACK_TEAM_ID")
+    # How long start-up keeps trying to reach Slack before it gives up (a crash loop says more than a half-start).
+    slack_startup_wait: Duration = Field(timedelta(minutes=1), alias="HITL_SLACK_STARTUP_WAIT")
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: str) -> str:
@@ -73,6 +80,15 @@ class Settings(BaseSettings):
     def outbound_rules(self) -> OutboundRules:
         hosts, networks = parse_allowed_hosts(self.webhook_allowed_hosts)
         return OutboundRules(allow_private=self.webhook_allow_private, hosts=hosts, networks=networks)
+
+    @field_validator("slack_team_id", mode="before")
+    @classmethod
+    def _workspace_id(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is not None and not (isinstance(value, str) and TEAM_ID.match(value)):
+            raise ValueError("must be a Slack workspace ID like T0123ABCD (auth.test's team_id)")
+        return value
 
     @property
     def api_token_list(self) -> list[str]:

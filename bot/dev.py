@@ -23,9 +23,10 @@ from bot.emulator import Emulator, SlackRequestSender, serve_emulator
 from bot.emulator.ui import create_ui_routes
 from bot.emulator.webapi import require_loopback, serve_asgi
 from bot.policy import GROUP_ID, Policy
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.server import create_asgi_app
 from bot.services.escalation import run_sweep
+from bot.startup import start_runtime
 from store import outbox as outbox_store
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ async def run_dev(policy: Policy, policy_source: str, *, host: str, port: int, d
     routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(workspace.bot_url, signing_secret, emulator), controls=workspace)
     async with serve_emulator(emulator, host=host, port=port, extra_routes=routes) as api_url:
         emulator_url = api_url.removesuffix("/api/")
-        rt = build_runtime(dev_settings(db_path, emulator_url, api_token, signing_secret), policy, workspace.clock)
+        rt = await start_runtime(dev_settings(db_path, emulator_url, api_token, signing_secret), policy, workspace.clock)
         workspace.rt = rt
         async with serve_asgi(create_asgi_app(rt), host=host, port=0, lifespan="on") as bot_url:
             workspace.bot_url = bot_url

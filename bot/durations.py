@@ -11,15 +11,22 @@ from pydantic import BeforeValidator, PlainSerializer
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(?:\d+[smhd])+$")
 _PART = re.compile(r"(\d+)([smhd])")
+# Far beyond any SLA or report window, and far inside what datetime arithmetic can hold (a timedelta tops out
+# at 999,999,999 days): `99999999999d` is a clear ValueError here, not an OverflowError somewhere later.
+LONGEST = timedelta(days=36_500)
 
 
 def parse_duration(text: str) -> timedelta:
     cleaned = text.strip().lower().replace(" ", "")
-    if not _DURATION.match(cleaned):
-        raise ValueError(f"{text!r} is not a duration (use s, m, h, d: e.g. 90s, 30m, 4h, 1d, 1h30m)")
+    shown = repr(text if len(text) <= 40 else text[:40] + "…")
+    # 60 characters hold any real duration; the cap keeps int() away from numbers with thousands of digits.
+    if len(cleaned) > 60 or not _DURATION.fullmatch(cleaned):
+        raise ValueError(f"{shown} is not a duration (use s, m, h, d: e.g. 90s, 30m, 4h, 1d, 1h30m)")
     seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(cleaned))
     if seconds <= 0:
-        raise ValueError(f"{text!r} must be longer than zero")
+        raise ValueError(f"{shown} must be longer than zero")
+    if seconds > LONGEST.total_seconds():
+        raise ValueError(f"{shown} is too long (at most {LONGEST.days:,} days)")
     return timedelta(seconds=seconds)
 
 

@@ -9,6 +9,11 @@ from enum import StrEnum
 from typing import Any
 
 SCOPE_KINDS = ("queue", "tenant", "model", "skill")
+# A reason is announced in the ops channel and kept in the audit trail: a paragraph, not a document.
+MAX_REASON = 1000
+# Control characters other than line breaks and tabs have no business in a scope or a reason (and PostgreSQL
+# cannot store NUL at all).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SCOPE = re.compile(r"^(queue|tenant|model|skill):(\S{1,150})$")
 _SCOPE_SHAPE = re.compile(r"^[A-Za-z_]+:\S+$")
 
@@ -30,9 +35,9 @@ class Scope:
         cleaned = text.strip()
         if cleaned.lower() == "all":
             return cls("all")
-        match = _SCOPE.match(cleaned)
-        if not match:
-            raise ValueError(f"`{cleaned[:60]}` is not a scope: use all, queue:<name>, tenant:<id>, model:<name> or skill:<name>")
+        match = _SCOPE.fullmatch(cleaned)
+        if not match or _CONTROL.search(cleaned):
+            raise ValueError(f"`{_CONTROL.sub('?', cleaned[:60])}` is not a scope: use all, queue:<name>, tenant:<id>, model:<name> or skill:<name>")
         return cls(match.group(1), match.group(2))
 
     @staticmethod
@@ -96,20 +101,30 @@ class KillArgs:
     reason: str
 
 
+def check_reason(reason: str) -> str:
+    """The reason as given, or ValueError saying why it can't be kept."""
+    if len(reason) > MAX_REASON:
+        raise ValueError(f"the reason is {len(reason):,} characters long; keep it to {MAX_REASON:,}")
+    if _CONTROL.search(reason):
+        raise ValueError("the reason contains control characters; use plain text")
+    return reason
+
+
 def parse_kill_args(text: str) -> KillArgs:
     """`[scope] [mode:off|mode:human-only] [reason…]` in any order of the first two; ValueError says what is wrong."""
     scope, mode = Scope("all"), Mode.HUMAN_ONLY
     rest = text.strip()
     for _ in range(2):
-        head, _, tail = rest.partition(" ")
+        parts = rest.split(maxsplit=1)
+        head, tail = (parts[0], parts[1] if len(parts) > 1 else "") if parts else ("", "")
         if head.lower().startswith("mode:"):
             try:
                 mode = Mode(head.split(":", 1)[1].lower())
             except ValueError:
-                raise ValueError(f"`{head[:40]}` is not a mode: use mode:human-only or mode:off") from None
+                raise ValueError(f"`{_CONTROL.sub('?', head[:40])}` is not a mode: use mode:human-only or mode:off") from None
         elif Scope.looks_like_scope(head):
             scope = Scope.parse(head)
         else:
             break
         rest = tail.strip()
-    return KillArgs(scope, mode, rest)
+    return KillArgs(scope, mode, check_reason(rest))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.identity import SlackIdentity
 from bot.outbound import OutboundRules
 from bot.outbound_http import webhook_client
 from bot.policy import Policy
@@ -40,6 +41,9 @@ class Runtime:
     pacer: ChannelPacer
     waiters: DecisionWaiters
     clock: Clock = field(default_factory=SystemClock)
+    # Who the bot is in Slack (auth.test at start): requests from other workspaces are refused. None only in
+    # runtimes that serve no Slack requests (CLI reports, tests of the outbox).
+    identity: SlackIdentity | None = None
     outbox: "OutboxWorker | None" = None
     views: "ViewLog" = field(init=False)
     killswitches: "KillSwitchBoard" = field(default_factory=lambda: _board())
@@ -65,7 +69,7 @@ def _board() -> "KillSwitchBoard":
     return KillSwitchBoard()
 
 
-def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None) -> Runtime:
+def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None, *, identity: SlackIdentity | None = None) -> Runtime:
     from bot.outbox import OutboxWorker
     from bot.services.review import ViewLog
 
@@ -73,6 +77,7 @@ def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None
     engine = create_engine(settings.database_url, busy_timeout=busy_timeout)
     read_engine = create_read_engine(settings.database_url, engine, busy_timeout=busy_timeout)
     slack = create_slack_client(settings)
+    clock = clock or SystemClock()
     reads = create_sessionmaker(read_engine)
 
     async def settled(case_ids: list[str]) -> list[str]:
@@ -87,10 +92,12 @@ def build_runtime(settings: Settings, policy: Policy, clock: Clock | None = None
         read_engine=read_engine,
         reads=reads,
         slack=slack,
-        reviewers=ReviewerDirectory(slack),
+        # Membership ages on the runtime's clock, so a test (or `hitl dev`) can move time past the grace.
+        reviewers=ReviewerDirectory(slack, clock=lambda: clock.now().timestamp()),
         pacer=ChannelPacer(settings.slack_channel_rate),
         waiters=DecisionWaiters(settled),
-        clock=clock or SystemClock(),
+        clock=clock,
+        identity=identity,
         http=webhook_client(settings.outbound_rules),
     )
     runtime.outbox = OutboxWorker(runtime)

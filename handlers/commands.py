@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,16 +12,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.ids import CallbackId, CommandMetadata, InputId
 from blocks.ops import build_help, build_kill_modal, describe_switch
 from blocks.text import escape_mrkdwn, fit
-from bot.killswitch import parse_kill_args
-from bot.durations import parse_duration
+from bot.killswitch import KillArgs
 from bot.runtime import Runtime
 from bot.services.digest import recent_window, render_digest
 from bot.services.killswitch import AlreadyPaused, kill, resume
-from bot.services.ops import audit_refused_command, is_operator, queue_report, status_report
-from handlers import forms
+from bot.services.ops import audit_refused_command, clean_text, is_operator, queue_report, status_report
+from bot.services.review import Reviewer, refuse_stranger
+from handlers import forms, slash
 from handlers.answers import after_ack
 from handlers.payloads import reviewer_of, state_values
-from store.audit import Actor
 
 log = logging.getLogger(__name__)
 
@@ -38,90 +36,83 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def answer(ack: AsyncAck, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         await ack(response_type="ephemeral", text=fit(text, 3000, escape=False), blocks=blocks)
 
-    async def operator_or_refuse(ack: AsyncAck, actor: Actor, sub: str, text: str) -> bool:
-        auth = await is_operator(rt, actor.id or "")
+    async def operator_or_refuse(ack: AsyncAck, requester: Reviewer, sub: str, text: str) -> bool:
+        auth = await is_operator(rt, requester.user_id)
         if auth.allowed:
             return True
-        await audit_refused_command(rt, actor, sub, text)
-        why = "I couldn't check your user groups with Slack just now; try again in a minute." if auth.unverified else "Only the operators named in the policy (`ops.operators`) can do that. The attempt was recorded."
+        await audit_refused_command(rt, requester.actor, sub, text, "membership_unverified" if auth.unverified else "not_an_operator")
+        why = UNVERIFIED_OPERATOR if auth.unverified else "Only the operators named in the policy (`ops.operators`) can do that. The attempt was recorded."
         await answer(ack, f"🚫 `/hitl {sub}`: {why}")
         return False
 
     async def handle_hitl_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
-        text = (command.get("text") or "").strip()
-        sub, _, rest = text.partition(" ")
-        sub = sub.lower() or "help"
-        actor = reviewer_of(command).actor
-        if sub == "help":
-            await answer(ack, *build_help())
-        elif sub == "status":
+        text = command.get("text") if isinstance(command.get("text"), str) else ""
+        requester = reviewer_of(command)
+        if (refusal := await refuse_stranger(rt, requester, None, {"command": slash.subcommand(text), "text": clean_text(text)})) is not None:
+            await answer(ack, refusal.text)
+            return
+        parsed = slash.parse_command(text.strip())
+        if isinstance(parsed, slash.Usage):
+            await answer(ack, parsed.text)
+        elif isinstance(parsed, slash.Help):
+            await answer(ack, *build_help(f"⚠️ Unknown subcommand `{slash.shown(parsed.unknown)}`.\n\n" if parsed.unknown else ""))
+        elif isinstance(parsed, slash.Status):
             await answer(ack, *await status_report(rt))
-        elif sub == "queue":
-            name = rest.strip() or None
-            if name and rt.policy.queue(name) is None:
-                known = ", ".join(f"`{q.name}`" for q in rt.policy.queues)
-                await answer(ack, f"No queue `{escape_mrkdwn(name[:60])}`. Queues: {known}.")
+        elif isinstance(parsed, slash.QueueListing):
+            if parsed.name and rt.policy.queue(parsed.name) is None:
+                await answer(ack, f"No queue `{slash.shown(parsed.name)}`. Queues: {known_queues(rt)}.")
                 return
-            await answer(ack, *await queue_report(rt, name))
-        elif sub == "digest":
-            words = rest.split()
-            since = timedelta(hours=24)
-            if "--since" in words:
-                at = words.index("--since")
-                try:
-                    since = parse_duration(words[at + 1])
-                except (IndexError, ValueError):
-                    await answer(ack, "⚠️ `--since` takes a duration like `24h` or `7d`.\nUsage: `/hitl digest [queue] [--since 7d]`")
-                    return
-                del words[at : at + 2]
-            name = words[0] if words else None
-            if name and rt.policy.queue(name) is None:
-                await answer(ack, f"No queue `{escape_mrkdwn(name[:60])}`. Queues: {', '.join(f'`{q.name}`' for q in rt.policy.queues)}.")
+            await answer(ack, *await queue_report(rt, parsed.name))
+        elif isinstance(parsed, slash.Digest):
+            if parsed.queue and rt.policy.queue(parsed.queue) is None:
+                await answer(ack, f"No queue `{slash.shown(parsed.queue)}`. Queues: {known_queues(rt)}.")
                 return
-            _, digest_text, blocks = await render_digest(rt, recent_window(rt, since), name)
+            _, digest_text, blocks = await render_digest(rt, recent_window(rt, parsed.since), parsed.queue)
             await answer(ack, digest_text, blocks)
-        elif sub in ("kill", "resume"):
-            if not await operator_or_refuse(ack, actor, sub, text):
+        elif isinstance(parsed, slash.Kill):
+            if not await operator_or_refuse(ack, requester, "kill", text):
                 return
-            try:
-                args = parse_kill_args(rest)
-            except ValueError as exc:
-                await answer(ack, f"⚠️ {escape_mrkdwn(str(exc))}\nUsage: `/hitl {sub} [scope] {'[mode:off] ' if sub == 'kill' else ''}[reason…]`")
+            if parsed.args.reason:
+                await answer(ack, _kill_answer(rt, await kill(rt, parsed.args.scope, parsed.args.mode, parsed.args.reason, requester.actor)))
                 return
-            if sub == "kill" and not args.reason:
-                # No reason given: ask for scope, mode and a reason in a form (the trigger_id is ticking).
-                await ack()
-                meta = CommandMetadata(channel=command.get("channel_id"))
-                async with after_ack(client, command):
-                    await client.views_open(trigger_id=command["trigger_id"], view={**build_kill_modal(str(args.scope)), "private_metadata": meta.dump()})
+            # No reason given: ask for scope, mode and a reason in a form (the trigger_id is ticking).
+            await ack()
+            meta = CommandMetadata(channel=command.get("channel_id"))
+            async with after_ack(client, command):
+                await client.views_open(trigger_id=command["trigger_id"], view={**build_kill_modal(str(parsed.args.scope)), "private_metadata": meta.dump()})
+        else:  # slash.Resume
+            if not await operator_or_refuse(ack, requester, "resume", text):
                 return
-            if sub == "kill":
-                await answer(ack, _kill_answer(rt, await kill(rt, args.scope, args.mode, args.reason, actor)))
-                return
-            lifted = await resume(rt, args.scope, args.reason or "(no reason given)", actor)
+            args = parsed.args
+            lifted = await resume(rt, args.scope, args.reason or "(no reason given)", requester.actor)
             if lifted is None:
-                active = ", ".join(f"`{escape_mrkdwn(str(s.scope))}`" for s in rt.killswitches.switches) or "none"
+                active = ", ".join(f"`{escape_mrkdwn(str(s.scope))}`" for s in rt.killswitches.switches[:20]) or "none"
                 await answer(ack, f"Nothing is paused for `{escape_mrkdwn(str(args.scope))}`. Active pauses: {active}.")
                 return
             await answer(ack, f"▶️ Resumed `{escape_mrkdwn(str(lifted.scope))}` (was {lifted.mode.value} since its pause by <@{lifted.created_by}>).")
-        else:
-            await answer(ack, *build_help(f"⚠️ Unknown subcommand `{escape_mrkdwn(sub[:40])}`.\n\n"))
 
     async def handle_kill_submission(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        requester = reviewer_of(body)
         args = forms.parse_kill(state_values(body))
+        attempted = f"{args.scope} (modal)" if isinstance(args, KillArgs) else "(modal)"
+        if await refuse_stranger(rt, requester, None, {"command": "kill", "text": attempted}) is not None:
+            await ack(response_action="errors", errors={InputId.SCOPE.value: STRANGER_FIELD})
+            return
         if isinstance(args, dict):
             await ack(response_action="errors", errors=args)
             return
-        actor = reviewer_of(body).actor
-        if not (await is_operator(rt, actor.id or "")).allowed:
-            await audit_refused_command(rt, actor, "kill", f"{args.scope} (modal)")
-            await ack(response_action="errors", errors={InputId.SCOPE.value: "Only the operators named in the policy can pause automation."})
+        auth = await is_operator(rt, requester.user_id)
+        if not auth.allowed:
+            await audit_refused_command(rt, requester.actor, "kill", attempted, "membership_unverified" if auth.unverified else "not_an_operator")
+            why = "I couldn't check your user-group membership with Slack just now. Nothing was changed; try again in a minute." if auth.unverified else "Only the operators named in the policy can pause automation."
+            await ack(response_action="errors", errors={InputId.SCOPE.value: why})
             return
+        actor = requester.actor
         result = await kill(rt, args.scope, args.mode, args.reason, actor)
         await ack()
         try:
             channel = CommandMetadata.model_validate_json(body["view"]["private_metadata"]).channel
-        except (KeyError, ValidationError):
+        except (KeyError, TypeError, ValidationError):
             channel = None
         if channel:
             async with after_ack(client, body):
@@ -129,3 +120,12 @@ def register(app: AsyncApp, rt: Runtime) -> None:
 
     app.command("/hitl")(handle_hitl_command)
     app.view(CallbackId.KILL.value)(handle_kill_submission)
+
+
+UNVERIFIED_OPERATOR = "I couldn't check your user-group membership with Slack just now, so I can't tell whether you're an operator. Nothing was changed, and the attempt was recorded; try again in a minute."
+# An inline modal error holds at most 150 characters; nothing from the request is echoed.
+STRANGER_FIELD = "Only members of the workspace this hitl is installed in can pause it. Nothing was changed; the attempt was recorded."
+
+
+def known_queues(rt: Runtime) -> str:
+    return ", ".join(f"`{q.name}`" for q in rt.policy.queues[:40])

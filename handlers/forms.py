@@ -9,7 +9,7 @@ from typing import Any
 
 from blocks.ids import InputId, ModalMetadata, RejectReason
 from blocks.modals import arg_block_id, draft_block_id, join_parts
-from bot.killswitch import KillArgs, Mode, Scope
+from bot.killswitch import KillArgs, Mode, Scope, check_reason
 
 Errors = dict[str, str]
 
@@ -129,17 +129,27 @@ def parse_reject(values: dict[str, dict[str, Any]]) -> RejectForm | Errors:
 
 
 def parse_kill(values: dict[str, dict[str, Any]]) -> KillArgs | Errors:
+    """The kill form, bounded like `/hitl kill`: a scope, a mode, and a reason of at most MAX_REASON characters."""
     errors: Errors = {}
     scope_text = _text(values, InputId.SCOPE.value).strip() or "all"
-    mode = (_element(values, InputId.MODE.value).get("selected_option") or {}).get("value") or Mode.HUMAN_ONLY.value
+    picked = (_element(values, InputId.MODE.value).get("selected_option") or {}).get("value") or Mode.HUMAN_ONLY.value
     reason = _text(values, InputId.REASON.value).strip()
-    scope = Scope("all")
+    scope, mode = Scope("all"), Mode.HUMAN_ONLY
     try:
         scope = Scope.parse(scope_text)
     except ValueError as exc:
         errors[InputId.SCOPE.value] = str(exc).replace("`", "")[:150]
+    try:
+        mode = Mode(picked)
+    except ValueError:
+        errors[InputId.MODE.value] = "Pick one of the modes offered."
     if not reason:
         errors[InputId.REASON.value] = "Say why: it is announced to ops and kept in the audit trail."
+    else:
+        try:
+            check_reason(reason)
+        except ValueError as exc:
+            errors[InputId.REASON.value] = f"Not kept: {exc}."[:150]
     if errors:
         return errors
-    return KillArgs(scope, Mode(mode), reason)
+    return KillArgs(scope, mode, reason)

@@ -15,13 +15,27 @@ class BadPayload(Exception):
 
 
 def reviewer_of(body: dict[str, Any]) -> Reviewer:
-    user = body.get("user") or {}
-    team = body.get("team") or {}
+    """The acting user and where the request says it comes from: interactions carry `user` and `team` objects,
+    slash commands flat `user_id` / `team_id` / `enterprise_id` fields."""
+    user = _mapping(body.get("user"))
+    team = _mapping(body.get("team"))
+    enterprise = body.get("enterprise")
+    enterprise_id = _mapping(enterprise).get("id") or team.get("enterprise_id") or body.get("enterprise_id") or (enterprise if isinstance(enterprise, str) else None)
     return Reviewer(
-        user_id=str(user.get("id") or body.get("user_id") or ""),
-        team_id=user.get("team_id") or team.get("id") or body.get("team_id"),
-        name=user.get("username") or user.get("name") or body.get("user_name"),
+        user_id=_text(user.get("id") or body.get("user_id")),
+        team_id=_text(team.get("id") or body.get("team_id")) or None,
+        name=_text(user.get("username") or user.get("name") or body.get("user_name")) or None,
+        user_team_id=_text(user.get("team_id")) or None,
+        enterprise_id=_text(enterprise_id) or None,
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def clicked_case(body: dict[str, Any]) -> CaseRef:

@@ -22,8 +22,9 @@ from bot.config import Settings
 from bot.emulator import Emulator, Message, SlackRequestSender, serve_emulator
 from bot.emulator.webapi import serve_asgi
 from bot.policy import Policy, parse_policy
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.server import create_asgi_app
+from bot.startup import start_runtime
 from store import outbox as outbox_store
 from tests import dbs
 
@@ -194,7 +195,7 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
 async def serve_hitl(db_url: str, emulator: Emulator, clock: ManualClock, **settings: Any) -> AsyncIterator[Harness]:
     """The emulator and the real hitl app on loopback; `settings` override the test defaults (env names)."""
     async with serve_emulator(emulator) as api_url:
-        rt = build_runtime(make_settings(db_url, api_url, **settings), issue_policy(), clock)
+        rt = await start_runtime(make_settings(db_url, api_url, **settings), issue_policy(), clock)
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url:
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:
                 async with SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:

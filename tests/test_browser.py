@@ -27,9 +27,10 @@ from bot.clock import ManualClock
 from bot.emulator import Emulator, SlackRequestSender, serve_emulator
 from bot.emulator.ui import create_ui_routes
 from bot.emulator.webapi import serve_asgi
-from bot.runtime import Runtime, build_runtime
+from bot.runtime import Runtime
 from bot.server import create_asgi_app
 from bot.services.escalation import run_sweep
+from bot.startup import start_runtime
 from store.models import OutboxItem
 from tests import dbs
 from tests.conftest import API_TOKEN, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
@@ -157,7 +158,7 @@ async def dev(sqlite_template_path: Path, tmp_path: Path) -> AsyncIterator[Dev]:
     routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(bot["url"], SIGNING_SECRET, emulator), controls=controls)
     db_url = dbs.fresh_sqlite(sqlite_template_path, tmp_path)
     async with serve_emulator(emulator, extra_routes=routes) as api_url:
-        rt = build_runtime(make_settings(db_url, api_url), issue_policy(), clock)
+        rt = await start_runtime(make_settings(db_url, api_url), issue_policy(), clock)
         controls.rt = rt
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as bot_url:
             bot["url"] = bot_url

@@ -13,6 +13,7 @@ from bot.clock import ManualClock
 from bot.policy import DigestSettings, parse_policy
 from bot.runtime import Runtime, build_runtime
 from bot.services.digest import Window, anchors_in_slack, compute_figures, post_scheduled_digest, scheduled_window
+from bot.startup import start_runtime
 from store.audit import SYSTEM, Actor, append_audit, chain_head, verify_chain
 from store.models import Case
 from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings
@@ -188,7 +189,7 @@ async def test_missed_digest_runs_once_at_start(db_url: str, emulator, clock) ->
     clock.set(datetime(2026, 11, 21, 10, 30, tzinfo=UTC))  # 11:30 Berlin: today's 09:00 digest was missed
     async with serve_emulator(emulator) as api_url:
         for _ in range(2):  # two starts: the second finds the digest claimed
-            rt = build_runtime(make_settings(db_url, api_url), policy_with_digest(), clock)
+            rt = await start_runtime(make_settings(db_url, api_url), policy_with_digest(), clock)
             async with serve_asgi(create_asgi_app(rt), lifespan="on"):
                 await rt.outbox.drain()  # type: ignore[union-attr]
     assert len(emulator.messages("C0DIGEST")) == 1

@@ -24,8 +24,8 @@ from starlette.routing import Route
 
 from bot.emulator import Emulator, Limits, SlackRequestSender, serve_asgi, serve_emulator, sign
 from bot.emulator.workspace import TEAM_ID
+from tests import slack_fixtures
 
-FIXTURES = "/work/shared/slack-fixtures"
 SECRET = "test-signing-secret"
 
 
@@ -83,8 +83,7 @@ class FakeBot:
 
 
 def fixture(name: str) -> dict[str, Any]:
-    with open(f"{FIXTURES}/{name}") as f:
-        return json.load(f)
+    return slack_fixtures.load(name)
 
 
 def button_blocks(action_id: str = "approve", text: str = "Approve") -> list[dict[str, Any]]:
@@ -452,7 +451,7 @@ async def test_slash_command_has_the_fixture_field_set(env: Env) -> None:
         res = await sender.slash_command("U1", "/hitl", "status api", user_name="alice")
     assert res.status_code == 200
     sent = bot.received[0]
-    expected = fixture("slash_command_form_bodies.json")["_derived_parse_of_body2 (urllib.parse.parse_qs, not upstream)"]
+    expected = fixture("slash_command.json")
     assert set(expected) - {"enterprise_id", "enterprise_name"} <= set(sent)
     assert (sent["command"], sent["text"], sent["team_id"], sent["user_name"]) == ("/hitl", "status api", TEAM_ID, "alice")
     assert b"command=%2Fhitl&text=status+api" in bot.raw[0]  # form-encoded like Slack, not payload=
@@ -551,3 +550,90 @@ async def test_ephemeral_and_modal_clicks(env: Env) -> None:
     # A trigger from inside a modal pushes onto that modal's stack.
     pushed = await env.client.views_push(trigger_id=in_view["trigger_id"], view=modal())
     assert pushed["view"]["previous_view_id"] == view["id"]
+
+
+SHARED_SAMPLES = {
+    # our fixture: (Slack's sample beside the repository, how to read its fields)
+    "block_actions_button_in_message.json": ("block_actions_button_in_message.json", None),
+    "block_actions_button_ephemeral.json": ("block_actions_button_ephemeral.json", None),
+    "view_submission_plain_text_input.json": ("view_submission_plain_text_input.json", None),
+    "slash_command.json": ("slash_command_form_bodies.json", "_derived_parse_of_body2 (urllib.parse.parse_qs, not upstream)"),
+}
+
+
+@pytest.mark.parametrize("ours", sorted(SHARED_SAMPLES))
+def test_our_fixtures_have_the_fields_of_slacks_own_samples(ours: str) -> None:
+    name, key = SHARED_SAMPLES[ours]
+    path = slack_fixtures.shared_file(name)
+    if path is None:
+        pytest.skip("Slack's samples are not beside the repository (../shared/slack-fixtures)")
+    theirs = json.loads(path.read_text())
+    theirs = theirs[key] if key else theirs
+    local = fixture(ours)
+    assert set(theirs) <= set(local), set(theirs) - set(local)
+    for nested in ("actions", "view", "team", "user", "container"):
+        if isinstance(theirs.get(nested), dict):
+            assert set(theirs[nested]) <= set(local[nested]), (nested, set(theirs[nested]) - set(local[nested]))
+        elif isinstance(theirs.get(nested), list) and theirs[nested]:
+            assert set(theirs[nested][0]) == set(local[nested][0]), nested
+
+
+# ---- identity, scopes and channel membership (what `hitl serve` checks at start) ----------------------------
+
+
+async def test_auth_test_names_the_workspace_and_the_token_scopes(env: Env) -> None:
+    answer = await env.client.auth_test()
+    assert (answer["team_id"], answer["user_id"], answer["bot_id"]) == (TEAM_ID, "U0HITLBOT", "B0HITL")
+    assert "enterprise_id" not in answer.data  # type: ignore[operator]
+    scopes = {s.strip() for s in answer.headers["x-oauth-scopes"].split(",")}
+    assert {"chat:write", "commands", "usergroups:read"} <= scopes
+    env.em.workspace.bot_scopes = {"chat:write"}
+    env.em.workspace.enterprise_id = "E0ORG"
+    again = await env.client.auth_test()
+    assert again.headers["x-oauth-scopes"] == "chat:write" and again["enterprise_id"] == "E0ORG"
+
+
+async def test_revoked_and_unknown_tokens_are_refused_everywhere(env: Env) -> None:
+    env.em.revoke_token("xoxb-test", "account_inactive")
+    for call in (env.client.auth_test(), env.client.chat_postMessage(channel="C0OPS", text="hi")):
+        with pytest.raises(SlackApiError) as refused:
+            await call
+        assert refused.value.response["error"] == "account_inactive"
+    env.em.refused_tokens.clear()
+    env.em.bot_token = "xoxb-the-right-one"
+    with pytest.raises(SlackApiError) as wrong:
+        await env.client.auth_test()
+    assert wrong.value.response["error"] == "invalid_auth"
+    assert (await AsyncWebClient(token="xoxb-the-right-one", base_url=env.base_url).auth_test())["ok"]
+
+
+async def test_conversations_info_says_whether_the_bot_is_in_and_private_channels_hide(env: Env) -> None:
+    ws = env.em.workspace
+    ws.add_channel("C0IN", "in")
+    ws.add_channel("C0OUT", "out", member=False)
+    ws.add_channel("C0SECRET", "secret", private=True, member=False)
+    ws.add_channel("C0PRIV", "priv", private=True)
+    info = {c: (await env.client.conversations_info(channel=c))["channel"] for c in ("C0IN", "C0OUT", "C0PRIV")}
+    assert [(i["is_member"], i["is_private"]) for i in info.values()] == [(True, False), (False, False), (True, True)]
+    with pytest.raises(SlackApiError) as hidden:
+        await env.client.conversations_info(channel="C0SECRET")
+    assert hidden.value.response["error"] == "channel_not_found"
+    ws.bot_scopes.discard("groups:read")
+    assert (await env.client.conversations_info(channel="C0IN"))["ok"]  # public: channels:read is enough
+    with pytest.raises(SlackApiError) as scope:
+        await env.client.conversations_info(channel="C0PRIV")
+    assert (scope.value.response["error"], scope.value.response["needed"]) == ("missing_scope", "groups:read")
+
+
+async def test_posting_needs_membership_or_chat_write_public(env: Env) -> None:
+    ws = env.em.workspace
+    ws.add_channel("C0OUT", "out", member=False)
+    ws.add_channel("C0SECRET", "secret", private=True, member=False)
+    ws.add_channel("C0OLD", "old", archived=True)
+    assert (await env.client.chat_postMessage(channel="C0OUT", text="public, chat:write.public"))["ok"]
+    ws.bot_scopes.discard("chat:write.public")
+    expected = {"C0OUT": "not_in_channel", "C0SECRET": "channel_not_found", "C0OLD": "is_archived"}
+    for channel, error in expected.items():
+        with pytest.raises(SlackApiError) as refused:
+            await env.client.chat_postMessage(channel=channel, text="hi")
+        assert refused.value.response["error"] == error

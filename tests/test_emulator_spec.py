@@ -1,11 +1,11 @@
 """The emulator answers the Web API methods hitl uses the way Slack documents them (Slack's OpenAPI spec in
-shared/slack-fixtures): success bodies carry every required field with its documented type, and error
-codes are among those the method documents. The spec predates views.* details, so those check `ok` only."""
+../shared/slack-fixtures, when it is beside the repository; skipped otherwise): success bodies carry every
+required field with its documented type, and error codes are among those the method documents. The spec
+predates views.* details, so those check `ok` only."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,13 +13,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.emulator import Emulator, serve_emulator
+from tests import slack_fixtures
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "slack-fixtures" / "slack_web_openapi_v2.json"
-pytestmark = pytest.mark.skipif(not SPEC_PATH.exists(), reason="Slack's OpenAPI spec is not beside the repository")
+SPEC_PATH = slack_fixtures.shared_file("slack_web_openapi_v2.json")
+pytestmark = pytest.mark.skipif(SPEC_PATH is None, reason="Slack's OpenAPI spec is not beside the repository")
 JSON_TYPES = {"string": str, "object": dict, "array": list, "boolean": bool, "integer": int, "number": (int, float)}
 
 
 def _spec() -> dict[str, Any]:
+    assert SPEC_PATH is not None
     return json.loads(SPEC_PATH.read_text())
 
 
@@ -79,6 +81,7 @@ async def test_success_responses_match_the_spec(client: AsyncWebClient) -> None:
         "chat.getPermalink": client.chat_getPermalink(channel="C0SPEC", message_ts=ts),
         "conversations.history": client.conversations_history(channel="C0SPEC", include_all_metadata=True),
         "conversations.replies": client.conversations_replies(channel="C0SPEC", ts=ts),
+        "conversations.info": client.conversations_info(channel="C0SPEC"),
         "usergroups.users.list": client.usergroups_users_list(usergroup="S0GROUP"),
         "users.info": client.users_info(user="U0A"),
         "views.open": client.views_open(trigger_id="1.2.x", view={"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": blocks}),
@@ -100,6 +103,8 @@ async def test_success_responses_match_the_spec(client: AsyncWebClient) -> None:
         ("usergroups.users.list", lambda c: c.usergroups_users_list(usergroup="S0NOPE")),
         ("conversations.history", lambda c: c.conversations_history(channel="C0NOPE")),
         ("chat.postEphemeral", lambda c: c.chat_postEphemeral(channel="C0NOPE", user="U0A", text="x")),
+        ("conversations.info", lambda c: c.conversations_info(channel="C0NOPE")),
+        ("chat.postMessage", lambda c: c.chat_postMessage(channel="C0NOPE", text="x")),
     ],
 )
 async def test_error_codes_are_documented_ones(client: AsyncWebClient, method: str, call: Any) -> None:

@@ -21,6 +21,7 @@ from bot.outbound import ALLOW_ALL
 from bot.policy import parse_policy
 from bot.runtime import build_runtime
 from bot.services.escalation import run_sweep
+from bot.startup import start_runtime
 from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -171,7 +172,7 @@ async def test_a_kill_survives_a_restart(db_url: str, hitl: Harness) -> None:
 async def test_two_processes_see_each_others_kill_within_two_seconds(db_url: str, hitl: Harness) -> None:
     from bot.server import create_asgi_app
 
-    rt2 = build_runtime(make_settings(db_url, hitl.rt.settings.slack_api_url), hitl.rt.policy, hitl.clock)
+    rt2 = await start_runtime(make_settings(db_url, hitl.rt.settings.slack_api_url), hitl.rt.policy, hitl.clock)
     async with serve_asgi(create_asgi_app(rt2), lifespan="on") as url2:
         async with httpx.AsyncClient(base_url=url2, headers=dict(hitl.api.headers)) as api2:
             assert (await api2.get("/v1/killswitch", params={"tenant": "acme"})).json()["paused"] is False
@@ -203,7 +204,7 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
 
     async with serve_asgi(receiver) as hook_url, serve_emulator(emulator) as api_url:
         policy = parse_policy({**__import__("yaml").safe_load(ISSUE_POLICY_YAML), "ops": {"channel": "C0OPS", "operators": ["U0OPS1"], "webhook_url": f"{hook_url}/hook"}}, outbound=ALLOW_ALL)
-        rt = build_runtime(make_settings(db_url, api_url, HITL_WEBHOOK_SECRET=WEBHOOK_SECRET), policy, clock)
+        rt = await start_runtime(make_settings(db_url, api_url, HITL_WEBHOOK_SECRET=WEBHOOK_SECRET), policy, clock)
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url, SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
             await slack.slash_command("U0OPS1", "/hitl", "kill all drill")
             await rt.outbox.drain()  # type: ignore[union-attr]

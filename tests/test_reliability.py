@@ -25,17 +25,17 @@ from blocks.ids import ActionId, CallbackId, CaseRef
 from handlers.answers import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
 from bot.emulator import serve_emulator
 from bot.emulator.client import payload_body
+from tests import slack_fixtures
 from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, Harness, escalation, make_emulator, serve_hitl
 from tests.test_review_loop import ephemerals_for, open_modal
 
 pytestmark = pytest.mark.reliability
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "slack-fixtures"
 
 
 def click_payload(user: str, channel: str, ts: str, action: ActionId, case_id: str, trigger_id: str) -> dict[str, Any]:
-    """Slack's own block_actions sample (bolt-python's test suite), pointed at our card."""
-    sample = FIXTURES / "block_actions_button_in_message.json"
-    payload = json.loads(sample.read_text()) if sample.exists() else {"type": "block_actions", "container": {"type": "message"}, "team": {"id": "T0HITL"}, "channel": {}, "actions": [{}]}
+    """A Slack-shaped block_actions payload (tests/fixtures/slack), pointed at our card."""
+    payload = slack_fixtures.load("block_actions_button_in_message.json")
+    payload["team"] = {"id": "T0HITL", "domain": "hitl-emulator"}
     payload["user"] = {"id": user, "username": user.lower(), "team_id": "T0HITL"}
     payload["trigger_id"] = trigger_id
     payload["container"] = {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False}

@@ -19,6 +19,7 @@ from bot.runtime import build_runtime
 from bot.server import create_asgi_app
 from bot.services.escalation import run_sweep
 from bot.sla import add_business_time, business_span, remind_time, tier_deadline
+from bot.startup import start_runtime
 from tests.conftest import Harness, issue_policy, make_emulator, make_settings
 from tests.test_review_loop import actions_of, card_text, ephemerals_for, open_modal
 
@@ -189,7 +190,7 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
     clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
     async with serve_emulator(emulator) as api_url:
         settings = make_settings(db_url, api_url)
-        rt = build_runtime(settings, issue_policy(), clock)
+        rt = await start_runtime(settings, issue_policy(), clock)
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url:
             import httpx
 
@@ -200,7 +201,7 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
             await rt.outbox.drain()  # type: ignore[union-attr]
         # The process is gone for 5 hours; tier 1's 4h SLA ran out meanwhile.
         clock.advance(timedelta(hours=5))
-        rt2 = build_runtime(settings, issue_policy(), clock)
+        rt2 = await start_runtime(settings, issue_policy(), clock)
         async with serve_asgi(create_asgi_app(rt2), lifespan="on"):
             for _ in range(300):
                 if any(c.ok and c.args["channel"] == "C0BILLESC" for c in emulator.calls_to("chat.postMessage")):

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 from bot.emulator import sign
+from tests import slack_fixtures
 from tests.conftest import SIGNING_SECRET, Harness
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "slack-fixtures"
-
-
 def _fixture_body() -> bytes:
-    local = FIXTURES / "block_actions_button_ephemeral.form_body.txt"
-    if local.exists():
-        return local.read_bytes().strip()
-    return b"payload=" + quote('{"type":"block_actions","user":{"id":"U111"},"actions":[{"action_id":"button","value":"x"}]}').encode()
+    return slack_fixtures.raw("block_actions_button_ephemeral.form_body.txt")
 
 
 async def test_bad_signature_is_401(hitl: Harness) -> None:
@@ -32,7 +25,7 @@ async def test_stale_timestamp_is_401(hitl: Harness) -> None:
 
 
 async def test_real_fixture_click_that_is_not_ours_is_acked(hitl: Harness) -> None:
-    # Slack's own sample (a click on some other app's button) is signed correctly: acked, nothing happens.
+    # A Slack-shaped click on some other app's button, signed correctly: acked, nothing happens.
     response = await hitl.slack.send_raw(_fixture_body())
     assert response.status_code in (200, 404)
     assert hitl.emulator.calls_to("views.open") == []

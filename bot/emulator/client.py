@@ -1,7 +1,7 @@
 """Send a bot what Slack sends it: signed interactivity and slash-command requests.
 
-Shapes follow the real payloads in /work/shared/slack-fixtures (Slack's own
-SDK test suites). With an Emulator attached, clicks and submissions are
+Shapes follow Slack's documented payloads (tests/fixtures/slack holds samples
+in the same shape). With an Emulator attached, clicks and submissions are
 resolved against what the bot really posted, and trigger ids / response_urls
 come from the emulator so the bot's follow-up API calls can be checked.
 """
@@ -57,8 +57,16 @@ class SlackRequestSender:
         timeout: float = 10.0,
         now: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
+        user_team_id: str | None = None,
     ) -> None:
         self.url = bot_url.rstrip("/") + "/slack/events"
+        # Where the requests say they come from; by default the emulated workspace (and its organization).
+        # Another value plays a user of another workspace, e.g. a Slack Connect guest in a shared channel.
+        self._team_id = team_id
+        self._enterprise_id = enterprise_id
+        self._user_team_id = user_team_id
         self.signing_secret = signing_secret
         self.emulator = emulator
         self.verification_token = verification_token
@@ -112,16 +120,32 @@ class SlackRequestSender:
             raise AssertionError("this needs SlackRequestSender(..., emulator=...) to know what the bot posted")
         return self.emulator
 
+    @property
+    def team_id(self) -> str:
+        return self._team_id or (self.emulator.workspace.team_id if self.emulator else TEAM_ID)
+
+    @property
+    def enterprise_id(self) -> str | None:
+        if self._enterprise_id is not None or self._team_id is not None:
+            return self._enterprise_id
+        return self.emulator.workspace.enterprise_id if self.emulator else None
+
+    @property
+    def user_team_id(self) -> str:
+        # Slack: on Enterprise Grid, user.team_id reports the organization's E… ID instead of the workspace's.
+        return self._user_team_id or self.enterprise_id or self.team_id
+
     def _common(self, user_id: str, user_name: str | None, trigger_id: str | None) -> dict[str, Any]:
         """Fields every interaction payload carries (view_closed has no trigger_id)."""
         user = self._emulator().workspace.ensure_user(user_id, user_name)
+        enterprise = {"id": self.enterprise_id, "name": "Emulated Org"} if self.enterprise_id else None
         return {
-            "user": user_object(user, TEAM_ID),
+            "user": user_object(user, self.user_team_id),
             "api_app_id": APP_ID,
             "token": self.verification_token,
             **({"trigger_id": trigger_id} if trigger_id is not None else {}),
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-            "enterprise": None,
+            "team": {"id": self.team_id, "domain": TEAM_DOMAIN, **({"enterprise_id": self.enterprise_id, "enterprise_name": "Emulated Org"} if enterprise else {})},
+            "enterprise": enterprise,
             "is_enterprise_install": False,
         }
 
@@ -276,8 +300,9 @@ class SlackRequestSender:
         ctx = self._command_context(user_id, channel, user_name)
         fields = {
             "token": self.verification_token,
-            "team_id": TEAM_ID,
+            "team_id": self.team_id,
             "team_domain": TEAM_DOMAIN,
+            **({"enterprise_id": self.enterprise_id, "enterprise_name": "Emulated Org"} if self.enterprise_id else {}),
             "channel_id": channel,
             "channel_name": ctx["channel_name"],
             "user_id": user_id,

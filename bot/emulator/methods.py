@@ -24,7 +24,6 @@ from bot.emulator.workspace import (
     BOT_USER_NAME,
     TEAM_DOMAIN,
     TEAM_ID,
-    TEAM_NAME,
     Channel,
     Message,
     SlackError,
@@ -116,7 +115,7 @@ def _page(items: list[Message], args: Args) -> tuple[list[Message], str | None]:
     return items, None
 
 
-def _channel_object(channel: Channel) -> dict[str, Any]:
+def _channel_object(channel: Channel, team_id: str) -> dict[str, Any]:
     return {
         "id": channel.id,
         "name": channel.name,
@@ -124,12 +123,12 @@ def _channel_object(channel: Channel) -> dict[str, Any]:
         "is_group": channel.id.startswith("G"),
         "is_im": channel.is_im,
         "is_private": channel.is_private,
-        "is_archived": False,
+        "is_archived": channel.archived,
         "is_general": False,
-        "is_member": True,
+        "is_member": channel.bot_member,
         "created": channel.created,
         "creator": BOT_USER_ID,
-        "context_team_id": TEAM_ID,
+        "context_team_id": team_id,
         **({"user": channel.dm_user} if channel.dm_user else {}),
     }
 
@@ -230,16 +229,19 @@ class WebApiMethods:
         return {"files": [{"id": f["id"], "name": f["name"], "title": f["title"], "size": len(f["content"])} for f in completed]}
 
     def auth_test(self, args: Args) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "url": f"{PERMALINK_HOST}/",
-            "team": TEAM_NAME,
+            "team": self.ws.team_name,
             "user": BOT_USER_NAME,
-            "team_id": TEAM_ID,
+            "team_id": self.ws.team_id,
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "app_id": APP_ID,
             "is_enterprise_install": False,
         }
+        if self.ws.enterprise_id:
+            body["enterprise_id"] = self.ws.enterprise_id
+        return body
 
     # ---- chat.* ----------------------------------------------------------------
 
@@ -248,8 +250,21 @@ class WebApiMethods:
             raise SlackError("no_text")
         check_message(args.get("text"), args.get("blocks"), self.limits)
 
+    def _check_can_post(self, channel: Channel) -> None:
+        """Slack: a private channel the bot is not in does not exist for it; a public one needs an invitation or
+        chat:write.public; nothing can be posted to an archived channel."""
+        if channel.archived:
+            raise SlackError("is_archived")
+        if channel.bot_member or channel.is_im:
+            return
+        if channel.is_private:
+            raise SlackError("channel_not_found")
+        if "chat:write.public" not in self.ws.bot_scopes:
+            raise SlackError("not_in_channel")
+
     def chat_post_message(self, args: Args) -> dict[str, Any]:
         channel = self.ws.resolve_channel(args.get("channel"))
+        self._check_can_post(channel)
         self._check_content(args)
         message = self.ws.post_message(
             channel.id,
@@ -320,7 +335,10 @@ class WebApiMethods:
         return self._listing(self.ws.thread(args.get("channel") or "", ts), args)
 
     def conversations_info(self, args: Args) -> dict[str, Any]:
-        return {"channel": _channel_object(self.ws.resolve_channel(args.get("channel")))}
+        channel = self.ws.resolve_channel(args.get("channel"))
+        if channel.is_private and not channel.bot_member and not channel.is_im:
+            raise SlackError("channel_not_found")  # private channels are invisible to a bot that is not in them
+        return {"channel": _channel_object(channel, self.ws.team_id)}
 
     def conversations_open(self, args: Args) -> dict[str, Any]:
         users = [u for u in str(args.get("users") or "").split(",") if u]

@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from bot.emulator.blockkit import Limits, check_message
 from bot.emulator.socket_mode import SocketModeHub
 from bot.emulator.methods import WebApiMethods, flag
+from bot.emulator.scopes import needed_scopes
 from bot.emulator.workspace import TEAM_ID, Hook, Message, SlackError, Workspace
 
 # Errors that mean "the bot sent something Slack would refuse": tests assert
@@ -170,8 +171,16 @@ class Emulator:
         self._post_rate: PostRateLimiter | None = None
         self._closing = asyncio.Event()
         self.socket_mode = SocketModeHub()
+        # The one bot token this workspace knows (None: any xoxb-/xoxp- token works), and tokens Slack now
+        # refuses with a given error (token_revoked, account_inactive, invalid_auth…).
+        self.bot_token: str | None = None
+        self.refused_tokens: dict[str, str] = {}
 
     # ---- configuration -------------------------------------------------------
+
+    def revoke_token(self, token: str, error: str = "token_revoked") -> None:
+        """From now on every call with `token` fails with `error`, as Slack answers for an uninstalled app."""
+        self.refused_tokens[token] = error
 
     def enforce_post_rate(self, per_channel_per_second: float | None) -> None:
         self._post_rate = PostRateLimiter(per_channel_per_second, self.clock) if per_channel_per_second else None
@@ -227,16 +236,37 @@ class Emulator:
             return _error("not_allowed_token_type")
         if not app_level and not token.startswith(("xoxb-", "xoxp-")):
             return _error("invalid_auth")
+        if token in self.refused_tokens:
+            return _error(self.refused_tokens[token])
+        if not app_level and self.bot_token is not None and token != self.bot_token:
+            return _error("invalid_auth")
         fault = await self._injected_fault(method, args)
         if fault is not None:
             return fault
         limited = self._post_rate_reply(method, args)
         if limited is not None:
             return limited
+        # Slack tells every Web API caller which scopes its token has.
+        scopes = {} if app_level else {"x-oauth-scopes": ",".join(sorted(self.workspace.bot_scopes))}
+        missing = None if app_level else self._missing_scope(method, args)
+        if missing is not None:
+            return Reply(200, {"ok": False, "error": "missing_scope", "needed": ",".join(missing), "provided": scopes["x-oauth-scopes"]}, scopes)
         try:
-            return Reply(200, {"ok": True, **handler(args)})
+            return Reply(200, {"ok": True, **handler(args)}, scopes)
         except SlackError as exc:
-            return _error(exc.error, exc.errors)
+            reply = _error(exc.error, exc.errors)
+            reply.headers.update(scopes)
+            return reply
+
+    def _missing_scope(self, method: str, args: dict[str, Any]) -> tuple[str, ...] | None:
+        """The scopes this call needs that the token lacks (Slack's `needed`), or None."""
+        private = None
+        if method.startswith("conversations.") and isinstance(args.get("channel"), str):
+            known = self.workspace.channels.get(args["channel"])
+            private = known.is_private if known is not None else args["channel"].startswith("G")
+        needed = needed_scopes(method, private_channel=private)
+        missing = tuple(s for s in needed if s not in self.workspace.bot_scopes)
+        return missing or None
 
     async def _injected_fault(self, method: str, args: dict[str, Any]) -> Reply | None:
         delay = self.faults.take("delay", method, args)

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from bot.emulator.scopes import DEFAULT_BOT_SCOPES
+
 TEAM_ID = "T0HITL"
 TEAM_DOMAIN = "hitl-emulator"
 TEAM_NAME = "HITL Emulator"
@@ -104,6 +106,11 @@ class Channel:
     messages: list[Message] = field(default_factory=list)  # chronological, replies included
     dm_user: str | None = None  # set for the bot's DM channel with a user
     created: int = 0
+    # Private channels have C… IDs too nowadays; None: private only for G… IDs and DMs.
+    private: bool | None = None
+    # Whether the bot was invited (Slack: `is_member` in conversations.info). Tests start with it in.
+    bot_member: bool = True
+    archived: bool = False
 
     @property
     def is_im(self) -> bool:
@@ -111,6 +118,8 @@ class Channel:
 
     @property
     def is_private(self) -> bool:
+        if self.private is not None:
+            return self.private
         return self.id.startswith("G") or self.is_im
 
 
@@ -147,9 +156,16 @@ class Workspace:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         seed: int | None = None,
+        team_id: str = TEAM_ID,
+        enterprise_id: str | None = None,
     ) -> None:
-        self.team_id = TEAM_ID
+        self.team_id = team_id
+        self.team_name = TEAM_NAME
         self.team_domain = TEAM_DOMAIN
+        # Set for a workspace of an Enterprise Grid organization (E…): auth.test and payloads then carry it.
+        self.enterprise_id = enterprise_id
+        # The installed app's bot scopes (auth.test's x-oauth-scopes header; methods answer missing_scope).
+        self.bot_scopes: set[str] = set(DEFAULT_BOT_SCOPES)
         self.bot_user_id = BOT_USER_ID
         self.bot_id = BOT_ID
         self.app_id = APP_ID
@@ -232,10 +248,10 @@ class Workspace:
 
     # ---- channels ------------------------------------------------------------
 
-    def add_channel(self, channel_id: str, name: str | None = None) -> Channel:
+    def add_channel(self, channel_id: str, name: str | None = None, *, private: bool | None = None, member: bool = True, archived: bool = False) -> Channel:
         if channel_id not in self.channels:
             name = name or f"channel-{channel_id.lower()}"
-            self.channels[channel_id] = Channel(channel_id, name, created=int(self.wall_clock()))
+            self.channels[channel_id] = Channel(channel_id, name, created=int(self.wall_clock()), private=private, bot_member=member, archived=archived)
         return self.channels[channel_id]
 
     def dm_channel(self, user_id: str) -> Channel:

@@ -68,7 +68,7 @@ def tier_label(rt: Runtime, case: Case) -> str:
     return f"{case.queue} tier {case.tier}" + (f" ({name})" if name else "")
 
 
-async def audit(rt: Runtime, case_id: str, action: str, actor: Actor, details: dict[str, Any] | None = None) -> None:
+async def audit(rt: Runtime, case_id: str | None, action: str, actor: Actor, details: dict[str, Any] | None = None) -> None:
     """An audit row on its own (views, refused attempts), outside any state change."""
     async with rt.sessions.begin() as session:
         await append_audit(session, action=action, actor=actor, at=rt.clock.now(), case_id=case_id, details=details)

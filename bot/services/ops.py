@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timezone
 from typing import Any
 
@@ -21,9 +22,17 @@ async def is_operator(rt: Runtime, user_id: str) -> Authorization:
     return await rt.reviewers.includes(user_id, operators)
 
 
-async def audit_refused_command(rt: Runtime, actor: Actor, command: str, text: str) -> None:
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str, limit: int = 500) -> str:
+    """What someone typed, fit for an audit row: cut, control characters (PostgreSQL can't store NUL) shown as ?."""
+    return _CONTROL.sub("?", text[:limit])
+
+
+async def audit_refused_command(rt: Runtime, actor: Actor, command: str, text: str, reason: str) -> None:
     async with rt.sessions.begin() as session:
-        await append_audit(session, action="unauthorized_attempt", actor=actor, at=rt.clock.now(), details={"command": command, "text": text[:500]})
+        await append_audit(session, action="unauthorized_attempt", actor=actor, at=rt.clock.now(), details={"command": command[:40], "text": clean_text(text), "reason": reason})
 
 
 def _pending(case: Case, links: dict[str, str]) -> PendingCase:

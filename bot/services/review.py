@@ -12,10 +12,13 @@ from blocks.card import CardView
 from blocks.ids import ActionId, ModalMetadata
 from blocks.modals import build_approve_modal, build_edit_modal, build_reject_modal
 from blocks.text import escape_mrkdwn, slack_date
+from bot.identity import Origin, Refused, SlackIdentity, origin_problem, refusal_text
 from bot.outbox import DATABASE_BUSY
 from bot.runtime import Runtime
 from bot.services.cards import card_view
 from bot.services.decisions import AlreadyDecided, CaseMissing, Decided, DecisionRequest, audit, authorize, decide, enqueue_card_update, load_case, tier_label
+from bot.services.ops import clean_text
+from bot.services.reviewers import Authorization
 from store import cases as case_store
 from store.audit import Actor, append_audit
 from store.models import Case, CaseStatus
@@ -25,13 +28,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Reviewer:
+    """Who clicked or submitted, as the request says (checked against the workspace hitl is installed in)."""
+
     user_id: str
     team_id: str | None
     name: str | None
+    user_team_id: str | None = None
+    enterprise_id: str | None = None
 
     @property
     def actor(self) -> Actor:
-        return Actor.slack(self.user_id, self.team_id, self.name)
+        # Cut to the audit columns: a refused request is recorded whatever it carried.
+        return Actor.slack(clean_text(self.user_id, 64), clean_text(self.team_id, 32) if self.team_id else None, clean_text(self.name, 256) if self.name else None)
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.user_id, self.team_id, self.user_team_id, self.enterprise_id)
 
 
 @dataclass(frozen=True)
@@ -53,28 +65,58 @@ def decided_text(case: Case) -> str:
     return f"This case was already *{escape_mrkdwn(outcome)}* by {who} {when}. Nothing was changed."
 
 
-async def _refuse_outsider(rt: Runtime, case: Case, reviewer: Reviewer, attempted: str) -> Refusal:
-    auth = await authorize(rt, case, reviewer.user_id)
-    if auth.allowed:
-        raise AssertionError("called for an authorized reviewer")
-    await audit(rt, case.case_id, "unauthorized_attempt", reviewer.actor, {"attempted": attempted, "tier": case.tier, "unverified": auth.unverified})
+def installed(rt: Runtime) -> SlackIdentity:
+    if rt.identity is None:
+        raise RuntimeError("this runtime was built without the Slack identity auth.test gives at start")
+    return rt.identity
+
+
+def origin_details(reviewer: Reviewer, problem: Refused) -> dict[str, Any]:
+    """What an audit row says about a request from outside the workspace (cut: it is the request's text)."""
+    origin = reviewer.origin
+    seen = {"team_id": origin.team_id, "user_team_id": origin.user_team_id, "enterprise_id": origin.enterprise_id}
+    return {"reason": problem.value, **{k: clean_text(v, 64) for k, v in seen.items() if isinstance(v, str)}}
+
+
+async def refuse_stranger(rt: Runtime, reviewer: Reviewer, case_id: str | None, details: dict[str, Any]) -> Refusal | None:
+    """A refusal (audited) when the request is not from a user of hitl's workspace; None when it is."""
+    problem = origin_problem(installed(rt), reviewer.origin)
+    if problem is None:
+        return None
+    await audit(rt, case_id, "unauthorized_attempt", reviewer.actor, {**details, **origin_details(reviewer, problem)})
+    return Refusal(refusal_text(installed(rt), problem))
+
+
+async def _refuse_outsider(rt: Runtime, case: Case, reviewer: Reviewer, attempted: str, auth: Authorization) -> Refusal:
+    reason = "membership_unverified" if auth.unverified else "not_a_reviewer"
+    await audit(rt, case.case_id, "unauthorized_attempt", reviewer.actor, {"attempted": attempted, "tier": case.tier, "unverified": auth.unverified, "reason": reason})
     if auth.unverified:
-        return Refusal("I couldn't check your user-group membership with Slack just now, so I can't let you decide yet. Please try again in a minute.")
+        return Refusal(UNVERIFIED)
     return Refusal(f"You're not a reviewer for {escape_mrkdwn(tier_label(rt, case))}, so you can't decide this case. The attempt was recorded.")
 
 
 MISSING = "This case is not in hitl's database any more. Nothing was changed."
+UNVERIFIED = (
+    "I couldn't check your user-group membership with Slack just now, so I can't let you act on this case yet. "
+    "Nothing was changed, and the attempt was recorded. Please try again in a minute."
+)
 
 
 async def _case_for(rt: Runtime, case_id: str, reviewer: Reviewer, attempted: str, *, refuse_decided: bool = True) -> Case | Refusal:
-    """The case, if this reviewer may act on it now; else why not (outsiders are audited)."""
+    """The case, if this reviewer may act on it now; else why not. Every refusal is audited."""
     case = await load_case(rt, case_id)
+    stranger = await refuse_stranger(rt, reviewer, case.case_id if case else None, {"attempted": attempted, "case": clean_text(case_id, 128)})
+    if stranger is not None:
+        return stranger
     if case is None:
+        await audit(rt, None, "decision_refused", reviewer.actor, {"attempted": attempted, "case": clean_text(case_id, 128), "reason": "unknown case"})
         return Refusal(MISSING)
     if refuse_decided and CaseStatus(case.status).decided:
+        await audit(rt, case.case_id, "decision_refused", reviewer.actor, {"attempted": attempted, "reason": "already decided", "decided_by": case.decided_by})
         return Refusal(decided_text(case))
-    if not (await authorize(rt, case, reviewer.user_id)).allowed:
-        return await _refuse_outsider(rt, case, reviewer, attempted)
+    auth = await authorize(rt, case, reviewer.user_id)
+    if not auth.allowed:
+        return await _refuse_outsider(rt, case, reviewer, attempted, auth)
     return case
 
 
@@ -170,6 +212,7 @@ async def submit_decision(rt: Runtime, request: DecisionRequest, reviewer: Revie
     if isinstance(result, AlreadyDecided):
         return Refusal(decided_text(result.case))
     if isinstance(result, CaseMissing):
+        await audit(rt, None, "decision_refused", reviewer.actor, {"attempted": request.outcome.value, "case": clean_text(request.case_id, 128), "reason": "unknown case"})
         return Refusal(MISSING)
     return result
 

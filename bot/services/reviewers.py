@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -24,35 +25,62 @@ class Authorization:
     unverified: bool = False
 
 
+# A user group's members are fetched again after FRESH_FOR (the scheduler refreshes every 5 minutes). When Slack
+# can't be asked, the last copy keeps counting for STALE_GRACE more, then nobody is let in through that group
+# until Slack answers again: a member removed from the group must not keep the right to decide for long.
+FRESH_FOR = 300.0
+STALE_GRACE = 900.0
+
+
 class ReviewerDirectory:
-    def __init__(self, client: AsyncWebClient, ttl_seconds: float = 300.0) -> None:
+    def __init__(self, client: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic, fresh_for: float = FRESH_FOR, stale_grace: float = STALE_GRACE) -> None:
         self._client = client
-        self._ttl = ttl_seconds
+        self._clock = clock
+        self._fresh_for = fresh_for
+        self._usable_for = fresh_for + stale_grace
+        # group id -> (when Slack last answered, members)
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def group_members(self, group_id: str) -> frozenset[str] | None:
-        """Members of a user group, fresh within the TTL; a stale copy beats none when Slack is unreachable."""
+    @property
+    def longest_trust(self) -> float:
+        """How old a copy of a group's members may be and still grant rights, in seconds."""
+        return self._usable_for
+
+    def _cached(self, group_id: str, within: float) -> frozenset[str] | None:
         cached = self._groups.get(group_id)
-        if cached and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
+        return cached[1] if cached and self._clock() - cached[0] < within else None
+
+    async def group_members(self, group_id: str) -> frozenset[str] | None:
+        """Members of a user group, fresh within `fresh_for`; when Slack can't be asked, the last copy while it is
+        younger than `fresh_for + stale_grace`; else None (membership can't be checked)."""
+        fresh = self._cached(group_id, self._fresh_for)
+        if fresh is not None:
+            return fresh
+        return await self._fetch(group_id, reuse_fresh=True)
+
+    async def _fetch(self, group_id: str, *, reuse_fresh: bool) -> frozenset[str] | None:
         async with self._locks.setdefault(group_id, asyncio.Lock()):
-            cached = self._groups.get(group_id)
-            if cached and time.monotonic() - cached[0] < self._ttl:
-                return cached[1]
+            if reuse_fresh and (fresh := self._cached(group_id, self._fresh_for)) is not None:
+                return fresh  # fetched by whoever held the lock before us
             try:
                 response = await self._client.usergroups_users_list(usergroup=group_id)
-            except (SlackApiError, SlackClientError, OSError, asyncio.TimeoutError) as exc:
-                log.warning("could not resolve user group %s: %s", group_id, slack_error_code(exc))
-                return cached[1] if cached else None
+            except (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                stale = self._cached(group_id, self._usable_for)
+                age = self._clock() - self._groups[group_id][0] if group_id in self._groups else None
+                if stale is None:
+                    log.warning("could not resolve user group %s: %s; %s", group_id, slack_error_code(exc), "never fetched" if age is None else "no copy young enough to trust")
+                else:
+                    log.warning("could not resolve user group %s: %s; using the copy from %.0f s ago", group_id, slack_error_code(exc), age)
+                return stale
             members = frozenset(response.get("users") or [])
-            self._groups[group_id] = (time.monotonic(), members)
+            self._groups[group_id] = (self._clock(), members)
             return members
 
     async def refresh(self, groups: Iterable[str]) -> None:
+        """Fetch these groups now; a failure keeps the last copy (it ages out by itself)."""
         for group in set(groups):
-            self._groups.pop(group, None)
-            await self.group_members(group)
+            await self._fetch(group, reuse_fresh=False)
 
     async def includes(self, user_id: str, principals: Iterable[str]) -> Authorization:
         unverified = False
