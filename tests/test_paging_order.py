@@ -34,7 +34,7 @@ def _slack_order(h: Harness, case_id: str) -> list[str]:
 async def test_the_next_tiers_clock_starts_when_its_page_is_delivered(hitl: Harness) -> None:
     await hitl.escalate()
     await hitl.card("case-1")
-    hitl.emulator.faults.fail("chat.postMessage", status=500, count=None, when=_to("C0BILLESC"))
+    hitl.emulator.faults.refuse("chat.postMessage", "internal_error", count=None, when=_to("C0BILLESC"))
     await sweep_at(hitl, timedelta(hours=4))
     status = await hitl.status("case-1")
     assert status["tier"] == 2 and status["next_deadline"] is None  # nothing is due until the page is out
@@ -58,7 +58,7 @@ async def test_the_next_tiers_clock_starts_when_its_page_is_delivered(hitl: Harn
 async def test_re_pages_and_the_unhandled_alert_never_overtake_the_page(hitl: Harness) -> None:
     await hitl.escalate()
     await hitl.card("case-1")
-    hitl.emulator.faults.fail("chat.postMessage", status=500, count=None, when=_to("C0BILLESC"))
+    hitl.emulator.faults.refuse("chat.postMessage", "internal_error", count=None, when=_to("C0BILLESC"))
     await sweep_at(hitl, timedelta(hours=4))
     for _ in range(6):  # hours pass while the page can't get out: nothing of tier 2 may go before it
         await sweep_at(hitl, timedelta(minutes=30))
@@ -74,7 +74,7 @@ async def test_re_pages_and_the_unhandled_alert_never_overtake_the_page(hitl: Ha
 
 
 async def test_a_page_waits_for_the_card_it_follows(hitl: Harness) -> None:
-    hitl.emulator.faults.fail("chat.postMessage", status=500, count=None, when=_to("C0BILLING"))
+    hitl.emulator.faults.refuse("chat.postMessage", "internal_error", count=None, when=_to("C0BILLING"))
     await hitl.escalate()
     await hitl.settle()
     hitl.clock.advance(timedelta(hours=4))

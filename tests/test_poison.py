@@ -19,6 +19,8 @@ from tests.conftest import Harness
 from tests.test_review_loop import actions_of, card_text, open_modal
 
 MINIMAL = "Content too large for Slack"
+# Failures below are Slack's transient `internal_error` answered with HTTP 200: retried by the outbox, not inside
+# slack-sdk's call (which sleeps in real time on a 5xx).
 
 
 def _about(case_id: str, *, full_only: bool = False) -> Any:
@@ -86,7 +88,7 @@ async def test_a_channel_slack_refuses_tells_ops_once_an_hour_and_other_channels
 
 
 async def test_a_head_of_line_that_keeps_failing_is_passed_after_a_bounded_wait(hitl: Harness) -> None:
-    hitl.emulator.faults.fail("chat.postMessage", status=500, count=None, when=_about("poison"))
+    hitl.emulator.faults.refuse("chat.postMessage", "internal_error", count=None, when=_about("poison"))
     await _three_cards(hitl)
     await hitl.settle()
     assert _cards(hitl, "C0BILLING") == [("good-1", False)]
@@ -114,7 +116,7 @@ async def test_a_decided_card_too_large_for_slack_is_updated_minimal_without_but
 
 
 async def test_stored_data_the_card_cant_draw_still_reaches_reviewers(hitl: Harness) -> None:
-    hitl.emulator.faults.fail("chat.postMessage", status=500, count=None)
+    hitl.emulator.faults.refuse("chat.postMessage", "internal_error", count=None)
     await hitl.escalate(case_id="odd")
     await hitl.settle()
     async with hitl.rt.sessions.begin() as session:  # a row written by hand, or by a newer version
@@ -160,7 +162,7 @@ async def test_operators_list_retry_and_drop_dead_letters(hitl: Harness, cli: An
 
 
 async def test_an_operator_drops_a_stuck_item_and_the_line_moves_on(hitl: Harness, cli: Any) -> None:
-    hitl.emulator.faults.fail("chat.postMessage", status=500, count=None, when=_about("poison"))
+    hitl.emulator.faults.refuse("chat.postMessage", "internal_error", count=None, when=_about("poison"))
     await _three_cards(hitl)
     await hitl.settle()
     code, out, _ = await cli("outbox", "list")

@@ -237,13 +237,13 @@ async def deliver_page(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
         page = SlackMessage(case_id=case.case_id, kind="page", tier=tier, channel=target.channel, ts=ts, permalink=None, created_at=now)
         if not await case_store.record_message(session, page):
             return
-        version = await case_store.start_tier_clock(session, case.case_id, now=now, **schedule)
+        await case_store.start_tier_clock(session, case.case_id, now=now, **schedule)
         details: dict[str, Any] = {"tier": tier, "channel": target.channel, "ts": ts, "targets": list(target.reviewers), "attempts": item.attempts}
         details["tier_deadline"] = schedule["tier_deadline"].isoformat()
         if adopted:
             details["recovered"] = "found in channel history after an interrupted attempt"
         await append_audit(session, action="paged", actor=SYSTEM, at=now, case_id=case.case_id, details=details)
-        await enqueue_card_update(session, case.case_id, version or case.version, now, suffix=f"page{tier}")
+        # The original card learns where the case went from the note's delivery, with the page's link.
         await outbox.enqueue(
             session, kind="escalation_note", dedupe_key=f"note:{case.case_id}:{tier}", payload={"case_id": case.case_id, "tier": tier, "channel": target.channel}, case_id=case.case_id, ordering_key=f"case:{case.case_id}", now=now
         )
@@ -324,12 +324,13 @@ async def deliver_escalation_note(rt: Runtime, item: OutboxItem) -> AfterDeliver
         return build_escalation_note(tier, tier_name(rt.policy, case.queue, tier), channel, permalink)
 
     await _thread_notice(rt, item, 1, build, None)
-    if case is None or page is None or fetched is None:
+    if case is None or page is None:
         return None
 
     async def after(session: AsyncSession) -> None:
-        if await case_store.set_permalink(session, page.id, fetched):
-            await enqueue_card_update(session, case.case_id, case.version, rt.clock.now(), suffix=f"link{tier}")
+        if fetched is not None:
+            await case_store.set_permalink(session, page.id, fetched)
+        await enqueue_card_update(session, case.case_id, case.version, rt.clock.now(), suffix=f"page{tier}")
 
     return after
 
