@@ -73,10 +73,13 @@ class CommandMetadata(_Payload):
 
 
 class ModalMetadata(_Payload):
-    """A decision modal's `private_metadata`: what was clicked, and how the draft was split over inputs."""
+    """A decision modal's `private_metadata`: what was clicked, and how many draft parts the Edit modal offered.
+
+    The draft's split (and the whitespace between parts) is recomputed from the stored draft on submit, so the
+    metadata stays small whatever the draft holds (Slack allows 3,000 characters).
+    """
 
     case_id: str
     channel: str | None = None
     message_ts: str | None = None
-    # Whitespace cut out between draft parts (Slack trims input values), put back on submit.
-    seps: list[str] = Field(default_factory=list)
+    draft_parts: int = 0

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from blocks.budget import TEXT, Block, Scale, context, fit_message, line_sections, section
 from blocks.ids import CallbackId, InputId
-from blocks.text import escape_mrkdwn, fit, human_delta, plain, slack_date
+from blocks.text import escape_mrkdwn, fit, human_delta, link, plain, slack_date
 from bot.killswitch import MAX_REASON, ActiveSwitch, Mode
 
-Block = dict[str, Any]
-MAX_LISTED = 40  # rows in one answer; a message holds 50 blocks, we use one section per group of rows
+# Rows are packed into sections and listed while the answer fits Slack's budget; the rest is counted.
+LIST_CHARS = 4500
 
 HELP = """*hitl* — humans in the loop of your LLM system. Subcommands:
 • `/hitl status` — what is paused, open cases per queue and tier, oldest pending, breaches today
@@ -23,12 +24,9 @@ HELP = """*hitl* — humans in the loop of your LLM system. Subcommands:
 Examples: `/hitl kill tenant:acme refunds look wrong since 14:00` · `/hitl kill model:gpt-support mode:off PII leak` · `/hitl resume tenant:acme fixed in v2.3` · `/hitl queue billing`"""
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, 3000, escape=False)}}
-
-
-def _message(text: str, blocks: list[Block] | None = None) -> tuple[str, list[Block]]:
-    return fit(text, 3000, escape=False), blocks or [_section(text)]
+def _message(text: str) -> tuple[str, list[Block]]:
+    text = fit(text, TEXT, escape=False)
+    return text, [section(text)]
 
 
 def build_help(prefix: str = "") -> tuple[str, list[Block]]:
@@ -37,12 +35,12 @@ def build_help(prefix: str = "") -> tuple[str, list[Block]]:
 
 def describe_switch(switch: ActiveSwitch) -> str:
     mode = "off (disabled)" if switch.mode is Mode.OFF else "human-only"
-    return f"`{escape_mrkdwn(str(switch.scope))}` · {mode} · by <@{switch.created_by}> {slack_date(switch.created_at)} · _{fit(switch.reason, 300)}_"
+    return f"`{fit(str(switch.scope), 200)}` · {mode} · by <@{switch.created_by}> {slack_date(switch.created_at)} · _{fit(switch.reason, 300)}_"
 
 
 def build_kill_announcement(switch: ActiveSwitch) -> tuple[str, list[Block]]:
     what = "switched off" if switch.mode is Mode.OFF else "paused: every output goes to human review"
-    return _message(f"⏸️ *Automation {what}* for `{escape_mrkdwn(str(switch.scope))}` by <@{switch.created_by}>.\n*Reason:* {fit(switch.reason, 1500)}")
+    return _message(f"⏸️ *Automation {what}* for `{fit(str(switch.scope), 200)}` by <@{switch.created_by}>.\n*Reason:* {fit(switch.reason, 1500)}")
 
 
 def build_dead_letter_notice(item_id: int, kind: str, case_id: str | None, destination: str, error: str) -> tuple[str, list[Block]]:
@@ -57,7 +55,7 @@ def build_dead_letter_notice(item_id: int, kind: str, case_id: str | None, desti
 
 def build_resume_announcement(switch: ActiveSwitch, by: str, reason: str) -> tuple[str, list[Block]]:
     return _message(
-        f"▶️ *Automation resumed* for `{escape_mrkdwn(str(switch.scope))}` by <@{by}> (paused {slack_date(switch.created_at)} by <@{switch.created_by}>).\n*Reason:* {fit(reason, 1500)}"
+        f"▶️ *Automation resumed* for `{fit(str(switch.scope), 200)}` by <@{by}> (paused {slack_date(switch.created_at)} by <@{switch.created_by}>).\n*Reason:* {fit(reason, 1500)}"
     )
 
 
@@ -86,42 +84,39 @@ def _time_left(deadline: datetime, now: datetime) -> str:
 
 def _case_line(case: PendingCase, now: datetime) -> str:
     name = f"`{escape_mrkdwn(plain(case.case_id, 80))}`"
-    linked = f"<{case.link}|{name}>" if case.link else name
     claimed = f" · 🙋 <@{case.claimed_by}>" if case.claimed_by else ""
-    return f"• {linked} · {escape_mrkdwn(case.queue)} tier {case.tier} · {_time_left(case.deadline, now)}{claimed}"
+    return f"• {link(case.link, name) or name} · {escape_mrkdwn(plain(case.queue, 80))} tier {case.tier} · {_time_left(case.deadline, now)}{claimed}"
 
 
-def _chunks(lines: list[str], size: int = 10) -> list[Block]:
-    return [_section("\n".join(lines[i : i + size])) for i in range(0, len(lines), size)]
-
-
-def build_status(switches: tuple[ActiveSwitch, ...], load: list[QueueLoad], oldest: PendingCase | None, breaches_today: int, now: datetime) -> tuple[str, list[Block]]:
+def _status_blocks(switches: tuple[ActiveSwitch, ...], load: list[QueueLoad], oldest: PendingCase | None, breaches_today: int, now: datetime, scale: Scale) -> list[Block]:
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "hitl status"}}]
     if switches:
-        blocks += _chunks(["*Paused*"] + [f"⏸️ {describe_switch(s)}" for s in switches[:MAX_LISTED]])
+        blocks += line_sections(["*Paused*"] + [f"⏸️ {describe_switch(s)}" for s in switches], scale(LIST_CHARS), "…and {n} more pauses")
     else:
-        blocks.append(_section("▶️ *Automation is running*: no kill switch is active."))
-    total = sum(row.pending for row in load)
-    lines = [f"*Open cases: {total}*"] + [f"• {escape_mrkdwn(r.queue)} · tier {r.tier} ({escape_mrkdwn(plain(r.tier_name, 60))}): {r.pending}" for r in load[:MAX_LISTED]]
-    if len(load) > MAX_LISTED:
-        lines.append(f"…and {len(load) - MAX_LISTED} more queue tiers")
-    blocks += _chunks(lines, 15)
+        blocks.append(section("▶️ *Automation is running*: no kill switch is active."))
+    lines = [f"*Open cases: {sum(row.pending for row in load)}*"]
+    lines += [f"• {escape_mrkdwn(plain(r.queue, 80))} · tier {r.tier} ({escape_mrkdwn(plain(r.tier_name, 60))}): {r.pending}" for r in load]
+    blocks += line_sections(lines, scale(LIST_CHARS), "…and {n} more queue tiers")
     facts = [f"SLA breaches today (UTC): *{breaches_today}*"]
     if oldest:
         facts.append("Oldest pending: " + _case_line(oldest, now).removeprefix("• "))
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": fit(f, 2000, escape=False)} for f in facts]})
+    blocks.append(context(*facts, untrusted=False))
+    return blocks
+
+
+def build_status(switches: tuple[ActiveSwitch, ...], load: list[QueueLoad], oldest: PendingCase | None, breaches_today: int, now: datetime) -> tuple[str, list[Block]]:
+    total = sum(row.pending for row in load)
     text = f"hitl status: {len(switches)} pause(s), {total} open case(s), {breaches_today} breach(es) today"
-    return text, blocks[:50]
+    return text, fit_message(lambda scale: _status_blocks(switches, load, oldest, breaches_today, now, scale))
 
 
 def build_queue_listing(queue: str | None, cases: list[PendingCase], total: int, now: datetime) -> tuple[str, list[Block]]:
-    title = f"Pending in {queue}" if queue else "Pending in all queues"
+    title = f"Pending in {plain(queue, 80)}" if queue else "Pending in all queues"
     if not cases:
         return _message(f"*{escape_mrkdwn(title)}*: nothing pending. 🎉")
     lines = [f"*{escape_mrkdwn(title)}: {total}* (soonest deadline first)"] + [_case_line(c, now) for c in cases]
-    if total > len(cases):
-        lines.append(f"…and {total - len(cases)} more")
-    return f"{title}: {total}", _chunks(lines, 10)
+    blocks = fit_message(lambda scale: line_sections(lines, scale(LIST_CHARS * 2), hidden=total - len(cases)))
+    return f"{title}: {total}", blocks
 
 
 def build_kill_modal(default_scope: str = "all") -> dict[str, Any]:
@@ -141,7 +136,8 @@ def build_kill_modal(default_scope: str = "all") -> dict[str, Any]:
                 "block_id": InputId.SCOPE.value,
                 "label": {"type": "plain_text", "text": "Scope"},
                 "hint": {"type": "plain_text", "text": "all, queue:<name>, tenant:<id>, model:<name> or skill:<name>"},
-                "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "initial_value": plain(default_scope, 150), "max_length": 160},
+                # A scope's value is up to 150 characters: 300 units if all emoji, plus the kind.
+                "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "initial_value": plain(default_scope, 320), "max_length": 320},
             },
             {
                 "type": "input",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blocks.ids import InputId, ModalMetadata, RejectReason
-from blocks.modals import arg_block_id, draft_block_id, join_parts
+from blocks.modals import arg_block_id, draft_block_id, draft_from_inputs
 from bot.killswitch import KillArgs, Mode, Scope, check_reason
 
 Errors = dict[str, str]
@@ -56,10 +56,10 @@ def parse_approve(values: dict[str, dict[str, Any]], checklist: list[str]) -> Ap
     return ApproveForm(note=_note(values), checked=list(checklist))
 
 
-def parse_edit(values: dict[str, dict[str, Any]], meta: ModalMetadata, proposed_args: dict[str, Any] | None) -> EditForm | Errors:
-    count = max(len(meta.seps) - 1, 1)
-    parts = [_text(values, draft_block_id(i)).strip() for i in range(count)]
-    text = join_parts(parts, meta.seps) if meta.seps else parts[0]
+def parse_edit(values: dict[str, dict[str, Any]], meta: ModalMetadata, draft: str, proposed_args: dict[str, Any] | None) -> EditForm | Errors:
+    """`draft` is the case's stored draft: the parts the modal did not offer are kept from it as written."""
+    parts = [_text(values, draft_block_id(i)).strip() for i in range(max(meta.draft_parts, 1))]
+    text = draft_from_inputs(draft, parts)
     errors: Errors = {}
     if not text.strip():
         errors[draft_block_id(0)] = "The answer can't be empty. To turn the draft down, use Reject instead."

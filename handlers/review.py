@@ -122,7 +122,7 @@ def register(app: AsyncApp, rt: Runtime) -> None:
             return
         case = await load_case(rt, meta.case_id)
         proposed = (case.payload.get("proposed_action") if case else None) or None
-        form = forms.parse_edit(state_values(body), meta, proposed["args"] if proposed else None)
+        form = forms.parse_edit(state_values(body), meta, case.payload["model_draft"] if case else "", proposed["args"] if proposed else None)
         if isinstance(form, dict):
             await ack(response_action="errors", errors=form)
             return

@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.emulator.blockkit import Limits, check_message, check_view
+from bot.emulator.blockkit import Limits, check_message, check_metadata, check_view
 from bot.emulator.workspace import (
     APP_ID,
     BOT_ID,
@@ -55,15 +55,6 @@ def _limit(args: Args, default: int = 100) -> int:
         return max(1, min(int(args.get("limit") or default), 999))
     except (TypeError, ValueError):
         raise SlackError("invalid_limit") from None
-
-
-def _metadata(raw: Any) -> dict[str, Any] | None:
-    if raw in (None, ""):
-        return None
-    ok = isinstance(raw, dict) and isinstance(raw.get("event_type"), str) and raw["event_type"]
-    if not ok or not isinstance(raw.get("event_payload", {}), dict):
-        raise SlackError("invalid_metadata_format", ["metadata needs event_type (string) and event_payload (object)"])
-    return {"event_type": raw["event_type"], "event_payload": raw.get("event_payload", {})}
 
 
 def encode_cursor(ts: str) -> str:
@@ -270,7 +261,7 @@ class WebApiMethods:
             channel.id,
             text=args.get("text") or "",
             blocks=args.get("blocks"),
-            metadata=_metadata(args.get("metadata")),
+            metadata=check_metadata(args.get("metadata"), self.limits),
             thread_ts=str(args["thread_ts"]) if args.get("thread_ts") else None,
         )
         return {"channel": message.channel, "ts": message.ts, "message": message.to_api()}
@@ -284,7 +275,7 @@ class WebApiMethods:
             ts,
             text=args.get("text"),
             blocks=args.get("blocks"),
-            metadata=_metadata(args.get("metadata")),
+            metadata=check_metadata(args.get("metadata"), self.limits),
         )
         return {"channel": message.channel, "ts": message.ts, "text": message.text, "message": message.to_api()}
 

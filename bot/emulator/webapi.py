@@ -33,7 +33,7 @@ from bot.emulator.workspace import TEAM_ID, Hook, Message, SlackError, Workspace
 # Errors that mean "the bot sent something Slack would refuse": tests assert
 # none happened via Emulator.assert_no_rejections().
 REJECTION_ERRORS = frozenset(
-    {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long", "invalid_metadata_format"}
+    {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long", "invalid_metadata_format", "invalid_arguments", "view_too_large"}
 )
 # Form/query bodies carry structured arguments as JSON strings.
 _JSON_ARGS = ("blocks", "view", "metadata", "attachments")
