@@ -110,7 +110,15 @@ def ids(first: str, rest: list[str], max_size: int, min_size: int = 0) -> st.Sea
 PRINCIPALS = ids("UWS", [string.ascii_uppercase + string.digits, "0"], 21, min_size=2)
 USERS = ids("UW", [string.ascii_uppercase + string.digits], 21, min_size=2)
 CHANNELS = ids("C", [string.ascii_uppercase + string.digits], 13, min_size=8)
-CASE_IDS = ids(string.ascii_letters + string.digits, [string.ascii_letters + string.digits + "._:@/-", "/", ".:@", "-_"], 128)
+def _unambiguous(case_id: str) -> str:
+    """The generated id with every empty, '.' or '..' path segment made a plain one (ingest refuses those)."""
+    def fix(text: str) -> str:
+        return "/".join(segment if segment not in ("", ".", "..") else "x" * max(len(segment), 1) for segment in text.split("/"))
+
+    return fix(fix(case_id)[:128].rstrip("/"))
+
+
+CASE_IDS = ids(string.ascii_letters + string.digits, [string.ascii_letters + string.digits + "._:@/-", "/", ".:@", "-_"], 128).map(_unambiguous)
 QUEUES = ids(string.ascii_letters + string.digits + "_.-", [string.ascii_letters + string.digits + "_.-", "."], 40)
 WHEN = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc))
 
