@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from blocks.ids import ActionId
@@ -173,3 +176,42 @@ async def test_an_operator_drops_a_stuck_item_and_the_line_moves_on(hitl: Harnes
     assert _cards(hitl, "C0BILLING") == [("good-1", False), ("good-2", False)]
     [post] = [d for d in (await hitl.status("poison"))["deliveries"] if d["kind"] == "post_card"]
     assert post["state"] == "failed" and post["last_error"] == "dropped by an operator"
+
+
+FATES = st.lists(st.sampled_from(["good", "too_large", "refused", "flaky"]), min_size=2, max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(fates=FATES)
+async def test_generated_mixes_of_poison_never_stall_or_reorder_the_good_cards(hitl: Harness, fates: list[str]) -> None:
+    """Whatever mix of cards Slack refuses for their content, refuses for good, or fails on transiently: the
+    good ones arrive in order, the too-large ones as minimal cards in their place, the refused ones never, and
+    the flaky ones once Slack takes them again."""
+    run = uuid.uuid4().hex[:6]
+    ids = [f"{run}-{n}-{fate}" for n, fate in enumerate(fates)]
+    faults = hitl.emulator.faults
+    added = []
+    for case_id, fate in zip(ids, fates, strict=True):
+        if fate == "too_large":
+            added.append(faults.refuse("chat.postMessage", "msg_blocks_too_long", count=None, when=_about(case_id, full_only=True)))
+        elif fate == "refused":
+            added.append(faults.refuse("chat.postMessage", "invalid_blocks", count=None, when=_about(case_id)))
+        elif fate == "flaky":
+            added.append(faults.refuse("chat.postMessage", "internal_error", count=None, when=_about(case_id)))
+    for case_id in ids:
+        assert (await hitl.escalate(case_id=case_id)).status_code == 201
+    # Each flaky card holds the line for LINE_WAIT_ATTEMPTS attempts, one after the other.
+    for _ in range(LINE_WAIT_ATTEMPTS * (fates.count("flaky") + 1) + 1):
+        await hitl.settle()
+        hitl.clock.advance(timedelta(minutes=6))
+    posted = [c for c in _cards(hitl, "C0BILLING") if c[0].startswith(run)]
+    expected = [(c, f == "too_large") for c, f in zip(ids, fates, strict=True) if f in ("good", "too_large")]
+    assert posted == expected
+    for rule in added:
+        faults.rules.remove(rule)
+    hitl.clock.advance(timedelta(minutes=6))
+    await hitl.settle()
+    posted = [c for c in _cards(hitl, "C0BILLING") if c[0].startswith(run)]
+    flaky = {(c, False) for c, f in zip(ids, fates, strict=True) if f == "flaky"}
+    # Out of line by then: each goes out on its own retry, in no particular order among themselves.
+    assert posted[: len(expected)] == expected and set(posted[len(expected) :]) == flaky
