@@ -393,12 +393,19 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
             emulator.workspace.add_usergroup(group, members)
         async with serve_emulator(emulator, port=free_port()) as api_url:
             # log level info: sweep_passes() reads the sweep's INFO lines from the server's log.
-            server = hitl_server(
-                workdir, url, api_url, ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n", log_level="info", name=f"server-{backend}-{label}",
-                HITL_SLACK_CHANNEL_RATE=str(args.channel_rate),
-            )
+            # --replicas N: N `hitl serve` processes on the one database (PostgreSQL), splitting sweeps and deliveries.
+            servers = [
+                hitl_server(
+                    workdir, url, api_url, ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n", log_level="info", name=f"server-{backend}-{label}-{n}",
+                    HITL_SLACK_CHANNEL_RATE=str(args.channel_rate),
+                )
+                for n in range(args.replicas if backend == "postgres" else 1)
+            ]
+            server = servers[0]
             server_log = server.log_path
             proc = server.spawn()
+            for extra in servers[1:]:
+                extra.spawn()
             sampler = RssSampler(proc.pid)
             sampler.start()
             pages: dict[str, list[float]] = {}
@@ -416,7 +423,8 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
 
             try:
                 spawned = time.time()
-                await server.wait_ready(args.start_timeout)
+                for each in servers:
+                    await each.wait_ready(args.start_timeout)
                 healthy = time.time()
                 result["startup_seconds"] = round(healthy - spawned, 2)
                 first = datetime.fromtimestamp(healthy + args.lead, timezone.utc)
@@ -442,7 +450,8 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
                 collect()  # late duplicates within the settle period are already counted above
             finally:
                 await sampler.stop()
-                await server.stop()
+                for each in servers:
+                    await each.stop()
 
         delays = [min(ats) - deadlines[c].timestamp() for c, ats in pages.items()]
         duplicates = sum(len(ats) - 1 for ats in pages.values())
@@ -487,7 +496,8 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
             "http_5xx": emulator.served_5xx,
             "errors": dict(Counter(c.error for c in emulator.calls if not c.ok)),
         }
-        text_log = server_log.read_text(errors="replace")
+        text_log = "".join(each.log_path.read_text(errors="replace") for each in servers)
+        result["replicas"] = len(servers)
         result["sweep_passes"] = sweep_passes(text_log)
         result["clock_check_max_ms"] = round(max(CLOCK_CHECK) * 1000, 3) if CLOCK_CHECK else None
         CLOCK_CHECK.clear()
@@ -659,6 +669,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["small", "large"], default=None, help="run one scenario only")
     parser.add_argument("--explain-all", action="store_true", help="EXPLAIN after the small scenario too")
     parser.add_argument("--channel-rate", type=float, default=1000.0, help="HITL_SLACK_CHANNEL_RATE of the server (posts/s per channel)")
+    parser.add_argument("--replicas", type=int, default=1, help="hitl serve processes on the one PostgreSQL database (SQLite: always 1)")
     parser.add_argument("--output", default="sla_sweep.json", help="file name under bench/results/")
     args = parser.parse_args()
     parse_duration(args.sweep)  # fail fast on a bad duration
