@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # How often the outbox worker looks for work other replicas queued or retries that fell due.
     outbox_poll_seconds: float = Field(1.0, alias="HITL_OUTBOX_POLL_SECONDS", gt=0)
 
+    # ---- /slack/events ----
+    # A Slack request whose body has not all arrived this long after its headers gets a 408 and is closed.
+    slack_body_timeout: Duration = Field(timedelta(seconds=10), alias="HITL_SLACK_BODY_TIMEOUT")
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: str) -> str:
