@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # How long start-up keeps trying to reach Slack before it gives up (a crash loop says more than a half-start).
     slack_startup_wait: Duration = Field(timedelta(minutes=1), alias="HITL_SLACK_STARTUP_WAIT")
 
+    # ---- /slack/events ----
+    # A Slack request whose body has not all arrived this long after its headers gets a 408 and is closed.
+    slack_body_timeout: Duration = Field(timedelta(seconds=10), alias="HITL_SLACK_BODY_TIMEOUT")
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: str) -> str:

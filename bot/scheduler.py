@@ -14,6 +14,7 @@ from bot.policy import DigestSettings
 from bot.runtime import Runtime
 from bot.services.digest import digest_configs, post_scheduled_digest
 from bot.services.escalation import run_sweep
+from bot.services.replays import prune_request_keys
 from bot.services.reviewers import all_groups
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,15 @@ def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
         except DATABASE_BUSY as exc:
             log.warning("kill switches not refreshed this second, database busy: %s", type(exc).__name__)
 
+    async def prune_slack_request_keys() -> None:
+        # Keys of Slack request bodies outlive Slack's signature window, then go, a small batch per transaction.
+        try:
+            pruned = await prune_request_keys(rt)
+        except DATABASE_BUSY as exc:
+            log.warning("old Slack request keys not pruned this minute, database busy: %s", type(exc).__name__)
+            return
+        log.debug("pruned %d old Slack request key(s)", pruned)
+
     for settings, queue in digest_configs(rt):
 
         async def post_digest(settings: DigestSettings = settings, queue: str | None = queue) -> None:
@@ -57,6 +67,7 @@ def create_scheduler(rt: Runtime) -> AsyncIOScheduler:
 
     scheduler.add_job(refresh_user_groups, "interval", minutes=5, id="refresh_user_groups")
     scheduler.add_job(refresh_killswitches, "interval", seconds=1, id="refresh_killswitches")
+    scheduler.add_job(prune_slack_request_keys, "interval", minutes=1, id="prune_slack_request_keys")
     # First run at start: breaches that fell due while no process was up are paged right away, once.
     every = rt.policy.scheduler.sweep_every.total_seconds()
     scheduler.add_job(sweep_sla, "interval", seconds=every, id="sweep_sla", next_run_time=datetime.now(timezone.utc))

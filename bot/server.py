@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -23,10 +22,11 @@ from bot.runtime import Runtime
 from bot.scheduler import create_scheduler
 from bot.services.delivery import register_slack_deliverers
 from bot.services.digest import catch_up_missed_digests
+from bot.services.replays import SlackReplays
 from bot.services.reviewers import all_groups
 from bot.services.webhooks import register_webhook_deliverer
 from handlers import api
-from handlers.guards import RepeatGuard
+from handlers.slack_events import SlackEvents
 
 log = logging.getLogger(__name__)
 
@@ -82,25 +82,10 @@ def socket_mode_handler(rt: Runtime, bolt: AsyncApp) -> AsyncSocketModeHandler |
 
 def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
     bolt = create_bolt_app(rt)
-    slack_handler = AsyncSlackRequestHandler(bolt)
     assert rt.outbox is not None
     register_slack_deliverers(rt.outbox)
     register_webhook_deliverer(rt.outbox, rt.settings.webhook_first_retry)
-
-    repeats = RepeatGuard()
-
-    async def handle_slack(request: Request) -> Response:
-        try:
-            return await slack_handler.handle(request)
-        except (OperationalError, DBAPIError, PoolTimeout):
-            raise
-        except Exception as exc:  # noqa: BLE001 - Bolt raises on some malformed bodies before any listener runs
-            log.warning("malformed Slack request: %s: %s", type(exc).__name__, exc)
-            return JSONResponse({"error": "malformed_payload", "message": "this is not a Slack request hitl understands"}, status_code=400)
-
-    async def slack_events(request: Request) -> Response:
-        body = await request.body()  # Starlette caches it; Bolt reads the same bytes to verify the signature
-        return await repeats.handle(body, request.headers, lambda: handle_slack(request))
+    replays = SlackReplays(rt)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -109,6 +94,8 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
         scheduler = create_scheduler(rt)
         # Answer kill-switch questions correctly from the first request on.
         await rt.killswitches.refresh(rt)
+        # SQLite: the Slack requests seen before a restart are still replays.
+        await replays.load()
         socket_mode = socket_mode_handler(rt, bolt)
         connecting = asyncio.create_task(connect_socket_mode(socket_mode)) if socket_mode else None
         rt.waiters.start()
@@ -136,14 +123,19 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
                 assert rt.outbox is not None
                 await rt.outbox.stop()
             await rt.waiters.stop()
+            await replays.close()
             await rt.slack.session.close()
             rt.slack.session = None
             await rt.close()
 
     # Without a signing secret (Socket Mode only) nothing could tell Slack's HTTP requests from forgeries.
-    slack_routes = [Route("/slack/events", slack_events, methods=["POST"])] if rt.settings.slack_signing_secret else []
-    return Starlette(
+    secret = rt.settings.slack_signing_secret
+    slack_events = SlackEvents(bolt, replays, secret.get_secret_value(), body_timeout=rt.settings.slack_body_timeout.total_seconds()) if secret else None
+    slack_routes = [Route("/slack/events", slack_events.handle, methods=["POST"])] if slack_events else []
+    app = Starlette(
         routes=[*slack_routes, *api.routes(rt)],
         lifespan=lifespan,
         exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, PoolTimeout: _database_unavailable, Exception: _unexpected},
     )
+    app.state.slack_events = slack_events  # its counts: how far Slack's requests got
+    return app

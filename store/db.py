@@ -60,6 +60,21 @@ def create_read_engine(url: str, engine: AsyncEngine, *, busy_timeout: float = 1
     return readers
 
 
+def create_unsynced_engine(url: str, *, pool_size: int = 4, timeout: float = 1.0) -> AsyncEngine:
+    """PostgreSQL: one-statement writes on a request's critical path that every replica must see at once but that
+    need not reach the disk before the answer: autocommit (one round trip, no BEGIN and COMMIT) and
+    `synchronous_commit = off` (no wait for the WAL flush; visibility to other sessions is unchanged). A crash of
+    PostgreSQL can lose the last fraction of a second of them. `timeout` bounds a checkout and a statement."""
+    return create_async_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout,
+        connect_args={"command_timeout": timeout, "server_settings": {"synchronous_commit": "off"}},
+    )
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

@@ -116,6 +116,7 @@ class Harness:
     slack: SlackRequestSender
     emulator: Emulator
     clock: ManualClock
+    app: Any = None  # the Starlette app (its state.slack_events counts how far Slack's requests got)
 
     async def escalate(self, body: dict[str, Any] | None = None, **overrides: Any) -> httpx.Response:
         return await self.api.post("/v1/escalations", json=body if body is not None else escalation(**overrides))
@@ -195,12 +196,21 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
 async def serve_hitl(db_url: str, emulator: Emulator, clock: ManualClock, **settings: Any) -> AsyncIterator[Harness]:
     """The emulator and the real hitl app on loopback; `settings` override the test defaults (env names)."""
     async with serve_emulator(emulator) as api_url:
-        rt = await start_runtime(make_settings(db_url, api_url, **settings), issue_policy(), clock)
-        async with serve_asgi(create_asgi_app(rt), lifespan="on") as url:
-            async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:
-                async with SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
-                    yield Harness(rt, url, api, slack, emulator, clock)
+        async with serve_replica(db_url, emulator, api_url, clock, **settings) as harness:
+            yield harness
     emulator.assert_no_rejections()
+
+
+@contextlib.asynccontextmanager
+async def serve_replica(db_url: str, emulator: Emulator, api_url: str, clock: ManualClock, **settings: Any) -> AsyncIterator[Harness]:
+    """One hitl app with its own runtime, against an emulator already served at `api_url`: several of them on
+    one database are replicas."""
+    rt = await start_runtime(make_settings(db_url, api_url, **settings), issue_policy(), clock)
+    app = create_asgi_app(rt)
+    async with serve_asgi(app, lifespan="on") as url:
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:
+            async with SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
+                yield Harness(rt, url, api, slack, emulator, clock, app)
 
 
 @pytest.fixture
