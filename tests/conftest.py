@@ -137,7 +137,10 @@ class Harness:
             if due == 0:
                 return
             await asyncio.sleep(0.01)
-        raise AssertionError("outbox did not settle")
+        async with self.rt.sessions() as session:
+            waiting = await outbox_store.list_items(session, dead=False, limit=10)
+        stuck = [(i.id, i.dedupe_key, i.next_attempt_at, i.claimed_until, i.attempts, i.last_error) for i in waiting]
+        raise AssertionError(f"outbox did not settle at {self.clock.now()}: {stuck}")
 
     async def card(self, case_id: str) -> Message:
         """The case's card as Slack holds it (after delivering what is queued)."""
