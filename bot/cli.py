@@ -481,6 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Alembic announces every plugin at INFO; the one line worth seeing is ours ("schema is up to date").
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # slack-sdk logs every in-call retry at INFO ("A retry handler found…"); the outbox logs what failed, once.
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -117,7 +117,7 @@ def routes(rt: Runtime) -> list[Route]:
         try:
             escalation = Escalation.model_validate(raw, context={"new": NewInput(rt.clock.now())})
         except ValidationError as exc:
-            fields = [{"field": _field_path(err["loc"]), "message": err["msg"]} for err in exc.errors(include_url=False)]
+            fields = [{"field": _field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")} for err in exc.errors(include_url=False)]
             return _error(422, "validation_failed", f"{len(fields)} field(s) are invalid", fields)
         except RecursionError:
             return _error(422, "validation_failed", "the body is nested too deeply", [{"field": "(body)", "message": "nested too deeply"}])
