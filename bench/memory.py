@@ -55,7 +55,7 @@ from bench.common import (  # noqa: E402
     wait_posted,
     write_results,
 )
-from bot.escalation import Escalation  # noqa: E402
+from bot.domain.escalation import Escalation  # noqa: E402
 from store.db import create_engine  # noqa: E402
 from store.models import Case  # noqa: E402
 

@@ -72,7 +72,7 @@ from bench.common import (  # noqa: E402
 )
 from bot.durations import format_duration, parse_duration  # noqa: E402
 from bot.emulator import Emulator, serve_emulator  # noqa: E402
-from bot.escalation import Escalation  # noqa: E402
+from bot.domain.escalation import Escalation  # noqa: E402
 from store import cases as case_store  # noqa: E402
 from store.db import create_engine  # noqa: E402
 from store.models import AuditEvent, Case, OutboxItem, SlackMessage  # noqa: E402
@@ -187,7 +187,7 @@ class _CaptureSession:
 
 
 async def claim_statement(now: datetime, limit: int) -> Any:
-    from bot.services.escalation import SWEEP_BATCH
+    from bot.services.sla_sweep import SWEEP_BATCH
 
     capture = _CaptureSession()
     await case_store.claim_due_cases(capture, now=now, limit=limit or SWEEP_BATCH)  # type: ignore[arg-type]
@@ -195,7 +195,7 @@ async def claim_statement(now: datetime, limit: int) -> Any:
 
 
 async def explain(backend: str, url: str, now: datetime) -> dict[str, Any]:
-    from bot.services.escalation import SWEEP_BATCH
+    from bot.services.sla_sweep import SWEEP_BATCH
 
     statement = await claim_statement(now, SWEEP_BATCH)
     if backend == "sqlite":

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from blocks.budget import TEXT, Block, Scale, context, fit_message, section
-from blocks.ids import ActionId, CaseRef, RejectReason
-from bot.escalation import Escalation
+from blocks.ids import ActionId, CaseRef
+from bot.domain.cases import Decision, reason_label
+from bot.domain.escalation import Escalation
 from blocks.text import escape_mrkdwn, fit, fit_items, human_delta, link, mentions, number, plain, slack_date
 
 RISK_BADGE = {"low": "🟢 Low", "medium": "🟡 Medium", "high": "🟠 High", "critical": "🔴 Critical"}
@@ -27,18 +28,6 @@ EVIDENCE_ITEMS = 5
 QUOTE_CHARS = 280
 ACTION_FIELDS = 9
 ACTION_VALUE_CHARS = 150
-
-
-@dataclass(frozen=True)
-class DecisionView:
-    outcome: str
-    decided_by: str
-    decided_at: datetime
-    final_text: str | None = None
-    reason: str | None = None
-    note: str | None = None
-    checklist: list[str] = field(default_factory=list)
-    final_action: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +50,7 @@ class CardView:
     tier_name: str
     tier_deadline: datetime
     received_at: datetime
-    decision: DecisionView | None = None
+    decision: Decision | None = None
     pages: tuple[PageView, ...] = ()
     claimed_by: str | None = None
     claimed_at: datetime | None = None
@@ -120,9 +109,9 @@ def _facts(view: CardView, now: datetime) -> Block:
     return {"type": "section", "fields": [{"type": "mrkdwn", "text": f, "verbatim": True} for f in facts]}
 
 
-def _decision_line(decision: DecisionView) -> str:
+def _decision_line(decision: Decision) -> str:
     badge = OUTCOME_BADGE.get(decision.outcome, escape_mrkdwn(plain(decision.outcome, 40)))
-    return f"*{badge}* by <@{decision.decided_by}> · {slack_date(decision.decided_at)}"
+    return f"*{badge}* by <@{decision.decided_by.slack_user_id}> · {slack_date(decision.decided_at)}"
 
 
 def _decision_blocks(view: CardView, scale: Scale) -> list[Block]:
@@ -130,11 +119,7 @@ def _decision_blocks(view: CardView, scale: Scale) -> list[Block]:
     assert decision is not None
     lines = [_decision_line(decision)]
     if decision.reason:
-        try:
-            reason = RejectReason(decision.reason).label
-        except ValueError:
-            reason = decision.reason
-        lines.append(f"*Reason:* {fit(reason, 200)}")
+        lines.append(f"*Reason:* {fit(reason_label(decision.reason), 200)}")
     if decision.checklist:
         lines.append("*Checked:* " + fit("; ".join(decision.checklist), scale(1500)))
     blocks = [section("\n".join(lines))]

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from blocks.budget import TEXT, Block, Scale, context, fit_message, section
-from blocks.ids import RejectReason
+from bot.domain.cases import reason_label
 from blocks.text import escape_mrkdwn, fit, fit_items, human_delta, label, link, number, plain, slack_date
 
 MAX_QUEUE_BLOCKS = 36  # one section per queue; the rest of the post needs at most ~10 blocks
@@ -41,19 +41,12 @@ def _queue_line(name: str, f: dict[str, Any]) -> str:
     )
 
 
-def _category(value: str) -> str:
-    try:
-        return RejectReason(value).label
-    except ValueError:
-        return value
-
-
 def _summary_lines(figures: dict[str, Any], scale: Scale) -> list[str]:
     lines = []
     if figures["top_reasons"]:
         lines.append("*Top escalation reasons:* " + "; ".join(f"{fit(r['reason'], scale(120))} ({r['count']})" for r in figures["top_reasons"][:10]))
     if figures["top_rejection_categories"]:
-        lines.append("*Top rejection categories:* " + "; ".join(f"{fit(_category(r['category']), 60)} ({r['count']})" for r in figures["top_rejection_categories"][:10]))
+        lines.append("*Top rejection categories:* " + "; ".join(f"{fit(reason_label(r['category']), 60)} ({r['count']})" for r in figures["top_rejection_categories"][:10]))
     if figures["reviewer_load"]:
         lines.append("*Decisions by reviewer:* " + ", ".join(f"<@{r['slack_user_id']}> {r['decisions']}" for r in figures["reviewer_load"][: scale(40, floor=5)]))
     return lines

@@ -34,20 +34,6 @@ class InputId(StrEnum):
     MODE = "mode"
 
 
-class RejectReason(StrEnum):
-    FACTUAL_ERROR = "factual_error"
-    HALLUCINATION = "hallucination"
-    MISSING_EVIDENCE = "missing_evidence"
-    INCORRECT_EVIDENCE = "incorrect_evidence"
-    POLICY_VIOLATION = "policy_violation"
-    UNSAFE = "unsafe"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
-
-
 class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

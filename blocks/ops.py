@@ -9,7 +9,7 @@ from typing import Any
 from blocks.budget import TEXT, Block, Scale, context, fit_message, line_sections, section
 from blocks.ids import CallbackId, InputId
 from blocks.text import escape_mrkdwn, fit, human_delta, link, plain, slack_date
-from bot.killswitch import MAX_REASON, ActiveSwitch, Mode
+from bot.domain.pauses import MAX_REASON, ActiveSwitch, Mode
 
 # Rows are packed into sections and listed while the answer fits Slack's budget; the rest is counted.
 LIST_CHARS = 4500

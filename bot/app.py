@@ -1,4 +1,5 @@
-"""The app factory: one Bolt AsyncApp per runtime, every listener module registered explicitly."""
+"""The Slack side's wiring: one Bolt AsyncApp per hitl, its services provided to every listener, each listener
+module registered explicitly, and the answer Slack gets when a listener fails before its ack."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
-from bot.runtime import Runtime
-from handlers import commands, guards, review
-from handlers.answers import OVERLOADED, OVERLOADED_SUBMISSION, OVERLOADED_TEXT
-from handlers.payloads import first_input_block
+from bot.compose import Hitl
+from handlers.slack import commands, guards, review
+from handlers.slack.answers import OVERLOADED, OVERLOADED_SUBMISSION, OVERLOADED_TEXT
+from handlers.slack.context import SlackServices, provide
+from handlers.slack.payloads import first_input_block
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +27,21 @@ class _SkipClientTokenWarning(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def create_bolt_app(rt: Runtime) -> AsyncApp:
-    if rt.identity is None:
+def create_bolt_app(hitl: Hitl) -> AsyncApp:
+    if hitl.identity is None:
         # Every request is checked against the workspace auth.test named: without it none could be trusted.
-        raise ValueError("create_bolt_app needs the runtime's Slack identity: build it with bot.startup.check_slack's result")
-    secret = rt.settings.slack_signing_secret.get_secret_value() if rt.settings.slack_signing_secret else None
+        raise ValueError("create_bolt_app needs hitl's Slack identity: build it with bot.startup.check_slack's result")
+    secret = hitl.settings.slack_signing_secret.get_secret_value() if hitl.settings.slack_signing_secret else None
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_SkipClientTokenWarning())
-    app = AsyncApp(client=rt.slack, signing_secret=secret, process_before_response=False)
+    app = AsyncApp(client=hitl.slack, signing_secret=secret, process_before_response=False)
+    provide(app, SlackServices(hitl.policy, hitl.access, hitl.reviews, hitl.killswitches, hitl.board, hitl.ops, hitl.digests))
     guards.register(app)
-    review.register(app, rt)
-    commands.register(app, rt)
+    review.register(app)
+    commands.register(app)
 
     @app.error
     async def answer_listener_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
-        """Errors before the ack: Slack gets an answer that says what happened. (After the ack, handlers.answers.
+        """Errors before the ack: Slack gets an answer that says what happened. (After the ack, handlers.slack.answers.
         after_ack has already answered the person.)"""
         if isinstance(error, OVERLOADED):
             log.warning("database unavailable or too slow during a Slack request: %s", type(error).__name__)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.domain.audit import AuditAction
 from bot.outbound import ALLOW_ALL, OutboundRules
 from bot.policy import Policy, PolicyError, load_policy
 from bot.durations import format_duration
@@ -48,7 +49,7 @@ def _upgrade(database_url: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.runtime import build_runtime
+    from bot.compose import build_hitl
     from bot.server import create_asgi_app
 
     settings = _settings()
@@ -62,8 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError(f"HITL_WEBHOOK_SECRET is required: the policy sets webhook_url ({', '.join(hooked)}), and webhooks are signed")
     identity = _check_slack(settings, policy)
     _upgrade(settings.database_url)
-    runtime = build_runtime(settings, policy, identity=identity)
-    app = create_asgi_app(runtime)
+    app = create_asgi_app(build_hitl(settings, policy, identity=identity))
     port = args.port or settings.port
     host = args.host or settings.host
     logging.getLogger(__name__).info("hitl serving on %s:%d (%d queues)", host, port, len(policy.queues))
@@ -159,21 +159,22 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def _anchors_in_slack(settings: Settings) -> list[Any]:
     """The audit heads the digests posted to Slack, where whoever can rewrite the database can't rewrite them."""
-    from bot.runtime import build_runtime
+    from bot.compose import build_hitl
     from bot.services.digest import anchors_in_slack, digest_configs
 
     if settings.slack_bot_token is None:
         raise CliError("--slack: SLACK_BOT_TOKEN is required to read the digest channels")
     policy = _policy(settings.policy_path, settings.outbound_rules)
 
+    if not digest_configs(policy):
+        raise CliError("--slack: the policy posts no digest, so Slack holds no anchors (digest: {channel: C…})")
+
     async def run() -> list[Any]:
-        rt = build_runtime(settings, policy)
+        hitl = build_hitl(settings, policy)
         try:
-            if not digest_configs(rt):
-                raise CliError("--slack: the policy posts no digest, so Slack holds no anchors (digest: {channel: C…})")
-            return await anchors_in_slack(rt)
+            return await anchors_in_slack(hitl.slack_out)
         finally:
-            await rt.close()
+            await hitl.close()
 
     return asyncio.run(run())
 
@@ -269,9 +270,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
     from blocks.digest import digest_as_text
     from bot.durations import parse_duration
-    from bot.runtime import build_runtime
-    from bot.services.delivery import register_slack_deliverers
-    from bot.services.digest import post_digest, recent_window, render_digest
+    from bot.compose import build_hitl
 
     settings = _settings()
     policy = _policy(settings.policy_path, settings.outbound_rules)
@@ -288,19 +287,19 @@ def cmd_digest(args: argparse.Namespace) -> int:
         raise CliError("--post: the policy has no digest channel (digest: {channel: C…})")
 
     async def run() -> int:
-        rt = build_runtime(settings, policy)
+        hitl = build_hitl(settings, policy)
+        digests = hitl.digests
         try:
-            window = recent_window(rt, since)
-            figures, _, blocks = await render_digest(rt, window, args.queue)
+            window = digests.recent_window(since)
+            figures, _, blocks = await digests.render_digest(window, args.queue)
             print(json.dumps(figures, indent=2, ensure_ascii=False) if args.json else digest_as_text(blocks))
             if args.post:
-                assert rt.outbox is not None and channel is not None
-                register_slack_deliverers(rt.outbox)
-                await post_digest(rt, window, channel.channel, queue=args.queue, key=f"manual:{rt.clock.now().isoformat()}", claim=False)
-                await rt.outbox.drain()
+                assert channel is not None
+                await digests.post_digest(window, channel.channel, queue=args.queue, key=f"manual:{hitl.clock.now().isoformat()}", claim=False)
+                await hitl.outbox.drain()
                 print(f"posted to {channel.channel}", file=sys.stderr)
         finally:
-            await rt.close()
+            await hitl.close()
         return 0
 
     return asyncio.run(run())
@@ -309,7 +308,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
 def cmd_webhooks_retry(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    from store.audit import Actor, ActorType, append_audit
+    from bot.domain.audit import CLI
+    from bot.domain.outbox import OutboxKind
+    from store.audit import append_audit
     from store.outbox import requeue
 
     settings = _settings()
@@ -317,9 +318,9 @@ def cmd_webhooks_retry(args: argparse.Namespace) -> int:
     async def work(sessions: Any) -> int:
         now = datetime.now(timezone.utc)
         async with sessions.begin() as session:
-            items = await requeue(session, case_id=args.case_id, kind="webhook", now=now)
+            items = await requeue(session, case_id=args.case_id, kind=OutboxKind.WEBHOOK, now=now)
             for item in items:
-                await append_audit(session, action="webhook_resent", actor=Actor(ActorType.SYSTEM, None, None, "hitl cli"), at=now, case_id=args.case_id, details={"event_id": item.payload.get("event_id")})
+                await append_audit(session, action=AuditAction.WEBHOOK_RESENT, actor=CLI, at=now, case_id=args.case_id, details={"event_id": item.payload.get("event_id")})
         for item in items:
             print(f"queued again: {item.payload.get('event_id')} ({item.payload.get('body', {}).get('type')}) -> {item.payload.get('url')}")
         return len(items)
@@ -357,11 +358,12 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _operator_change(args: argparse.Namespace, change: Callable[..., Any], action: str, refusal: str) -> int:
+def _operator_change(args: argparse.Namespace, change: Callable[..., Any], action: AuditAction, refusal: str) -> int:
     """Apply an operator's change to one outbox item, audited, or say in one line why nothing changed."""
     from datetime import datetime, timezone
 
-    from store.audit import Actor, ActorType, append_audit
+    from bot.domain.audit import CLI
+    from store.audit import append_audit
 
     async def work(sessions: Any) -> Any:
         now = datetime.now(timezone.utc)
@@ -369,7 +371,7 @@ def _operator_change(args: argparse.Namespace, change: Callable[..., Any], actio
             item = await change(session, args.id, now)
             if item is not None:
                 details = {"item": item.id, "kind": item.kind, "dedupe_key": item.dedupe_key}
-                await append_audit(session, action=action, actor=Actor(ActorType.SYSTEM, None, None, "hitl cli"), at=now, case_id=item.case_id, details=details)
+                await append_audit(session, action=action, actor=CLI, at=now, case_id=item.case_id, details=details)
             return item
 
     item = _run_with_sessions(_settings(), work)
@@ -382,7 +384,7 @@ def _operator_change(args: argparse.Namespace, change: Callable[..., Any], actio
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
     from store.outbox import retry_item
 
-    code = _operator_change(args, retry_item, "outbox_retried", "outbox item {id}: no such item, or it was already delivered")
+    code = _operator_change(args, retry_item, AuditAction.OUTBOX_RETRIED, "outbox item {id}: no such item, or it was already delivered")
     print("a running `hitl serve` sends it within a second (in its place in its ordering line)")
     return code
 
@@ -392,7 +394,7 @@ def cmd_outbox_drop(args: argparse.Namespace) -> int:
 
     from store.outbox import drop_item
 
-    return _operator_change(args, partial(drop_item, why="dropped by an operator"), "outbox_dropped", "outbox item {id}: no such item, or it is not waiting (delivered, dead or dropped already)")
+    return _operator_change(args, partial(drop_item, why="dropped by an operator"), AuditAction.OUTBOX_DROPPED, "outbox item {id}: no such item, or it is not waiting (delivered, dead or dropped already)")
 
 
 def _count(low: int, high: int) -> Callable[[str], int]:

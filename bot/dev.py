@@ -23,10 +23,9 @@ from bot.emulator import Emulator, SlackRequestSender, serve_emulator
 from bot.emulator.ui import create_ui_routes
 from bot.emulator.webapi import require_loopback, serve_asgi
 from bot.policy import GROUP_ID, Policy
-from bot.runtime import Runtime
+from bot.compose import Hitl
 from bot.server import create_asgi_app
-from bot.services.escalation import run_sweep
-from bot.startup import start_runtime
+from bot.startup import start_hitl
 from store import outbox as outbox_store
 
 log = logging.getLogger(__name__)
@@ -40,13 +39,13 @@ _FIRST_NAMES = ["dana", "li", "sam", "noor", "alex", "mika", "jo", "ren", "kai",
 class DevWorkspace:
     """Who and where the emulated workspace has, derived from the policy; and the dev clock controls.
 
-    `rt` and `bot_url` are attached once the bot is up (the bot needs the emulator's URL first).
+    `hitl` and `bot_url` are attached once the bot is up (the bot needs the emulator's URL first).
     """
 
     policy: Policy
     clock: OffsetClock
     emulator: Emulator
-    rt: Runtime | None = None
+    hitl: Hitl | None = None
     bot_url: str = ""
 
     def __post_init__(self) -> None:
@@ -94,13 +93,13 @@ class DevWorkspace:
 
     async def advance(self, seconds: float) -> None:
         """Jump the bot's clock, then do at once what the scheduler would: sweep and deliver."""
-        assert self.rt is not None and self.rt.outbox is not None
+        assert self.hitl is not None
         self.clock.advance(timedelta(seconds=seconds))
         # Until the workflow settles: a page leads to a card update and a thread note, each its own delivery.
         for _ in range(20):
-            moved = await run_sweep(self.rt)
-            await self.rt.outbox.drain()
-            async with self.rt.sessions() as session:
+            moved = await self.hitl.sweep.run()
+            await self.hitl.outbox.drain()
+            async with self.hitl.db.read() as session:
                 busy = await outbox_store.count_pending_now(session, self.clock.now())
             if not moved and not busy:
                 return
@@ -201,9 +200,9 @@ async def run_dev(policy: Policy, policy_source: str, *, host: str, port: int, d
     routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(workspace.bot_url, signing_secret, emulator), controls=workspace)
     async with serve_emulator(emulator, host=host, port=port, extra_routes=routes) as api_url:
         emulator_url = api_url.removesuffix("/api/")
-        rt = await start_runtime(dev_settings(db_path, emulator_url, api_token, signing_secret), policy, workspace.clock)
-        workspace.rt = rt
-        async with serve_asgi(create_asgi_app(rt), host=host, port=0, lifespan="on") as bot_url:
+        hitl = await start_hitl(dev_settings(db_path, emulator_url, api_token, signing_secret), policy, workspace.clock)
+        workspace.hitl = hitl
+        async with serve_asgi(create_asgi_app(hitl), host=host, port=0, lifespan="on") as bot_url:
             workspace.bot_url = bot_url
             if seed:
                 async with httpx.AsyncClient(base_url=bot_url, headers={"Authorization": f"Bearer {api_token}"}) as api:

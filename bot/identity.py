@@ -1,4 +1,5 @@
-"""Who hitl is in Slack (learnt from auth.test at start) and whether a request comes from that workspace. Pure."""
+"""Who hitl is in Slack (learnt from auth.test at start), who is asking, and whether a request comes from that
+workspace. Pure."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from blocks.text import escape_mrkdwn
+from bot.domain.audit import Actor, audit_text
 
 # Slack's user IDs: U… (workspace) or W… (Enterprise Grid), upper-case letters and digits. Our columns hold 32.
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
@@ -36,6 +38,27 @@ class Origin:
     team_id: str | None
     user_team_id: str | None = None
     enterprise_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Who clicked, submitted or typed a command, as the request says (checked against the installed workspace)."""
+
+    user_id: str
+    team_id: str | None
+    name: str | None
+    user_team_id: str | None = None
+    enterprise_id: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        # Cut to the audit columns: a refused request is recorded whatever it carried.
+        team = audit_text(self.team_id, 32) if self.team_id else None
+        return Actor.slack(audit_text(self.user_id, 64), team, audit_text(self.name, 256) if self.name else None)
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.user_id, self.team_id, self.user_team_id, self.enterprise_id)
 
 
 class Refused(StrEnum):

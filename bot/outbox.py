@@ -11,34 +11,42 @@ import logging
 import random
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
+from bot.domain.outbox import OutboxKind, OutboxMessage, parse_message
 from bot.slack import retry_after_seconds, slack_error_code
 from store import outbox as store
+from store.db import DATABASE_BUSY, Database
 from store.models import OutboxItem
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# The database briefly unavailable (SQLite's write lock, a full pool, PostgreSQL restarting): try again later.
-DATABASE_BUSY = (DBAPIError, PoolTimeout)
-
 # What to do in the transaction that marks the item delivered (store a ts, append an audit row…).
 AfterDelivery = Callable[[AsyncSession], Awaitable[None]]
-Deliverer = Callable[["Runtime", OutboxItem], Awaitable[AfterDelivery | None]]
+# Delivers one item, given as stored (attempts, dedupe key…) and as its typed message.
+Deliverer = Callable[[OutboxItem, OutboxMessage], Awaitable[AfterDelivery | None]]
 # What to do in the transaction that makes an item a dead letter (start a clock that waited on it, tell ops…).
-OnDead = Callable[["Runtime", AsyncSession, OutboxItem, str], Awaitable[None]]
+OnDead = Callable[[AsyncSession, OutboxItem, str], Awaitable[None]]
+# What services call after committing new outbox items: claim soon (given the items' ordering key).
+Wake = Callable[[str | None], None]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How one kind of item goes out. `retry_base`: the first retry comes after between half of it and all of
+    it, then doubles. `on_dead`: runs in the transaction that makes an item of this kind a dead letter."""
+
+    deliver: Deliverer
+    retry_base: float = 2.0
+    on_dead: OnDead | None = None
 
 # Slack's answers that no retry can change: the content, the channel or the token is refused.
 PERMANENT_SLACK_ERRORS = frozenset(
@@ -104,13 +112,21 @@ class OutboxWorker:
     batch = 32
     concurrency = 16
 
-    def __init__(self, rt: "Runtime") -> None:
-        self.rt = rt
-        self.deliverers: dict[str, Deliverer] = {}
-        self.retry_base: dict[str, float] = {}
-        self.on_dead: dict[str, OnDead] = {}
-        # Called for every dead letter, whatever its kind (tells ops).
-        self.dead_letter_hooks: list[OnDead] = []
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        deliveries: Mapping[OutboxKind, Delivery],
+        *,
+        dead_letter_hooks: Sequence[OnDead] = (),
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.deliveries = dict(deliveries)
+        # Run for every dead letter, whatever its kind (they tell ops).
+        self.dead_letter_hooks = tuple(dead_letter_hooks)
+        self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -120,13 +136,9 @@ class OutboxWorker:
         # slot); each delivery's end wakes the loop.
         self._busy_keys: Counter[str] = Counter()
 
-    def register(self, kind: str, deliverer: Deliverer, *, retry_base: float = 2.0, on_dead: OnDead | None = None) -> None:
-        """`retry_base`: the first retry comes after between half of it and all of it, then doubles.
-        `on_dead`: runs in the transaction that makes an item of this kind a dead letter."""
-        self.deliverers[kind] = deliverer
-        self.retry_base[kind] = retry_base
-        if on_dead is not None:
-            self.on_dead[kind] = on_dead
+    def _delivery(self, item: OutboxItem) -> Delivery | None:
+        """How this item's kind goes out (None: a kind this version doesn't know, from a newer one)."""
+        return self.deliveries.get(OutboxKind(item.kind)) if item.kind in OutboxKind._value2member_map_ else None
 
     def wake(self, ordering_key: str | None = None) -> None:
         """Claim again soon. Given the ordering key of what was just queued, not while this worker delivers an
@@ -153,7 +165,7 @@ class OutboxWorker:
         A finished delivery wakes the loop, so the next item of the same ordering key (the next card or page
         in a channel) goes out right away instead of waiting for unrelated deliveries of the same batch.
         """
-        poll = self.rt.settings.outbox_poll_seconds
+        poll = self.poll_seconds
         in_flight: set[asyncio.Task[None]] = set()
         heartbeat = asyncio.create_task(self._renew_leases(), name="hitl-outbox-heartbeat")
         while not self._stopping:
@@ -183,15 +195,15 @@ class OutboxWorker:
             if not self._held:
                 continue
             try:
-                async with self.rt.sessions.begin() as session:
-                    await store.renew_leases(session, dict(self._held), until=self.rt.clock.now() + self.lease)
+                async with self.db.write.begin() as session:
+                    await store.renew_leases(session, dict(self._held), until=self.clock.now() + self.lease)
             except Exception:  # noqa: BLE001 - a missed renewal only risks a second attempt, which adopts
                 log.warning("could not renew outbox leases", exc_info=True)
 
     async def _claim(self, limit: int) -> tuple[list[OutboxItem], str]:
         token = uuid.uuid4().hex[:16]
-        async with self.rt.sessions.begin() as session:
-            items = await store.claim_due(session, now=self.rt.clock.now(), lease=self.lease, token=token, limit=limit)
+        async with self.db.write.begin() as session:
+            items = await store.claim_due(session, now=self.clock.now(), lease=self.lease, token=token, limit=limit)
         return items, token
 
     async def _start_due(self, limit: int) -> list[asyncio.Task[None]]:
@@ -244,11 +256,15 @@ class OutboxWorker:
 
     async def _deliver_held(self, item: OutboxItem, token: str) -> OutboxItem | None:
         """Deliver one item; return the next item of its line, already claimed under `token`, if one is due."""
-        deliverer = self.deliverers.get(item.kind)
+        delivery = self._delivery(item)
         try:
-            if deliverer is None:
-                raise GiveUp(f"no deliverer for kind {item.kind!r}")
-            after = await deliverer(self.rt, item)
+            if delivery is None:
+                raise GiveUp(f"no delivery for kind {item.kind!r}")
+            try:
+                message = parse_message(item.kind, item.payload)
+            except ValueError as exc:  # pydantic's ValidationError too: a payload this version can't read
+                raise GiveUp(f"unreadable payload: {exc}") from None
+            after = await delivery.deliver(item, message)
         except RetryLater as exc:
             await self._retry(item, token, str(exc), exc.seconds)
             return None
@@ -258,8 +274,8 @@ class OutboxWorker:
         except Exception as exc:  # noqa: BLE001 - classified below; nothing escapes the worker
             await self._failed(item, token, exc)
             return None
-        now = self.rt.clock.now()
-        async with self.rt.sessions.begin() as session:
+        now = self.clock.now()
+        async with self.db.write.begin() as session:
             if await store.mark_delivered(session, item.id, token, now) and after is not None:
                 await after(session)
             if item.ordering_key is None or self._stopping:
@@ -275,8 +291,9 @@ class OutboxWorker:
             log.error("outbox %s %s failed %d times (%s: %s)", item.kind, item.dedupe_key, item.attempts, type(exc).__name__, exc, exc_info=exc)
             await self._dead(item, token, f"gave up after {item.attempts} attempts: {code}")
             return
-        wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=self.retry_base.get(item.kind, 2.0)))
-        log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait)
+        delivery = self._delivery(item)
+        wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=delivery.retry_base if delivery else 2.0))
+        log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait, exc_info=not is_transient(exc))
         await self._retry(item, token, code, wait, rate_limited=code == "ratelimited")
 
     async def _retry(self, item: OutboxItem, token: str, error: str, seconds: float, *, rate_limited: bool = False) -> None:
@@ -284,19 +301,20 @@ class OutboxWorker:
         release = item.ordering_key is not None and item.line_released_at is None and item.attempts >= LINE_WAIT_ATTEMPTS and not rate_limited
         if release:
             log.warning("outbox %s %s keeps failing at the head of %s: the items behind it go on", item.kind, item.dedupe_key, item.ordering_key)
-        now = self.rt.clock.now()
-        async with self.rt.sessions.begin() as session:
+        now = self.clock.now()
+        async with self.db.write.begin() as session:
             await store.mark_failed(session, item.id, token, error=error, retry_at=now + timedelta(seconds=seconds), now=now, release_line=release)
 
     async def _dead(self, item: OutboxItem, token: str, error: str) -> None:
         """A dead letter: never retried by itself, never in anyone's way; ops hear of it (`hitl outbox retry`)."""
         log.error("outbox %s %s is a dead letter: %s", item.kind, item.dedupe_key, error)
-        async with self.rt.sessions.begin() as session:
-            if not await store.mark_failed(session, item.id, token, error=error, retry_at=None, now=self.rt.clock.now()):
+        async with self.db.write.begin() as session:
+            if not await store.mark_failed(session, item.id, token, error=error, retry_at=None, now=self.clock.now()):
                 return
-            hooks = [self.on_dead[item.kind]] if item.kind in self.on_dead else []
+            delivery = self._delivery(item)
+            hooks = [delivery.on_dead] if delivery and delivery.on_dead else []
             for hook in [*hooks, *self.dead_letter_hooks]:
-                await hook(self.rt, session, item, error)
+                await hook(session, item, error)
 
 
 def is_transient(exc: BaseException) -> bool:

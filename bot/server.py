@@ -18,15 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import create_bolt_app
-from bot.runtime import Runtime
+from bot.compose import Hitl
 from bot.scheduler import create_scheduler
-from bot.services.delivery import register_slack_deliverers
-from bot.services.digest import catch_up_missed_digests
-from bot.services.replays import SlackReplays
+from bot.services.digest import Digests
 from bot.services.reviewers import all_groups
-from bot.services.webhooks import register_webhook_deliverer
-from handlers import api
-from handlers.slack_events import SlackEvents
+from handlers.http import api
+from handlers.slack.events import SlackEvents
 
 log = logging.getLogger(__name__)
 
@@ -56,60 +53,56 @@ async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
             delay = min(delay * 2, 30.0)
 
 
-async def _caught_up(rt: Runtime) -> bool:
+async def _caught_up(digests: Digests) -> bool:
     try:
-        await catch_up_missed_digests(rt)
+        await digests.catch_up_missed_digests()
         return True
     except Exception:  # noqa: BLE001 - a failing catch-up must not stop the server; it is logged and retried
         log.exception("catching up missed digests failed at start; retrying in the background")
         return False
 
 
-async def _catch_up_digests(rt: Runtime, *, attempts: int = 5) -> None:
+async def _catch_up_digests(digests: Digests, *, attempts: int = 5) -> None:
     delay = 30.0
     for _ in range(attempts):
         await asyncio.sleep(delay)
-        if await _caught_up(rt):
+        if await _caught_up(digests):
             return
         delay *= 2
 
 
-def socket_mode_handler(rt: Runtime, bolt: AsyncApp) -> AsyncSocketModeHandler | None:
-    if rt.settings.slack_app_token is None:
+def socket_mode_handler(hitl: Hitl, bolt: AsyncApp) -> AsyncSocketModeHandler | None:
+    if hitl.settings.slack_app_token is None:
         return None
-    return AsyncSocketModeHandler(bolt, rt.settings.slack_app_token.get_secret_value(), web_client=rt.slack)
+    return AsyncSocketModeHandler(bolt, hitl.settings.slack_app_token.get_secret_value(), web_client=hitl.slack)
 
 
-def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
-    bolt = create_bolt_app(rt)
-    assert rt.outbox is not None
-    register_slack_deliverers(rt.outbox)
-    register_webhook_deliverer(rt.outbox, rt.settings.webhook_first_retry)
-    replays = SlackReplays(rt)
+def create_asgi_app(hitl: Hitl, *, background: bool = True) -> Starlette:
+    bolt = create_bolt_app(hitl)
+    replays = hitl.replays
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # One pooled HTTP session for every Slack call instead of a new one per call.
-        rt.slack.session = aiohttp.ClientSession()
-        scheduler = create_scheduler(rt)
+        hitl.slack.session = aiohttp.ClientSession()
+        scheduler = create_scheduler(hitl)
         # Answer kill-switch questions correctly from the first request on.
-        await rt.killswitches.refresh(rt)
+        await hitl.board.refresh()
         # SQLite: the Slack requests seen before a restart are still replays.
         await replays.load()
-        socket_mode = socket_mode_handler(rt, bolt)
+        socket_mode = socket_mode_handler(hitl, bolt)
         connecting = asyncio.create_task(connect_socket_mode(socket_mode)) if socket_mode else None
-        rt.waiters.start()
+        hitl.waiters.start()
         if background:
-            assert rt.outbox is not None
-            rt.outbox.start()
+            hitl.outbox.start()
             scheduler.start()
             try:
-                await rt.reviewers.refresh(all_groups(rt.policy))
+                await hitl.directory.refresh(all_groups(hitl.policy))
             except Exception:  # noqa: BLE001 - Slack may be down at start; the job retries
                 log.warning("could not warm the user-group cache at start")
             # A digest whose time passed while no process was up: post it now, once (claimed in the database).
             # Whatever it meets in the database, start-up goes on; a failed catch-up retries beside serving.
-            catching_up = None if await _caught_up(rt) else asyncio.create_task(_catch_up_digests(rt))
+            catching_up = None if await _caught_up(hitl.digests) else asyncio.create_task(_catch_up_digests(hitl.digests))
         try:
             yield
         finally:
@@ -120,22 +113,21 @@ def create_asgi_app(rt: Runtime, *, background: bool = True) -> Starlette:
                 await socket_mode.close_async()
             if background:
                 scheduler.shutdown(wait=False)
-                assert rt.outbox is not None
-                await rt.outbox.stop()
-            await rt.waiters.stop()
-            await replays.close()
-            await rt.slack.session.close()
-            rt.slack.session = None
-            await rt.close()
+                await hitl.outbox.stop()
+            await hitl.waiters.stop()
+            await hitl.slack.session.close()
+            hitl.slack.session = None
+            await hitl.close()
 
     # Without a signing secret (Socket Mode only) nothing could tell Slack's HTTP requests from forgeries.
-    secret = rt.settings.slack_signing_secret
-    slack_events = SlackEvents(bolt, replays, secret.get_secret_value(), body_timeout=rt.settings.slack_body_timeout.total_seconds()) if secret else None
+    secret = hitl.settings.slack_signing_secret
+    slack_events = SlackEvents(bolt, replays, secret.get_secret_value(), body_timeout=hitl.settings.slack_body_timeout.total_seconds()) if secret else None
     slack_routes = [Route("/slack/events", slack_events.handle, methods=["POST"])] if slack_events else []
     app = Starlette(
-        routes=[*slack_routes, *api.routes(rt)],
+        routes=[*slack_routes, *api.ROUTES],
         lifespan=lifespan,
         exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, PoolTimeout: _database_unavailable, Exception: _unexpected},
     )
     app.state.slack_events = slack_events  # its counts: how far Slack's requests got
+    app.state.api = api.ApiServices(tuple(hitl.settings.api_token_list), hitl.clock, hitl.db, hitl.ingest, hitl.board, hitl.waiters)
     return app

@@ -23,7 +23,8 @@ from bot.config import Settings
 from bot.durations import format_duration
 from bot.identity import SlackIdentity
 from bot.policy import Policy
-from bot.runtime import Runtime, build_runtime
+from bot.compose import Hitl, build_hitl
+from bot.outbound_http import Resolver, system_resolver
 from bot.slack import create_slack_client, slack_error_code
 
 log = logging.getLogger(__name__)
@@ -146,8 +147,8 @@ async def check_slack(settings: Settings, policy: Policy) -> SlackIdentity:
     return identity
 
 
-async def start_runtime(settings: Settings, policy: Policy, clock: Clock | None = None) -> Runtime:
-    """The start-up checks, then the runtime built with the identity they learnt (`hitl serve` does the same in
-    two steps, the checks in their own event loop before uvicorn starts its)."""
+async def start_hitl(settings: Settings, policy: Policy, clock: Clock | None = None, *, resolver: Resolver = system_resolver) -> Hitl:
+    """The start-up checks, then hitl built with the identity they learnt (`hitl serve` does the same in two
+    steps, the checks in their own event loop before uvicorn starts its)."""
     identity = await check_slack(settings, policy)
-    return build_runtime(settings, policy, clock, identity=identity)
+    return build_hitl(settings, policy, clock, identity=identity, resolver=resolver)

@@ -7,39 +7,18 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Text, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.audit import Actor, AuditAction
 from store.db import stream_by_id
 from store.models import AuditEvent
 
 GENESIS_HASH = "0" * 64
 # Any constant works; it only has to be the same in every replica.
 _AUDIT_LOCK_KEY = 0x41554454  # "AUDT"
-
-
-class ActorType(StrEnum):
-    SLACK_USER = "slack_user"
-    SYSTEM = "system"
-    API = "api"
-
-
-@dataclass(frozen=True)
-class Actor:
-    type: ActorType
-    id: str | None = None
-    team: str | None = None
-    name: str | None = None
-
-    @classmethod
-    def slack(cls, user_id: str, team_id: str | None, name: str | None) -> "Actor":
-        return cls(ActorType.SLACK_USER, user_id, team_id, name)
-
-
-SYSTEM = Actor(ActorType.SYSTEM, None, None, "hitl")
 
 
 def canonical_json(value: Any) -> str:
@@ -87,7 +66,7 @@ _APPEND_CHAINED_IN_SQL = _chained_in_sql()
 async def append_audit(
     session: AsyncSession,
     *,
-    action: str,
+    action: AuditAction,
     actor: Actor,
     at: datetime,
     case_id: str | None = None,
@@ -98,7 +77,7 @@ async def append_audit(
     On PostgreSQL this takes the chain's lock until commit: make it the transaction's last statement."""
     event = AuditEvent(
         case_id=case_id,
-        action=action,
+        action=AuditAction(action).value,
         actor_type=actor.type.value,
         actor_id=actor.id,
         actor_team=actor.team,
@@ -201,5 +180,5 @@ async def case_timeline(session: AsyncSession, case_id: str) -> list[AuditEvent]
     return list((await session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id))).scalars())
 
 
-async def count_since(session: AsyncSession, action: str, since: datetime) -> int:
+async def count_since(session: AsyncSession, action: AuditAction, since: datetime) -> int:
     return int((await session.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action, AuditEvent.at >= since))).scalar_one())

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.cases import CaseStatus, Decision, SlackUser
 from store.models import OPEN_STATUSES, Case, SlackMessage
 
 
@@ -19,6 +20,25 @@ def _insert_new_statement(dialect_insert: Any) -> Any:
 
 # Built once, values bound at execution (a Core insert of the table skips the ORM's per-statement work).
 _INSERT_NEW = {"postgresql": _insert_new_statement(postgresql.insert), "sqlite": _insert_new_statement(sqlite.insert)}
+
+
+def decision_of(case: Case) -> Decision | None:
+    """The decision a case row holds (None while pending): the one shape every reader of a decision uses."""
+    if not (case.outcome and case.decided_by and case.decided_at):
+        return None
+    return Decision(
+        outcome=CaseStatus(case.outcome),
+        decided_by=SlackUser(case.decided_by, case.decided_by_team, case.decided_by_name),
+        decided_at=case.decided_at,
+        tier=case.decided_tier or case.tier,
+        final_text=case.final_text,
+        final_action=case.final_action,
+        reason=case.reason,
+        note=case.note,
+        checklist=tuple(case.checklist or ()),
+        edit_distance=case.edit_distance,
+        edit_ratio=case.edit_ratio,
+    )
 
 
 async def get_case(session: AsyncSession, case_id: str) -> Case | None:

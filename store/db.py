@@ -6,7 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+# The database briefly unavailable (SQLite's write lock, a full pool, PostgreSQL restarting): try again later.
+DATABASE_BUSY = (DBAPIError, PoolTimeout)
 
 
 def is_sqlite(url: str) -> bool:
@@ -77,6 +83,28 @@ def create_unsynced_engine(url: str, *, pool_size: int = 4, timeout: float = 1.0
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+class Database:
+    """The database as services use it: `write` sessions (one transaction per state change) and `read`
+    sessions, which on SQLite are query-only WAL snapshots that never wait for the writer (on PostgreSQL they
+    are the same engine)."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 15.0) -> None:
+        self.url = url
+        self.engine = create_engine(url, busy_timeout=busy_timeout)
+        self.read_engine = create_read_engine(url, self.engine, busy_timeout=busy_timeout)
+        self.write = create_sessionmaker(self.engine)
+        self.read = create_sessionmaker(self.read_engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 async def stream_by_id(session: AsyncSession, model: Any, *where: Any, batch: int = 1000) -> AsyncIterator[Any]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from bot.domain.cases import DECIDED, OPEN_STATUSES, CaseStatus
+from bot.domain.outbox import DeadReason
+
+__all__ = ["DECIDED", "OPEN_STATUSES", "CaseStatus", "DeadReason"]  # the column vocabulary, re-exported for store/
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -29,21 +33,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.replace(tzinfo=timezone.utc) if value is not None else None
-
-
-class CaseStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    EDITED = "edited"
-    REJECTED = "rejected"
-
-    @property
-    def decided(self) -> bool:
-        return self in DECIDED
-
-
-DECIDED = frozenset({CaseStatus.APPROVED, CaseStatus.EDITED, CaseStatus.REJECTED})
-OPEN_STATUSES = (CaseStatus.PENDING.value,)
 
 
 class Base(DeclarativeBase):
@@ -196,12 +185,6 @@ class OutboxItem(Base):
             sqlite_where=text("delivered_at IS NULL AND dead_at IS NULL"),
         ),
     )
-
-
-class DeadReason(StrEnum):
-    CANCELLED = "cancelled"  # a decision (or a newer step) made it pointless
-    DEAD = "dead"  # refused for good (Slack's permanent errors, a receiver's 4xx) or out of time: a dead letter
-    DROPPED = "dropped"  # an operator dropped it (`hitl outbox drop`)
 
 
 class SlackRequestKey(Base):

@@ -10,7 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.models import DeadReason, OutboxItem
+from bot.domain.outbox import DeadReason, OutboxKind, OutboxMessage
+from store.models import OutboxItem
 
 
 def _enqueue_statement(dialect_insert: Any) -> Any:
@@ -21,24 +22,14 @@ def _enqueue_statement(dialect_insert: Any) -> Any:
 _ENQUEUE = {"postgresql": _enqueue_statement(postgresql.insert), "sqlite": _enqueue_statement(sqlite.insert)}
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    kind: str,
-    dedupe_key: str,
-    payload: dict[str, Any],
-    now: datetime,
-    case_id: str | None = None,
-    ordering_key: str | None = None,
-    not_before: datetime | None = None,
-) -> bool:
-    """Queue work once per dedupe key; a second enqueue of the same key is a no-op. True if queued now."""
+async def enqueue(session: AsyncSession, message: OutboxMessage, *, now: datetime, not_before: datetime | None = None) -> bool:
+    """Queue a message once per dedupe key; a second enqueue of the same key is a no-op. True if queued now."""
     values = {
-        "kind": kind,
-        "dedupe_key": dedupe_key,
-        "case_id": case_id,
-        "ordering_key": ordering_key,
-        "payload": payload,
+        "kind": message.kind.value,
+        "dedupe_key": message.dedupe_key(),
+        "case_id": message.about_case,
+        "ordering_key": message.ordering_key(),
+        "payload": message.model_dump(mode="json"),
         "attempts": 0,
         "next_attempt_at": not_before or now,
         "created_at": now,
@@ -154,7 +145,7 @@ async def mark_failed(
     return bool(result.rowcount)
 
 
-async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[str, ...], now: datetime, why: str) -> int:
+async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[OutboxKind, ...], now: datetime, why: str) -> int:
     result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.case_id == case_id, OutboxItem.kind.in_(kinds), _open())
@@ -184,7 +175,7 @@ def _fresh(now: datetime) -> dict[str, Any]:
     }
 
 
-async def requeue(session: AsyncSession, *, case_id: str, kind: str, now: datetime) -> list[OutboxItem]:
+async def requeue(session: AsyncSession, *, case_id: str, kind: OutboxKind, now: datetime) -> list[OutboxItem]:
     """Send a case's items of this kind again (delivered, failed or pending alike), from the next worker pass."""
     result = await session.execute(
         update(OutboxItem)

@@ -21,10 +21,15 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.emulator import Emulator, Message, SlackRequestSender, serve_emulator
 from bot.emulator.webapi import serve_asgi
+from bot.outbound_http import Resolver, system_resolver
 from bot.policy import Policy, parse_policy
-from bot.runtime import Runtime
+from bot.compose import Hitl
 from bot.server import create_asgi_app
-from bot.startup import start_runtime
+from bot.startup import start_hitl
+from bot.domain.audit import Actor
+from bot.services.decision_rules import DecisionRequest
+from bot.services.decisions import record_decision
+from store import cases as case_store
 from store import outbox as outbox_store
 from tests import dbs
 
@@ -51,6 +56,8 @@ ops:
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 API_TOKEN = "test-api-token"
+# The Standard Webhooks secret every test server signs with (a test needing none overrides HITL_WEBHOOK_SECRET).
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 USER_GROUPS = {"S0BILLING": ["U0BILL1", "U0BILL2"], "S0LEGAL": ["U0LAW1"], "S0OPS": ["U0OPS2"]}
 BACKENDS = ["sqlite"] + (["postgres"] if dbs.POSTGRES_URL else [])
 
@@ -110,7 +117,7 @@ def escalation(case_id: str = "case-1", **overrides: Any) -> dict[str, Any]:
 
 @dataclass
 class Harness:
-    rt: Runtime
+    rt: Hitl
     url: str
     api: httpx.AsyncClient
     slack: SlackRequestSender
@@ -132,12 +139,12 @@ class Harness:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await self.rt.outbox.drain()
-            async with self.rt.sessions() as session:
+            async with self.rt.db.write() as session:
                 due = await outbox_store.count_pending_now(session, self.clock.now())
             if due == 0:
                 return
             await asyncio.sleep(0.01)
-        async with self.rt.sessions() as session:
+        async with self.rt.db.write() as session:
             waiting = await outbox_store.list_items(session, dead=False, limit=10)
         stuck = [(i.id, i.dedupe_key, i.next_attempt_at, i.claimed_until, i.attempts, i.last_error) for i in waiting]
         raise AssertionError(f"outbox did not settle at {self.clock.now()}: {stuck}")
@@ -185,6 +192,7 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
         "SLACK_API_URL": api_url,
         "HITL_DATABASE_URL": db_url,
         "HITL_API_TOKEN": API_TOKEN,
+        "HITL_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "HITL_OUTBOX_POLL_SECONDS": 0.2,
         # Tests post many messages to one channel at once; pacing is measured in bench/posting_rate.py.
         "HITL_SLACK_CHANNEL_RATE": 1000,
@@ -196,19 +204,22 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serve_hitl(db_url: str, emulator: Emulator, clock: ManualClock, **settings: Any) -> AsyncIterator[Harness]:
-    """The emulator and the real hitl app on loopback; `settings` override the test defaults (env names)."""
+async def serve_hitl(db_url: str, emulator: Emulator, clock: ManualClock, *, policy: Policy | None = None, resolver: Resolver = system_resolver, **settings: Any) -> AsyncIterator[Harness]:
+    """The emulator and the real hitl app on loopback; `settings` override the test defaults (env names);
+    `policy` replaces the issue's policy; `resolver` looks up webhook hosts."""
     async with serve_emulator(emulator) as api_url:
-        async with serve_replica(db_url, emulator, api_url, clock, **settings) as harness:
+        async with serve_replica(db_url, emulator, api_url, clock, policy=policy, resolver=resolver, **settings) as harness:
             yield harness
     emulator.assert_no_rejections()
 
 
 @contextlib.asynccontextmanager
-async def serve_replica(db_url: str, emulator: Emulator, api_url: str, clock: ManualClock, **settings: Any) -> AsyncIterator[Harness]:
+async def serve_replica(
+    db_url: str, emulator: Emulator, api_url: str, clock: ManualClock, *, policy: Policy | None = None, resolver: Resolver = system_resolver, **settings: Any
+) -> AsyncIterator[Harness]:
     """One hitl app with its own runtime, against an emulator already served at `api_url`: several of them on
     one database are replicas."""
-    rt = await start_runtime(make_settings(db_url, api_url, **settings), issue_policy(), clock)
+    rt = await start_hitl(make_settings(db_url, api_url, **settings), policy or issue_policy(), clock, resolver=resolver)
     app = create_asgi_app(rt)
     async with serve_asgi(app, lifespan="on") as url:
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:
@@ -220,3 +231,12 @@ async def serve_replica(db_url: str, emulator: Emulator, api_url: str, clock: Ma
 async def hitl(db_url: str, emulator: Emulator, clock: ManualClock) -> AsyncIterator[Harness]:
     async with serve_hitl(db_url, emulator, clock) as harness:
         yield harness
+
+
+async def decide_directly(hitl: Hitl, case_id: str, request: DecisionRequest, actor: Actor) -> None:
+    """Record a decision as the review service does, without Slack (for tests about what follows one)."""
+    async with hitl.db.write.begin() as session:
+        case = await case_store.get_case(session, case_id)
+        assert case is not None
+        await record_decision(session, hitl.policy, case, request, actor, hitl.clock.now())
+    hitl.outbox.wake(None)

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from bot.cli import main
-from store.audit import SYSTEM, Actor, Anchor, ChainReport, append_audit, chain_head, verify_chain
+from bot.domain.audit import SYSTEM, Actor
+from store.audit import Anchor, ChainReport, append_audit, chain_head, verify_chain
 from store.db import create_engine, create_sessionmaker
 
 

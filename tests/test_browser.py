@@ -27,10 +27,9 @@ from bot.clock import ManualClock
 from bot.emulator import Emulator, SlackRequestSender, serve_emulator
 from bot.emulator.ui import create_ui_routes
 from bot.emulator.webapi import serve_asgi
-from bot.runtime import Runtime
+from bot.compose import Hitl
 from bot.server import create_asgi_app
-from bot.services.escalation import run_sweep
-from bot.startup import start_runtime
+from bot.startup import start_hitl
 from store.models import OutboxItem
 from tests import dbs
 from tests.conftest import API_TOKEN, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
@@ -64,10 +63,10 @@ CHANNELS = [
 
 
 class RuntimeControls:
-    """DevControls over a test Runtime: what `hitl dev` does, with the ManualClock the tests use."""
+    """DevControls over a test Hitl: what `hitl dev` does, with the ManualClock the tests use."""
 
     def __init__(self) -> None:
-        self.rt: Runtime | None = None
+        self.rt: Hitl | None = None
 
     def users(self) -> list[dict[str, Any]]:
         return USERS
@@ -83,18 +82,18 @@ class RuntimeControls:
         assert self.rt is not None and isinstance(self.rt.clock, ManualClock)
         self.rt.clock.advance(timedelta(seconds=seconds))
         for _ in range(20):  # a long jump can pass several SLA moments of one case
-            moved = await run_sweep(self.rt)
+            moved = await self.rt.sweep.run()
             await settle(self.rt)
             if not moved:
                 return
 
 
-async def settle(rt: Runtime, timeout: float = 10.0) -> None:
+async def settle(rt: Hitl, timeout: float = 10.0) -> None:
     assert rt.outbox is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await rt.outbox.drain()
-        async with rt.sessions() as session:
+        async with rt.db.write() as session:
             due = (
                 await session.execute(
                     select(func.count()).select_from(OutboxItem).where(
@@ -110,7 +109,7 @@ async def settle(rt: Runtime, timeout: float = 10.0) -> None:
 
 @dataclass
 class Dev:
-    rt: Runtime
+    rt: Hitl
     emulator: Emulator
     ui_url: str
     api: httpx.AsyncClient
@@ -158,7 +157,7 @@ async def dev(sqlite_template_path: Path, tmp_path: Path) -> AsyncIterator[Dev]:
     routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(bot["url"], SIGNING_SECRET, emulator), controls=controls)
     db_url = dbs.fresh_sqlite(sqlite_template_path, tmp_path)
     async with serve_emulator(emulator, extra_routes=routes) as api_url:
-        rt = await start_runtime(make_settings(db_url, api_url), issue_policy(), clock)
+        rt = await start_hitl(make_settings(db_url, api_url), issue_policy(), clock)
         controls.rt = rt
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as bot_url:
             bot["url"] = bot_url

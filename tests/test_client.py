@@ -8,14 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.emulator.webapi import serve_asgi
-from bot.services.escalation import run_sweep
 pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
 
 from hitl_client import (
@@ -32,7 +30,7 @@ from hitl_client import (
     verify_webhook,
 )
 from tests.client_harness import approve, client, edit, quick_polls, reject, server  # noqa: F401 - fixtures
-from tests.conftest import API_TOKEN, Harness, escalation
+from tests.conftest import API_TOKEN, WEBHOOK_SECRET, Harness, escalation
 
 REFUND = {"invoice": "1042", "amount": 49.0, "currency": "USD"}
 
@@ -133,7 +131,7 @@ async def test_an_unhandled_case_keeps_the_waiter_waiting(server: Harness, clien
     await server.settle()
     for step in (timedelta(hours=4), timedelta(hours=1), *[timedelta(minutes=30)] * 3, timedelta(minutes=30)):
         server.clock.advance(step)
-        await run_sweep(server.rt)
+        await server.rt.sweep.run()
         await server.settle()
     case = await client.get("case-1")
     assert case.pending and case.unhandled and case.unhandled_at is not None
@@ -171,8 +169,7 @@ async def receiver() -> AsyncIterator[tuple[str, list[tuple[bytes, dict[str, str
 
 
 async def test_verify_webhook_accepts_the_servers_signature(server: Harness, client: AsyncHitlClient, receiver: Any) -> None:
-    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    server.rt.settings.webhook_secret = SecretStr(secret)
+    secret = WEBHOOK_SECRET  # the test server's
     url, received = receiver
     await client.escalate(**escalation(), callback_url=url)
     await edit(server, {"draft_0": "Refunded $49.00 for invoice 1042.", "arg_1": "40"}, "case-1")

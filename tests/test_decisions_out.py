@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,12 +20,12 @@ from standardwebhooks.webhooks import Webhook
 
 from blocks.ids import ActionId
 from bot.emulator.webapi import serve_asgi
-from bot.runtime import build_runtime
+from bot.compose import build_hitl
 from bot.services.export import ExportFormat, write_export
-from tests.conftest import Harness, escalation, issue_policy, make_settings
+from tests.conftest import WEBHOOK_SECRET, Harness, escalation, issue_policy, make_settings
 from tests.test_review_loop import open_modal
 
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SECRET = WEBHOOK_SECRET
 
 
 @dataclass
@@ -55,10 +54,6 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield state
 
 
-def use_secret(h: Harness) -> None:
-    h.rt.settings.webhook_secret = SecretStr(SECRET)
-
-
 async def _decide_edit(h: Harness, user: str = "U0SME1", **values: Any) -> None:
     view = await open_modal(h, user, "case-1", ActionId.EDIT)
     response = await h.slack.submit_view(user, view["id"], values)
@@ -66,7 +61,6 @@ async def _decide_edit(h: Harness, user: str = "U0SME1", **values: Any) -> None:
 
 
 async def test_decision_webhook_is_signed_and_complete(hitl: Harness, receiver: Receiver) -> None:
-    use_secret(hitl)
     await hitl.escalate(callback_url=receiver.url)
     await _decide_edit(hitl, draft_0="Refunded $49.00 for invoice 1042.", note="tone")
     await hitl.settle()
@@ -86,7 +80,6 @@ async def test_decision_webhook_is_signed_and_complete(hitl: Harness, receiver: 
 
 
 async def test_failures_then_success_with_back_off(hitl: Harness, receiver: Receiver) -> None:
-    use_secret(hitl)
     receiver.answers = [503, 429]
     await hitl.escalate(callback_url=receiver.url)
     view = await open_modal(hitl, "U0SME1", "case-1", ActionId.REJECT)
@@ -107,7 +100,6 @@ async def test_failures_then_success_with_back_off(hitl: Harness, receiver: Rece
 
 
 async def test_410_gives_up_and_retry_command_resends(hitl: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    use_secret(hitl)
     receiver.answers = [410]
     await hitl.escalate(callback_url=receiver.url)
     view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
@@ -129,7 +121,6 @@ async def test_410_gives_up_and_retry_command_resends(hitl: Harness, receiver: R
 
 
 async def test_webhook_give_up_after_is_configurable(hitl: Harness, receiver: Receiver) -> None:
-    use_secret(hitl)
     receiver.answers = [500] * 50
     await hitl.escalate(callback_url=receiver.url)
     view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
@@ -142,48 +133,44 @@ async def test_webhook_give_up_after_is_configurable(hitl: Harness, receiver: Re
 
 
 async def test_pending_webhook_survives_a_restart_and_two_workers_send_it_once(db_url: str, receiver: Receiver, clock) -> None:  # type: ignore[no-untyped-def]
-    from bot.escalation import Escalation
-    from bot.services.decisions import DecisionRequest, decide
-    from bot.services.ingest import ingest
-    from bot.services.webhooks import register_webhook_deliverer
-    from store.audit import SYSTEM, Actor
-    from store.models import CaseStatus
+    from bot.domain.escalation import Escalation
+    from bot.services.decision_rules import DecisionRequest
+    from tests.conftest import decide_directly
+    from bot.domain.audit import SYSTEM, Actor
+    from bot.domain.cases import CaseStatus
 
     settings = make_settings(db_url, "http://127.0.0.1:9/api/", HITL_WEBHOOK_SECRET=SECRET)
-    first = build_runtime(settings, issue_policy(), clock)
+    first = build_hitl(settings, issue_policy(), clock)
     raw = escalation(callback_url=receiver.url)
-    await ingest(first, raw, Escalation.model_validate(raw), SYSTEM)
-    await decide(first, DecisionRequest("case-1", CaseStatus.APPROVED, Actor.slack("U0SME1", "T1", "dana"), final_text=raw["model_draft"]))
+    await first.ingest.receive(raw, Escalation.model_validate(raw), SYSTEM)
+    await decide_directly(first, "case-1", DecisionRequest(CaseStatus.APPROVED, final_text=raw["model_draft"]), Actor.slack("U0SME1", "T1", "dana"))
     await first.close()  # the process dies before delivering
     receiver.answers = []
-    runtimes = [build_runtime(settings, issue_policy(), clock) for _ in range(2)]
-    for rt in runtimes:
-        register_webhook_deliverer(rt.outbox, settings.webhook_first_retry)  # type: ignore[arg-type]
+    runtimes = [build_hitl(settings, issue_policy(), clock) for _ in range(2)]
     await asyncio.gather(*(rt.outbox.drain() for rt in runtimes))  # type: ignore[union-attr]
     assert [e["case_id"] for e in receiver.events] == ["case-1"]
     for rt in runtimes:
         await rt.close()
 
 
-async def test_queue_webhook_url_is_used_without_a_callback(hitl: Harness, receiver: Receiver) -> None:
-    from bot.policy import parse_policy
+async def test_queue_webhook_url_is_used_without_a_callback(db_url: str, emulator: Any, clock: Any, receiver: Receiver) -> None:
     import yaml
 
-    from tests.conftest import ISSUE_POLICY_YAML
+    from bot.outbound import ALLOW_ALL
+    from bot.policy import parse_policy
+    from tests.conftest import ISSUE_POLICY_YAML, serve_hitl
 
     data = yaml.safe_load(ISSUE_POLICY_YAML)
     data["queues"][0]["webhook_url"] = receiver.url
-    hitl.rt.policy = parse_policy(data, outbound=hitl.rt.settings.outbound_rules)
-    use_secret(hitl)
-    await hitl.escalate()
-    view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
-    await hitl.slack.submit_view("U0SME1", view["id"], {})
-    await hitl.settle()
+    async with serve_hitl(db_url, emulator, clock, policy=parse_policy(data, outbound=ALLOW_ALL)) as hitl:
+        await hitl.escalate()
+        view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
+        await hitl.slack.submit_view("U0SME1", view["id"], {})
+        await hitl.settle()
     assert [e["outcome"] for e in receiver.events] == ["approved"]
 
 
 async def test_edit_modal_edits_typed_action_arguments(hitl: Harness, receiver: Receiver) -> None:
-    use_secret(hitl)
     action = {"action": "refund", "args": {"invoice": "1042", "amount": 49.0, "count": 2, "notify": True, "lines": [1, 2]}}
     await hitl.escalate(callback_url=receiver.url, proposed_action=action)
     view = await open_modal(hitl, "U0SME1", "case-1", ActionId.EDIT)
@@ -225,7 +212,7 @@ async def _seed_dataset(h: Harness) -> None:
 async def _export(h: Harness, fmt: ExportFormat, **kwargs: Any) -> str:
     out = io.StringIO()
     args = {"since": h.clock.now() - timedelta(days=30), "queue": None, "outcomes": [], "mark_rejected": False, **kwargs}
-    async with h.rt.sessions() as session:
+    async with h.rt.db.write() as session:
         await write_export(session, out, fmt, **args)
     return out.getvalue()
 
@@ -255,7 +242,10 @@ async def test_export_formats_on_a_fixed_data_set(hitl: Harness) -> None:
     assert [m["messages"][1].get("weight") for m in marked] == [None, None, 0, None]
 
 
-async def test_callback_url_without_a_signing_secret_is_refused(hitl: Harness) -> None:
-    response = await hitl.escalate(callback_url="https://llm.example.com/hook")
-    assert response.status_code == 422 and response.json()["fields"][0]["field"] == "callback_url"
-    assert (await hitl.api.get("/v1/escalations/case-1")).status_code == 404
+async def test_callback_url_without_a_signing_secret_is_refused(db_url: str, emulator: Any, clock: Any) -> None:
+    from tests.conftest import serve_hitl
+
+    async with serve_hitl(db_url, emulator, clock, HITL_WEBHOOK_SECRET=None) as hitl:
+        response = await hitl.escalate(callback_url="https://llm.example.com/hook")
+        assert response.status_code == 422 and response.json()["fields"][0]["field"] == "callback_url"
+        assert (await hitl.api.get("/v1/escalations/case-1")).status_code == 404

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.clock import ManualClock
 from bot.policy import DigestSettings, parse_policy
-from bot.runtime import Runtime, build_runtime
-from bot.services.digest import Window, anchors_in_slack, compute_figures, post_scheduled_digest, scheduled_window
-from bot.startup import start_runtime
-from store.audit import SYSTEM, Actor, append_audit, chain_head, verify_chain
+from bot.compose import Hitl, build_hitl
+from bot.services.digest import Window, anchors_in_slack, scheduled_window
+from bot.startup import start_hitl
+from bot.domain.audit import SYSTEM, Actor
+from store.audit import append_audit, chain_head, verify_chain
 from store.models import Case
-from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings
+from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings, serve_hitl
 
 UTC = timezone.utc
 BERLIN = DigestSettings(channel="C0DIGEST", at="09:00", timezone="Europe/Berlin")
 # 2026-11-21 10:00 in Berlin (CET, UTC+1): the window is 20 Nov 09:00 → 21 Nov 09:00 Berlin = 08:00 → 08:00 UTC.
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+# Start a server here and it has no digest to catch up: the last one (08:00 UTC) is past its 6 h grace.
+QUIET_START = NOW - timedelta(hours=12)
 
 
 def t(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
@@ -34,9 +39,9 @@ def policy_with_digest() -> Any:
     return parse_policy(data)
 
 
-async def add_case(rt: Runtime, case_id: str, queue: str, created: datetime, *, outcome: str | None = None, decided: datetime | None = None, sla: datetime | None = None, by: str = "U1", edit_ratio: float | None = None, reason: str = "Refund above limit", category: str | None = None) -> None:
+async def add_case(rt: Hitl, case_id: str, queue: str, created: datetime, *, outcome: str | None = None, decided: datetime | None = None, sla: datetime | None = None, by: str = "U1", edit_ratio: float | None = None, reason: str = "Refund above limit", category: str | None = None) -> None:
     payload = escalation(case_id, reason_for_escalation=reason)
-    async with rt.sessions.begin() as session:
+    async with rt.db.write.begin() as session:
         session.add(
             Case(
                 case_id=case_id, payload=payload, payload_hash="x", queue=queue, tier=1, status=outcome or "pending", version=1, channel="C0X",
@@ -47,7 +52,7 @@ async def add_case(rt: Runtime, case_id: str, queue: str, created: datetime, *, 
         )  # fmt: skip
 
 
-async def fixed_data_set(rt: Runtime) -> None:
+async def fixed_data_set(rt: Hitl) -> None:
     # billing, in the window (received 5): durations 3600, 7200, 21600, 3600 s
     await add_case(rt, "b1", "billing", t(20, 8, 30), outcome="approved", decided=t(20, 9, 30), by="U1")
     await add_case(rt, "b2", "billing", t(20, 10), outcome="edited", decided=t(20, 12), by="U2", edit_ratio=0.2)
@@ -61,18 +66,18 @@ async def fixed_data_set(rt: Runtime) -> None:
         await add_case(rt, f"old{n}", "billing", t(14, 10) + timedelta(hours=n), outcome="approved", decided=t(14, 11) + timedelta(hours=n))
     # legal: one approval after 600 s
     await add_case(rt, "l1", "legal", t(20, 9), outcome="approved", decided=t(20, 9, 10), by="U3", reason="Legal commitment")
-    async with rt.sessions.begin() as session:
+    async with rt.db.write.begin() as session:
         await append_audit(session, action="sla_breached", actor=SYSTEM, at=t(20, 15), case_id="b3", details={"tier": 1})
         await append_audit(session, action="sla_breached", actor=SYSTEM, at=t(19, 14), case_id="b6", details={"tier": 1})  # before the window
         await append_audit(session, action="killed", actor=Actor.slack("U0OPS1", "T1", "olga"), at=t(20, 16), details={"scope": "tenant:acme", "mode": "human-only", "reason": "drill"})
 
 
 async def test_every_figure_matches_the_hand_computed_value(db_url: str) -> None:
-    rt = build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), ManualClock(NOW))
+    rt = build_hitl(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), ManualClock(NOW))
     await fixed_data_set(rt)
     window = scheduled_window(BERLIN, NOW)
     assert (window.start, window.end) == (t(20, 8), t(21, 8))
-    figures = await compute_figures(rt, window)
+    figures = await rt.digests.compute_figures(window)
     billing = figures["queues"]["billing"]
     assert {k: billing[k] for k in ("received", "decided", "approved", "edited", "rejected", "pending", "sla_breaches")} == {
         "received": 5, "decided": 5, "approved": 2, "edited": 2, "rejected": 1, "pending": 1, "sla_breaches": 1,
@@ -116,19 +121,27 @@ def test_the_window_follows_the_local_day_across_dst() -> None:
 
 
 async def test_a_case_in_the_dst_hour_is_counted(db_url: str) -> None:
-    rt = build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), ManualClock())
+    rt = build_hitl(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), ManualClock())
     await add_case(rt, "dst", "billing", datetime(2026, 10, 24, 7, 30, tzinfo=UTC))  # a naive 24 h window would miss it
-    figures = await compute_figures(rt, scheduled_window(BERLIN, datetime(2026, 10, 25, 12, 0, tzinfo=UTC)))
+    figures = await rt.digests.compute_figures(scheduled_window(BERLIN, datetime(2026, 10, 25, 12, 0, tzinfo=UTC)))
     assert figures["totals"]["received"] == 1
     await rt.close()
 
 
-async def test_scheduled_digest_is_posted_with_its_chart_once(hitl: Harness) -> None:
-    hitl.rt.policy = policy_with_digest()
+@pytest.fixture
+async def digest_hitl(db_url: str, emulator: Any, clock: ManualClock) -> AsyncIterator[Harness]:
+    clock.set(QUIET_START)
+    async with serve_hitl(db_url, emulator, clock, policy=policy_with_digest()) as harness:
+        yield harness
+
+
+async def test_scheduled_digest_is_posted_with_its_chart_once(digest_hitl: Harness) -> None:
+    hitl = digest_hitl
     hitl.clock.set(NOW)
     await fixed_data_set(hitl.rt)
-    assert await post_scheduled_digest(hitl.rt, hitl.rt.policy.digest) is True
-    assert await post_scheduled_digest(hitl.rt, hitl.rt.policy.digest) is False  # claimed: never twice
+    assert hitl.rt.policy.digest is not None
+    assert await hitl.rt.digests.post_scheduled_digest(hitl.rt.policy.digest) is True
+    assert await hitl.rt.digests.post_scheduled_digest(hitl.rt.policy.digest) is False  # claimed: never twice
     await hitl.settle()
     [post] = hitl.emulator.messages("C0DIGEST")
     text = json.dumps(post.blocks, ensure_ascii=False)
@@ -138,45 +151,48 @@ async def test_scheduled_digest_is_posted_with_its_chart_once(hitl: Harness) -> 
     assert len(uploads) == 1 and uploads[0].args["thread_ts"] == post.ts and uploads[0].args["channel_id"] == "C0DIGEST"
     assert hitl.emulator.workspace.files and next(iter(hitl.emulator.workspace.files.values()))["content"][:8] == b"\x89PNG\r\n\x1a\n"
     # The audit trail's head is witnessed by Slack: shown in the post, carried in its metadata, read back by verify.
-    async with hitl.rt.reads() as session:
+    async with hitl.rt.db.read() as session:
         head = await chain_head(session)
     assert head is not None and f"Audit trail head: `{head}`" in text
     assert post.metadata["event_payload"]["audit_anchor"] == str(head)
-    anchors = await anchors_in_slack(hitl.rt)
+    anchors = await anchors_in_slack(hitl.rt.slack_out)
     assert anchors == [head]
-    async with hitl.rt.reads() as session:
+    async with hitl.rt.db.read() as session:
         assert (await verify_chain(session, anchors=anchors)).ok
 
 
 async def test_two_processes_post_one_digest(db_url: str) -> None:
     clock = ManualClock(NOW)
-    runtimes = [build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), clock) for _ in range(2)]
-    results = await asyncio.gather(*(post_scheduled_digest(rt, BERLIN) for rt in runtimes))
+    runtimes = [build_hitl(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), clock) for _ in range(2)]
+    results = await asyncio.gather(*(rt.digests.post_scheduled_digest(BERLIN) for rt in runtimes))
     assert sorted(results) == [False, True]
     for rt in runtimes:
         await rt.close()
 
 
-async def test_empty_day_is_a_short_post(hitl: Harness) -> None:
-    hitl.rt.policy = policy_with_digest()
+async def test_empty_day_is_a_short_post(digest_hitl: Harness) -> None:
+    hitl = digest_hitl
     hitl.clock.set(NOW)
-    await post_scheduled_digest(hitl.rt, hitl.rt.policy.digest)
+    await hitl.rt.digests.post_scheduled_digest(BERLIN)
     await hitl.settle()
     [post] = hitl.emulator.messages("C0DIGEST")
     assert "No escalations in this period. 0 case(s) still pending." in json.dumps(post.blocks)
     assert len(post.blocks) == 2
 
 
-async def test_thirty_queues_stay_inside_block_kit_limits(hitl: Harness) -> None:
-    data = {"queues": [{"name": f"queue{n:02d}", "match": {"skill": f"s{n}"}, "tiers": [{"name": "t", "channel": "C0Q", "reviewers": ["U0A"], "sla": "1h"}]} for n in range(30)]}
+async def test_thirty_queues_stay_inside_block_kit_limits(db_url: str, emulator: Any, clock: ManualClock) -> None:
+    data: dict[str, Any] = {"queues": [{"name": f"queue{n:02d}", "match": {"skill": f"s{n}"}, "tiers": [{"name": "t", "channel": "C0Q", "reviewers": ["U0A"], "sla": "1h"}]} for n in range(30)]}
     data["digest"] = {"channel": "C0DIGEST"}
-    hitl.rt.policy = parse_policy(data)
-    hitl.clock.set(NOW)
-    for n in range(30):
-        await add_case(hitl.rt, f"c{n}", f"queue{n:02d}", t(20, 12), outcome="approved", decided=t(20, 13), reason="r" * 500)
-    await post_scheduled_digest(hitl.rt, hitl.rt.policy.digest)
-    await hitl.settle()
-    [post] = hitl.emulator.messages("C0DIGEST")
+    policy = parse_policy(data)
+    assert policy.digest is not None
+    clock.set(QUIET_START)
+    async with serve_hitl(db_url, emulator, clock, policy=policy) as hitl:
+        hitl.clock.set(NOW)
+        for n in range(30):
+            await add_case(hitl.rt, f"c{n}", f"queue{n:02d}", t(20, 12), outcome="approved", decided=t(20, 13), reason="r" * 500)
+        await hitl.rt.digests.post_scheduled_digest(policy.digest)
+        await hitl.settle()
+        [post] = hitl.emulator.messages("C0DIGEST")
     assert len(post.blocks) <= 50 and "queue29" in json.dumps(post.blocks)
     hitl.emulator.assert_no_rejections()
 
@@ -189,7 +205,7 @@ async def test_missed_digest_runs_once_at_start(db_url: str, emulator, clock) ->
     clock.set(datetime(2026, 11, 21, 10, 30, tzinfo=UTC))  # 11:30 Berlin: today's 09:00 digest was missed
     async with serve_emulator(emulator) as api_url:
         for _ in range(2):  # two starts: the second finds the digest claimed
-            rt = await start_runtime(make_settings(db_url, api_url), policy_with_digest(), clock)
+            rt = await start_hitl(make_settings(db_url, api_url), policy_with_digest(), clock)
             async with serve_asgi(create_asgi_app(rt), lifespan="on"):
                 await rt.outbox.drain()  # type: ignore[union-attr]
     assert len(emulator.messages("C0DIGEST")) == 1

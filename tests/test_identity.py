@@ -16,7 +16,7 @@ from bot.emulator import Emulator, SlackRequestSender
 from bot.identity import Origin, Refused, SlackIdentity, origin_problem
 from bot.services.reviewers import FRESH_FOR, STALE_GRACE, ReviewerDirectory
 from store.models import AuditEvent
-from tests.conftest import SIGNING_SECRET, Harness, make_emulator, serve_hitl
+from tests.conftest import SIGNING_SECRET, Harness, issue_policy, make_emulator, serve_hitl
 from tests.test_review_loop import ephemerals_for, open_modal
 
 HOME = SlackIdentity(team_id="T0HITL", bot_user_id="U0HITLBOT", team_name="HITL Emulator")
@@ -47,7 +47,7 @@ def test_origin_rules(installed: SlackIdentity, origin: Origin, expected: Refuse
 
 
 async def audit_rows(h: Harness, action: str) -> list[AuditEvent]:
-    async with h.rt.sessions() as session:
+    async with h.rt.db.write() as session:
         return list((await session.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))).scalars())
 
 
@@ -224,20 +224,21 @@ async def test_a_form_submitted_after_membership_went_stale_is_refused_and_audit
     hitl.emulator.faults.clear()
 
 
-async def test_operators_through_a_stale_group_are_refused_with_a_clear_message(hitl: Harness) -> None:
+async def test_operators_through_a_stale_group_are_refused_with_a_clear_message(db_url: str, emulator: Any, clock: Any) -> None:
     from bot.policy import parse_policy
 
     # An operator group instead of a named operator.
-    hitl.rt.policy = parse_policy({**hitl.rt.policy.model_dump(mode="json", exclude_none=True), "ops": {"channel": "C0OPS", "operators": ["S0OPS"]}}, "test")
-    allowed = await hitl.slack.slash_command("U0OPS2", "/hitl", "kill all drill one")
-    assert "Paused" in allowed.json()["text"]
-    slack_refuses_usergroups(hitl.emulator)
-    hitl.clock.advance(timedelta(seconds=FRESH_FOR + STALE_GRACE + 1))
-    refused = await hitl.slack.slash_command("U0OPS2", "/hitl", "resume all")
-    assert "couldn't check your user-group membership" in refused.json()["text"]
-    [row] = await wait_for_rows(hitl, "unauthorized_attempt", 1)
-    assert (row.details["command"], row.details["reason"]) == ("resume", "membership_unverified")
-    hitl.emulator.faults.clear()
+    policy = parse_policy({**issue_policy().model_dump(mode="json", exclude_none=True), "ops": {"channel": "C0OPS", "operators": ["S0OPS"]}}, "test")
+    async with serve_hitl(db_url, emulator, clock, policy=policy) as hitl:
+        allowed = await hitl.slack.slash_command("U0OPS2", "/hitl", "kill all drill one")
+        assert "Paused" in allowed.json()["text"]
+        slack_refuses_usergroups(hitl.emulator)
+        hitl.clock.advance(timedelta(seconds=FRESH_FOR + STALE_GRACE + 1))
+        refused = await hitl.slack.slash_command("U0OPS2", "/hitl", "resume all")
+        assert "couldn't check your user-group membership" in refused.json()["text"]
+        [row] = await wait_for_rows(hitl, "unauthorized_attempt", 1)
+        assert (row.details["command"], row.details["reason"]) == ("resume", "membership_unverified")
+        hitl.emulator.faults.clear()
 
 
 class FakeClock:

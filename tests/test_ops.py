@@ -19,9 +19,8 @@ from bot.clock import ManualClock
 from bot.emulator.webapi import serve_asgi
 from bot.outbound import ALLOW_ALL
 from bot.policy import parse_policy
-from bot.runtime import build_runtime
-from bot.services.escalation import run_sweep
-from bot.startup import start_runtime
+from bot.compose import build_hitl
+from bot.startup import start_hitl
 from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -74,7 +73,7 @@ async def test_kill_pauses_announces_audits_and_the_api_sees_it(hitl: Harness) -
     from store.models import AuditEvent
     from sqlalchemy import select
 
-    async with hitl.rt.sessions() as session:
+    async with hitl.rt.db.write() as session:
         events = (await session.execute(select(AuditEvent).where(AuditEvent.action.in_(["killed", "resumed"])).order_by(AuditEvent.id))).scalars().all()
     assert [(e.action, e.actor_id, e.details["scope"]) for e in events] == [("killed", "U0OPS1", "tenant:acme"), ("resumed", "U0OPS1", "tenant:acme")]
     assert events[0].details["mode"] == "human-only" and events[1].details["reason"] == "fixed in v2.3"
@@ -114,7 +113,7 @@ async def test_only_operators_may_kill_or_resume(hitl: Harness) -> None:
     from store.models import AuditEvent
     from sqlalchemy import select
 
-    async with hitl.rt.sessions() as session:
+    async with hitl.rt.db.write() as session:
         refusals = (await session.execute(select(AuditEvent).where(AuditEvent.action == "unauthorized_attempt"))).scalars().all()
     assert [(e.actor_id, e.details["command"]) for e in refusals] == [("U0SME1", "kill"), ("U0SME1", "resume")]
 
@@ -150,7 +149,7 @@ async def test_status_and_queue(hitl: Harness) -> None:
     await hitl.settle()
     await hitl.slack.slash_command("U0OPS1", "/hitl", "kill tenant:acme drill")
     hitl.clock.advance(timedelta(hours=4, seconds=1))
-    await run_sweep(hitl.rt)
+    await hitl.rt.sweep.run()
     await hitl.settle()
     status = text_of(await hitl.slack.slash_command("U0SME1", "/hitl", "status"))
     assert "`tenant:acme`" in status and "Open cases: 4" in status
@@ -163,16 +162,16 @@ async def test_status_and_queue(hitl: Harness) -> None:
 
 async def test_a_kill_survives_a_restart(db_url: str, hitl: Harness) -> None:
     await hitl.slack.slash_command("U0OPS1", "/hitl", "kill skill:legal drill")
-    rt2 = build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/"), hitl.rt.policy, ManualClock())
-    await rt2.killswitches.refresh(rt2)
-    assert rt2.killswitches.evaluate({"skill": "legal"}).paused
+    rt2 = build_hitl(make_settings(db_url, "http://127.0.0.1:9/api/"), hitl.rt.policy, ManualClock())
+    await rt2.board.refresh()
+    assert rt2.board.evaluate({"skill": "legal"}).paused
     await rt2.close()
 
 
 async def test_two_processes_see_each_others_kill_within_two_seconds(db_url: str, hitl: Harness) -> None:
     from bot.server import create_asgi_app
 
-    rt2 = await start_runtime(make_settings(db_url, hitl.rt.settings.slack_api_url), hitl.rt.policy, hitl.clock)
+    rt2 = await start_hitl(make_settings(db_url, hitl.rt.settings.slack_api_url), hitl.rt.policy, hitl.clock)
     async with serve_asgi(create_asgi_app(rt2), lifespan="on") as url2:
         async with httpx.AsyncClient(base_url=url2, headers=dict(hitl.api.headers)) as api2:
             assert (await api2.get("/v1/killswitch", params={"tenant": "acme"})).json()["paused"] is False
@@ -204,7 +203,7 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
 
     async with serve_asgi(receiver) as hook_url, serve_emulator(emulator) as api_url:
         policy = parse_policy({**__import__("yaml").safe_load(ISSUE_POLICY_YAML), "ops": {"channel": "C0OPS", "operators": ["U0OPS1"], "webhook_url": f"{hook_url}/hook"}}, outbound=ALLOW_ALL)
-        rt = await start_runtime(make_settings(db_url, api_url, HITL_WEBHOOK_SECRET=WEBHOOK_SECRET), policy, clock)
+        rt = await start_hitl(make_settings(db_url, api_url, HITL_WEBHOOK_SECRET=WEBHOOK_SECRET), policy, clock)
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url, SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
             await slack.slash_command("U0OPS1", "/hitl", "kill all drill")
             await rt.outbox.drain()  # type: ignore[union-attr]

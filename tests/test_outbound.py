@@ -493,9 +493,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 async def strict_hitl(db_url: str, emulator: Any, clock: Any, receiver: Receiver, **settings: Any) -> AsyncIterator[Harness]:
     """hitl with the production default (private addresses refused) and a resolver that says HOOK_NAME is
     127.0.0.1, where the receiver listens."""
-    async with serve_hitl(db_url, emulator, clock, HITL_WEBHOOK_ALLOW_PRIVATE=False, HITL_WEBHOOK_SECRET=SECRET, **settings) as h:
-        await h.rt.http.aclose()
-        h.rt.http = webhook_client(h.rt.settings.outbound_rules, table_resolver({HOOK_NAME: ["127.0.0.1"]}))
+    resolver = table_resolver({HOOK_NAME: ["127.0.0.1"]})
+    async with serve_hitl(db_url, emulator, clock, resolver=resolver, HITL_WEBHOOK_ALLOW_PRIVATE=False, HITL_WEBHOOK_SECRET=SECRET, **settings) as h:
         yield h
 
 

@@ -9,10 +9,26 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.clock import ManualClock
-from bot.runtime import build_runtime
+from bot.domain.outbox import Announce, OutboxKind, OutboxMessage
+from bot.outbox import AfterDelivery, Delivery, Deliverer, OutboxWorker
 from store import outbox
+from store.db import Database
 from store.models import OutboxItem
-from tests.conftest import Harness, issue_policy, make_settings
+from tests.conftest import Harness
+
+
+def item(n: int, line: str) -> Announce:
+    """A test item: `n` rides in the text, the ordering line is the channel."""
+    return Announce(channel=line.removeprefix("channel:"), text=str(n), blocks=[], key=f"t{n}")
+
+
+def number(message: OutboxMessage) -> int:
+    assert isinstance(message, Announce)
+    return int(message.text)
+
+
+def worker_for(db_url: str, clock: ManualClock, deliver: Deliverer, *, poll_seconds: float = 0.2) -> OutboxWorker:
+    return OutboxWorker(Database(db_url), clock, {OutboxKind.ANNOUNCE: Delivery(deliver)}, poll_seconds=poll_seconds)
 
 
 async def test_card_that_reached_slack_before_a_crash_is_adopted_not_reposted(hitl: Harness) -> None:
@@ -35,95 +51,88 @@ async def test_card_that_reached_slack_before_a_crash_is_adopted_not_reposted(hi
 
 async def test_two_workers_never_deliver_an_item_twice_and_keep_order(db_url: str) -> None:
     clock = ManualClock()
-    runtimes = [build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/"), issue_policy(), clock) for _ in range(2)]
     delivered: list[tuple[str, int]] = []
 
-    async def deliver(_rt, item: OutboxItem):  # type: ignore[no-untyped-def]
+    async def deliver(stored: OutboxItem, message: OutboxMessage) -> AfterDelivery | None:
         await asyncio.sleep(0.002)
-        delivered.append((item.ordering_key or "", item.payload["n"]))
+        delivered.append((stored.ordering_key or "", number(message)))
         return None
 
-    for rt in runtimes:
-        assert rt.outbox is not None
-        rt.outbox.register("test", deliver)
-    async with runtimes[0].sessions.begin() as session:
+    workers = [worker_for(db_url, clock, deliver) for _ in range(2)]
+    async with workers[0].db.write.begin() as session:
         for n in range(60):
-            await outbox.enqueue(session, kind="test", dedupe_key=f"t{n}", payload={"n": n}, ordering_key=f"channel:C{n % 3}", now=clock.now())
+            await outbox.enqueue(session, item(n, f"channel:C{n % 3}"), now=clock.now())
         # A duplicate enqueue is a no-op.
-        assert not await outbox.enqueue(session, kind="test", dedupe_key="t0", payload={"n": 0}, now=clock.now())
+        assert not await outbox.enqueue(session, item(0, "channel:C0"), now=clock.now())
 
-    await asyncio.gather(*(rt.outbox.drain() for rt in runtimes))  # type: ignore[union-attr]
+    await asyncio.gather(*(worker.drain() for worker in workers))
     assert sorted(n for _, n in delivered) == list(range(60))
     by_key: dict[str, list[int]] = defaultdict(list)
     for key, n in delivered:
         by_key[key].append(n)
     assert all(ns == sorted(ns) for ns in by_key.values())
-    async with runtimes[0].sessions() as session:
+    async with workers[0].db.write() as session:
         rows = (await session.execute(select(OutboxItem))).scalars().all()
     assert all(r.delivered_at is not None and r.attempts == 1 for r in rows)
-    for rt in runtimes:
-        await rt.close()
+    for worker in workers:
+        await worker.db.close()
 
 
 async def test_failed_item_blocks_later_items_of_its_channel_only(db_url: str) -> None:
     clock = ManualClock()
-    rt = build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/"), issue_policy(), clock)
     delivered: list[int] = []
 
-    async def deliver(_rt, item: OutboxItem):  # type: ignore[no-untyped-def]
-        if item.payload["n"] == 0 and item.attempts == 1:
+    async def deliver(stored: OutboxItem, message: OutboxMessage) -> AfterDelivery | None:
+        if number(message) == 0 and stored.attempts == 1:
             raise RuntimeError("slack down")
-        delivered.append(item.payload["n"])
+        delivered.append(number(message))
         return None
 
-    assert rt.outbox is not None
-    rt.outbox.register("test", deliver)
-    async with rt.sessions.begin() as session:
+    worker = worker_for(db_url, clock, deliver)
+    async with worker.db.write.begin() as session:
         for n, key in enumerate(["channel:A", "channel:A", "channel:B"]):
-            await outbox.enqueue(session, kind="test", dedupe_key=f"t{n}", payload={"n": n}, ordering_key=key, now=clock.now())
-    await rt.outbox.drain()
+            await outbox.enqueue(session, item(n, key), now=clock.now())
+    await worker.drain()
     assert delivered == [2]
     clock.advance(timedelta(minutes=6))
-    await rt.outbox.drain()
+    await worker.drain()
     assert delivered == [2, 0, 1]
-    async with rt.sessions() as session:
-        first = (await session.execute(select(OutboxItem).where(OutboxItem.dedupe_key == "t0"))).scalar_one()
+    async with worker.db.write() as session:
+        first = (await session.execute(select(OutboxItem).where(OutboxItem.dedupe_key == "announce:t0"))).scalar_one()
     assert first.attempts == 2 and first.last_error is None
-    await rt.close()
+    await worker.db.close()
 
 
 async def test_expired_lease_is_claimed_again(db_url: str) -> None:
     clock = ManualClock()
-    rt = build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/"), issue_policy(), clock)
-    async with rt.sessions.begin() as session:
-        await outbox.enqueue(session, kind="test", dedupe_key="t", payload={}, now=clock.now())
+    db = Database(db_url)
+    async with db.write.begin() as session:
+        await outbox.enqueue(session, item(0, "channel:A"), now=clock.now())
         # A worker claimed it and died.
         await session.execute(update(OutboxItem).values(claimed_until=clock.now() + timedelta(seconds=120), claim_token="dead", attempts=1))
-    async with rt.sessions.begin() as session:
+    async with db.write.begin() as session:
         assert await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="a", limit=10) == []
     clock.advance(timedelta(seconds=121))
-    async with rt.sessions.begin() as session:
-        [item] = await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="b", limit=10)
-    assert item.attempts == 2 and item.claim_token == "b"
-    await rt.close()
+    async with db.write.begin() as session:
+        [claimed] = await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="b", limit=10)
+    assert claimed.attempts == 2 and claimed.claim_token == "b"
+    await db.close()
 
 
 async def test_an_enqueue_behind_a_delivery_in_flight_claims_nothing_until_it_ends(db_url: str) -> None:
     clock = ManualClock()
-    # A long poll, so only wake-ups can explain a prompt claim.
-    rt = build_runtime(make_settings(db_url, "http://127.0.0.1:9/api/", HITL_OUTBOX_POLL_SECONDS=30), issue_policy(), clock)
-    worker = rt.outbox
-    assert worker is not None
     release = asyncio.Event()
     delivered: list[int] = []
     claims = 0
 
-    async def deliver(_rt, item: OutboxItem):  # type: ignore[no-untyped-def]
-        if item.payload["n"] == 0:
+    async def deliver(_stored: OutboxItem, message: OutboxMessage) -> AfterDelivery | None:
+        if number(message) == 0:
             await release.wait()  # like a card waiting for its channel's pacer slot
-        delivered.append(item.payload["n"])
+        delivered.append(number(message))
         return None
 
+    # A long poll, so only wake-ups can explain a prompt claim.
+    worker = worker_for(db_url, clock, deliver, poll_seconds=30)
     real_claim = worker._claim
 
     async def counting_claim(limit: int):  # type: ignore[no-untyped-def]
@@ -131,12 +140,11 @@ async def test_an_enqueue_behind_a_delivery_in_flight_claims_nothing_until_it_en
         claims += 1
         return await real_claim(limit)
 
-    worker.register("test", deliver)
     worker._claim = counting_claim  # type: ignore[method-assign]
 
     async def enqueue(n: int, key: str) -> None:
-        async with rt.sessions.begin() as session:
-            await outbox.enqueue(session, kind="test", dedupe_key=f"t{n}", payload={"n": n}, ordering_key=key, now=clock.now())
+        async with worker.db.write.begin() as session:
+            await outbox.enqueue(session, item(n, key), now=clock.now())
         worker.wake(key)
 
     async def eventually(check) -> None:  # type: ignore[no-untyped-def]
@@ -161,4 +169,4 @@ async def test_an_enqueue_behind_a_delivery_in_flight_claims_nothing_until_it_en
     finally:
         release.set()
         await worker.stop()
-        await rt.close()
+        await worker.db.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.services.escalation import run_sweep
 from tests.conftest import Harness
 from tests.test_sla import sweep_at
 
@@ -78,7 +77,7 @@ async def test_a_page_waits_for_the_card_it_follows(hitl: Harness) -> None:
     await hitl.escalate()
     await hitl.settle()
     hitl.clock.advance(timedelta(hours=4))
-    await run_sweep(hitl.rt)
+    await hitl.rt.sweep.run()
     hitl.clock.advance(timedelta(minutes=6))
     await hitl.settle()
     assert _slack_order(hitl, "case-1") == []

@@ -122,7 +122,7 @@ async def test_stored_data_the_card_cant_draw_still_reaches_reviewers(hitl: Harn
     hitl.emulator.faults.refuse("chat.postMessage", "internal_error", count=None)
     await hitl.escalate(case_id="odd")
     await hitl.settle()
-    async with hitl.rt.sessions.begin() as session:  # a row written by hand, or by a newer version
+    async with hitl.rt.db.write.begin() as session:  # a row written by hand, or by a newer version
         await session.execute(update(Case).where(Case.case_id == "odd").values(payload={"case_id": "odd", "model_draft": 12}))
     hitl.emulator.faults.clear()
     hitl.clock.advance(timedelta(minutes=6))

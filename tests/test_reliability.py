@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import ActionId, CallbackId, CaseRef
-from handlers.answers import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
+from handlers.slack.answers import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
 from bot.emulator import serve_emulator
 from bot.emulator.client import payload_body
 from tests import slack_fixtures
@@ -347,7 +347,7 @@ async def _row_counts(h: Harness) -> dict[str, int]:
 
     # What ingest writes; the worker posting earlier cards meanwhile adds `posted` rows, which don't count here.
     counted = {"cases": select(func.count()).select_from(Case), "received": select(func.count()).where(AuditEvent.action == "received"), "post_card": select(func.count()).where(OutboxItem.kind == "post_card")}
-    async with h.rt.sessions() as session:
+    async with h.rt.db.write() as session:
         return {name: int((await session.execute(query)).scalar_one()) for name, query in counted.items()}
 
 

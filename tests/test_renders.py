@@ -1,7 +1,7 @@
 """Every render fits, for every valid input: generated escalations and states at the limits go through every
 builder in blocks/, and the emulator's Block Kit checks (Slack's limits, bot/emulator/blockkit.py) accept each.
 
-Inputs are valid per bot/escalation.py and the policy model, biased to the limits and to hostile shapes:
+Inputs are valid per bot/domain/escalation.py and the policy model, biased to the limits and to hostile shapes:
 maximum lengths, all-whitespace and newline-only text, `&<>` (which triples when escaped), emoji and other
 astral characters (2 units each), zero-width and right-to-left marks, mrkdwn control characters, 50 evidence
 items, 50 action arguments of nested JSON, huge and negative-zero numbers, many reviewers. The end-to-end test
@@ -23,16 +23,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blocks.budget import line_sections, message_cost
-from blocks.card import CardView, DecisionView, PageView, build_minimal_card, build_review_card
+from blocks.card import CardView, PageView, build_minimal_card, build_review_card
+from bot.domain.cases import CaseStatus, Decision, RejectReason, SlackUser
 from blocks.digest import build_digest
-from blocks.ids import ActionId, ModalMetadata, RejectReason
+from blocks.ids import ActionId, ModalMetadata
 from blocks.modals import build_approve_modal, build_edit_modal, build_notice_modal, build_reject_modal, draft_block_id, draft_from_inputs, split_for_inputs
 from blocks.ops import PendingCase, QueueLoad, build_help, build_kill_announcement, build_kill_modal, build_queue_listing, build_resume_announcement, build_status
 from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
 from blocks.text import fit, label, mentions, number, plain, text_len, visible
 from bot.emulator.blockkit import Limits, check_message, check_view, slack_len
-from bot.escalation import Escalation
-from bot.killswitch import ActiveSwitch, Mode, Scope
+from bot.domain.escalation import Escalation
+from bot.domain.pauses import ActiveSwitch, Mode, Scope
 from tests.conftest import Harness
 from tests.test_review_loop import open_modal
 from tests.test_sla import posts_to, sweep_at
@@ -167,7 +168,7 @@ def escalations(draw: st.DrawFn) -> Escalation:
 
 
 @st.composite
-def decisions(draw: st.DrawFn, escalation: Escalation) -> DecisionView | None:
+def decisions(draw: st.DrawFn, escalation: Escalation) -> Decision | None:
     outcome = draw(st.sampled_from([None, "approved", "edited", "rejected"]))
     if outcome is None:
         return None
@@ -176,14 +177,15 @@ def decisions(draw: st.DrawFn, escalation: Escalation) -> DecisionView | None:
     if proposed is not None and outcome != "rejected":
         edited = draw(st.booleans())
         final_action = {"action": proposed.action, "args": {k: draw(JSON) for k in proposed.args} if edited else proposed.args}
-    return DecisionView(
-        outcome=outcome,
-        decided_by=draw(USERS),
+    return Decision(
+        outcome=CaseStatus(outcome),
+        decided_by=SlackUser(draw(USERS)),
         decided_at=draw(WHEN),
+        tier=1,
         final_text=draw(hostile(100_000)) if outcome == "edited" else escalation.model_draft,
         reason=draw(st.one_of(st.sampled_from([r.value for r in RejectReason]), hostile(200))) if outcome == "rejected" else None,
         note=draw(st.one_of(st.none(), hostile(3000))),
-        checklist=draw(st.lists(hostile(75), max_size=10)),
+        checklist=tuple(draw(st.lists(hostile(75), max_size=10))),
         final_action=final_action,
     )
 
@@ -420,7 +422,9 @@ def test_worst_cases_fit_every_builder() -> None:
     for index, (_, unit) in enumerate(WORST):
         escalation = Escalation.model_validate(worst_case(f"w{index}", unit))
         args = escalation.proposed_action.args if escalation.proposed_action else {}
-        decided = DecisionView("edited", "U0SME1", NOW, final_text=escalation.model_draft, note=unit * 1000, checklist=["&<>" * 25] * 10, final_action={"action": "a", "args": {k: [unit * 300] for k in args}})
+        decided = Decision(
+            CaseStatus.EDITED, SlackUser("U0SME1"), NOW, 1, final_text=escalation.model_draft, note=unit * 1000, checklist=("&<>" * 25,) * 10, final_action={"action": "a", "args": {k: [unit * 300] for k in args}}
+        )
         pages = tuple(PageView(t, unit * 80, "C0PAGE", "https://hitl.slack.com/archives/C0PAGE/p1") for t in (2, 3, 4, 5, 6))
         for decision in (None, decided):
             view = CardView(escalation.case_id, escalation, "q" * 40, 6, 6, unit * 80, NOW, NOW, decision, pages, "U0SME1", NOW, True, "off")

@@ -15,18 +15,17 @@ from bot.clock import ManualClock
 from bot.emulator import Message, serve_emulator
 from bot.emulator.webapi import serve_asgi
 from bot.policy import BusinessHours, TierTiming
-from bot.runtime import build_runtime
+from bot.compose import build_hitl
 from bot.server import create_asgi_app
-from bot.services.escalation import run_sweep
 from bot.sla import add_business_time, business_span, remind_time, tier_deadline
-from bot.startup import start_runtime
+from bot.startup import start_hitl
 from tests.conftest import Harness, issue_policy, make_emulator, make_settings
 from tests.test_review_loop import actions_of, card_text, ephemerals_for, open_modal
 
 
 async def sweep_at(h: Harness, delta: timedelta) -> None:
     h.clock.advance(delta)
-    await run_sweep(h.rt)
+    await h.rt.sweep.run()
     await h.settle()
 
 
@@ -190,7 +189,7 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
     clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
     async with serve_emulator(emulator) as api_url:
         settings = make_settings(db_url, api_url)
-        rt = await start_runtime(settings, issue_policy(), clock)
+        rt = await start_hitl(settings, issue_policy(), clock)
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url:
             import httpx
 
@@ -201,7 +200,7 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
             await rt.outbox.drain()  # type: ignore[union-attr]
         # The process is gone for 5 hours; tier 1's 4h SLA ran out meanwhile.
         clock.advance(timedelta(hours=5))
-        rt2 = await start_runtime(settings, issue_policy(), clock)
+        rt2 = await start_hitl(settings, issue_policy(), clock)
         async with serve_asgi(create_asgi_app(rt2), lifespan="on"):
             for _ in range(300):
                 if any(c.ok and c.args["channel"] == "C0BILLESC" for c in emulator.calls_to("chat.postMessage")):
@@ -215,23 +214,22 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
 async def test_two_sweepers_page_each_of_200_cases_exactly_once(db_url: str) -> None:
     clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
     settings = make_settings(db_url, "http://127.0.0.1:9/api/")
-    runtimes = [build_runtime(settings, issue_policy(), clock) for _ in range(2)]
-    from bot.escalation import Escalation
-    from bot.services.ingest import ingest
-    from store.audit import SYSTEM
+    runtimes = [build_hitl(settings, issue_policy(), clock) for _ in range(2)]
+    from bot.domain.escalation import Escalation
+    from bot.domain.audit import SYSTEM
     from tests.conftest import escalation
 
     for n in range(200):
         raw = escalation(f"case-{n}")
-        await ingest(runtimes[0], raw, Escalation.model_validate(raw), SYSTEM)
+        await runtimes[0].ingest.receive(raw, Escalation.model_validate(raw), SYSTEM)
     clock.advance(timedelta(hours=4, seconds=1))
-    moved = await asyncio.gather(*(run_sweep(rt, batch=25) for rt in runtimes))
+    moved = await asyncio.gather(*(rt.sweep.run(batch=25) for rt in runtimes))
     assert sum(moved) == 200
     from sqlalchemy import func, select
 
     from store.models import AuditEvent, Case, OutboxItem
 
-    async with runtimes[0].sessions() as session:
+    async with runtimes[0].db.write() as session:
         tiers = (await session.execute(select(Case.tier, func.count()).group_by(Case.tier))).all()
         pages = (await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "page"))).scalar_one()
         breaches = (await session.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "sla_breached"))).scalar_one()

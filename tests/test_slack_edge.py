@@ -26,7 +26,7 @@ from bot.emulator import serve_emulator, sign
 from bot.emulator.client import payload_body
 from bot.emulator.webapi import serve_asgi
 from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys, request_key
-from handlers.slack_events import MAX_BODY_BYTES, SlackEvents
+from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from store import slack_requests
 from store.models import SlackRequestKey
 from tests.conftest import SIGNING_SECRET, Harness, serve_hitl, serve_replica
@@ -210,7 +210,7 @@ async def test_a_client_disconnect_is_one_quiet_log_line(hitl: Harness, caplog: 
         assert (await hitl.slack.slash_command("U0OPS1", "/hitl", "help")).status_code == 200
     assert counts(hitl)["disconnected"] == 1
     lines = [r for r in caplog.records if "disconnect" in r.getMessage().lower()]
-    assert len(lines) == 1 and lines[0].name == "handlers.slack_events" and lines[0].levelno == logging.INFO
+    assert len(lines) == 1 and lines[0].name == "handlers.slack.events" and lines[0].levelno == logging.INFO
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
@@ -273,10 +273,10 @@ FLAKY_COMMAND = urlencode({"command": "/flaky", "text": "once", "user_id": "U0OP
 async def flaky_replica(db_url: str, api_url: str, clock, calls: list[str], release: asyncio.Event) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     """hitl's /slack/events in front of a Bolt app whose /flaky command fails before its ack the first time it
     runs anywhere (after `release` is set): a listener that hit an error, answered 500. `calls` is shared."""
-    from bot.runtime import build_runtime
+    from bot.compose import build_hitl
     from tests.conftest import issue_policy, make_settings
 
-    rt = build_runtime(make_settings(db_url, api_url), issue_policy(), clock)
+    rt = build_hitl(make_settings(db_url, api_url), issue_policy(), clock)
     bolt = AsyncApp(client=rt.slack, signing_secret=SIGNING_SECRET, process_before_response=True)
 
     @bolt.command("/flaky")
@@ -287,7 +287,7 @@ async def flaky_replica(db_url: str, api_url: str, clock, calls: list[str], rele
             raise RuntimeError("failed before the ack")
         await ack("done")
 
-    replays = SlackReplays(rt)
+    replays = SlackReplays(rt.db, rt.clock)
     edge = SlackEvents(bolt, replays, SIGNING_SECRET, body_timeout=10)
     try:
         async with serve_asgi(Starlette(routes=[Route("/slack/events", edge.handle, methods=["POST"])])) as url:
@@ -340,19 +340,19 @@ async def test_a_retry_of_a_request_that_failed_at_another_replica_goes_through(
 
 async def test_old_keys_are_pruned_in_batches(db_url: str, hitl: Harness) -> None:
     now = hitl.clock.now()
-    async with hitl.rt.sessions.begin() as session:
+    async with hitl.rt.db.write.begin() as session:
         await slack_requests.remember_many(session, {request_key(str(i).encode()): now - KEEP_KEYS_FOR - timedelta(seconds=1 + i) for i in range(7)})
         await slack_requests.remember_many(session, {request_key(b"recent"): now - KEEP_KEYS_FOR + timedelta(seconds=30)})
-    assert await prune_request_keys(hitl.rt, batch=3) == 7
-    async with hitl.rt.sessions() as session:
+    assert await prune_request_keys(hitl.rt.db, hitl.rt.clock, batch=3) == 7
+    async with hitl.rt.db.write() as session:
         left = (await session.execute(select(SlackRequestKey.key))).scalars().all()
     assert left == [request_key(b"recent")]
     # Every key a request wrote is pruned the same way once it is old enough.
     assert (await hitl.slack.slash_command("U0OPS1", "/hitl", "help")).status_code == 200
     await hitl.app.state.slack_events.replays.flush()  # SQLite writes keys behind the ack: now
     hitl.clock.advance(KEEP_KEYS_FOR + timedelta(minutes=1))
-    assert await prune_request_keys(hitl.rt) == 2
-    async with hitl.rt.sessions() as session:
+    assert await prune_request_keys(hitl.rt.db, hitl.rt.clock) == 2
+    async with hitl.rt.db.write() as session:
         assert (await session.execute(select(func.count()).select_from(SlackRequestKey))).scalar_one() == 0
 
 

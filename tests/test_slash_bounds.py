@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from blocks.ids import InputId
 from bot.emulator.blockkit import Limits, check_message
 from bot.emulator.workspace import SlackError
-from bot.killswitch import MAX_REASON, Mode
-from handlers import forms, slash
+from bot.domain.pauses import MAX_REASON, Mode
+from handlers.slack import forms, slash
 from tests.conftest import Harness
 
 CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F) | st.characters(min_codepoint=0x7F, max_codepoint=0x9F)

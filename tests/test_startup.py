@@ -16,14 +16,14 @@ import httpx
 import pytest
 
 from bot.emulator import Emulator, serve_emulator
-from bot.escalation import Escalation
-from bot.runtime import build_runtime
-from bot.services.decisions import DecisionRequest, decide
-from bot.services.ingest import ingest
+from bot.domain.escalation import Escalation
+from bot.compose import build_hitl
+from bot.services.decision_rules import DecisionRequest
+from tests.conftest import decide_directly
 from bot.startup import SlackCheckFailed, check_channels, policy_channels, verify_token
 from bot.slack import create_slack_client
-from store.audit import SYSTEM, Actor
-from store.models import CaseStatus
+from bot.domain.audit import SYSTEM, Actor
+from bot.domain.cases import CaseStatus
 from tests import dbs
 from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
 
@@ -61,7 +61,7 @@ async def test_auth_test_gives_the_runtime_its_identity(emulated: tuple[Emulator
     identity = await verify_token(settings_for(api_url, SLACK_TEAM_ID="T0HITL"))
     assert (identity.team_id, identity.bot_user_id, identity.team_name, identity.enterprise_id) == ("T0HITL", "U0HITLBOT", "HITL Emulator", None)
     assert identity.scopes == frozenset(emulator.workspace.bot_scopes)
-    rt = build_runtime(settings_for(api_url), issue_policy(), identity=identity)
+    rt = build_hitl(settings_for(api_url), issue_policy(), identity=identity)
     assert rt.identity is identity
     await rt.close()
 
@@ -238,13 +238,13 @@ async def test_database_commands_on_an_empty_postgres_database_say_so(tmp_path: 
 
 
 async def test_export_into_a_closed_pipe_ends_quietly(db_url: str, tmp_path: Path) -> None:
-    rt = build_runtime(make_settings(db_url, CLOSED_PORT_URL), issue_policy())
+    rt = build_hitl(make_settings(db_url, CLOSED_PORT_URL), issue_policy())
     try:
         long_draft = "A long answer. " * 150
         for n in range(150):  # ~350 kB of JSONL: far more than a pipe holds, so the writer meets the closed end
             raw = escalation(f"exp-{n}", model_draft=long_draft)
-            await ingest(rt, raw, Escalation.model_validate(raw), SYSTEM)
-            await decide(rt, DecisionRequest(f"exp-{n}", CaseStatus.APPROVED, Actor.slack("U0SME1", "T0HITL", "dana"), final_text=long_draft))
+            await rt.ingest.receive(raw, Escalation.model_validate(raw), SYSTEM)
+            await decide_directly(rt, f"exp-{n}", DecisionRequest(CaseStatus.APPROVED, final_text=long_draft), Actor.slack("U0SME1", "T0HITL", "dana"))
     finally:
         await rt.close()
     (tmp_path / "hitl.yml").write_text(ISSUE_POLICY_YAML)

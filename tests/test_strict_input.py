@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers import strict_json
+from handlers.http import strict_json
 from tests.conftest import Harness, escalation
 
 HEADERS = {"Content-Type": "application/json"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from blocks.card import CardView, DecisionView, PageView
-from bot.escalation import Escalation, RiskLevel
+from blocks.card import CardView, PageView
+from bot.domain.escalation import Escalation, RiskLevel
 from bot.policy import Policy
+from store import cases as case_store
 from store.models import Case, SlackMessage
 
 
@@ -35,18 +36,6 @@ def minimal_card_view(case: Case, policy: Policy) -> CardView:
 def _view(case: Case, policy: Policy, escalation: Escalation, messages: Sequence[SlackMessage]) -> CardView:
     queue = policy.queue(case.queue)
     tier_count = len(queue.tiers) if queue else case.tier
-    decision = None
-    if case.outcome and case.decided_by and case.decided_at:
-        decision = DecisionView(
-            outcome=case.outcome,
-            decided_by=case.decided_by,
-            decided_at=case.decided_at,
-            final_text=case.final_text,
-            reason=case.reason,
-            note=case.note,
-            checklist=list(case.checklist or []),
-            final_action=case.final_action,
-        )
     return CardView(
         case_id=case.case_id,
         escalation=escalation,
@@ -56,7 +45,7 @@ def _view(case: Case, policy: Policy, escalation: Escalation, messages: Sequence
         tier_name=tier_name(policy, case.queue, case.tier),
         tier_deadline=case.tier_deadline,
         received_at=case.created_at,
-        decision=decision,
+        decision=case_store.decision_of(case),
         pages=page_views(policy, case, messages),
         claimed_by=case.claimed_by,
         claimed_at=case.claimed_at,

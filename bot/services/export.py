@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.events import action_with_key
+from store.cases import decision_of
 from store.db import stream_by_id
 from store.models import DECIDED, Case
 
@@ -40,27 +41,29 @@ def decided_cases(session: AsyncSession, *, since: datetime, queue: str | None, 
 def record(case: Case) -> dict[str, Any]:
     payload = case.payload
     model = payload.get("model") or {}
+    decision = decision_of(case)
+    assert decision is not None  # only decided cases are exported
     return {
         "case_id": case.case_id,
         "queue": case.queue,
         "tenant_id": case.tenant_id,
-        "outcome": case.outcome,
-        "reason": case.reason,
-        "note": case.note,
-        "edit_distance": case.edit_distance,
-        "edit_ratio": case.edit_ratio,
-        "reviewer": {"slack_user_id": case.decided_by, "slack_team_id": case.decided_by_team, "name": case.decided_by_name},
+        "outcome": decision.outcome.value,
+        "reason": decision.reason,
+        "note": decision.note,
+        "edit_distance": decision.edit_distance,
+        "edit_ratio": decision.edit_ratio,
+        "reviewer": decision.decided_by.to_json(),
         "model": {"name": model.get("name"), "version": model.get("version")},
         "prompt_hash": payload.get("prompt_hash"),
         "received_at": case.created_at.isoformat(),
-        "decided_at": case.decided_at.isoformat() if case.decided_at else None,
-        "tier": case.decided_tier,
+        "decided_at": decision.decided_at.isoformat(),
+        "tier": decision.tier,
         "user_question": payload.get("user_question"),
         "evidence": payload.get("evidence", []),
         "model_draft": payload.get("model_draft"),
-        "final_text": case.final_text,
+        "final_text": decision.final_text,
         "proposed_action": payload.get("proposed_action"),
-        "final_action": action_with_key(case.case_id, case.final_action),
+        "final_action": action_with_key(case.case_id, decision.final_action),
     }
 
 

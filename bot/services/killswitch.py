@@ -12,13 +12,20 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from blocks.ops import build_kill_announcement, build_resume_announcement
-from bot.killswitch import ActiveSwitch, Mode, Scope, Verdict, evaluate
-from bot.runtime import Runtime
+from bot.clock import Clock
+from bot.domain.audit import Actor, AuditAction
+from bot.domain.outbox import Announce
+from bot.domain.pauses import ActiveSwitch, Mode, Scope, Verdict, evaluate
+from bot.outbox import Wake
+from bot.policy import Policy
 from bot.services.webhooks import enqueue_webhook
 from store import killswitches as store
 from store import outbox
-from store.audit import Actor, append_audit
+from store.audit import append_audit
+from store.db import Database
 from store.models import KillSwitch
 
 log = logging.getLogger(__name__)
@@ -27,14 +34,15 @@ log = logging.getLogger(__name__)
 class KillSwitchBoard:
     """The active switches as of the last refresh."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self.switches: tuple[ActiveSwitch, ...] = ()
 
     def evaluate(self, context: dict[str, Any]) -> Verdict:
         return evaluate(self.switches, context)
 
-    async def refresh(self, rt: Runtime) -> None:
-        async with rt.reads() as session:
+    async def refresh(self) -> None:
+        async with self.db.read() as session:
             rows = await store.active_switches(session)
         self.switches = tuple(switch for switch in map(_readable, rows) if switch is not None)
 
@@ -63,51 +71,62 @@ class AlreadyPaused:
     switch: ActiveSwitch
 
 
-async def kill(rt: Runtime, scope: Scope, mode: Mode, reason: str, actor: Actor) -> Killed | AlreadyPaused:
-    now = rt.clock.now()
-    try:
-        async with rt.sessions.begin() as session:
-            existing = await store.active_for_scope(session, str(scope))
-            if existing is not None:
-                return AlreadyPaused(_active(existing))
-            row = KillSwitch(scope=str(scope), mode=mode.value, reason=reason, created_by=actor.id or "", created_by_name=actor.name, created_at=now)
-            session.add(row)
-            await session.flush()
-            switch = _active(row)
-            details = {"scope": str(scope), "mode": mode.value, "reason": reason}
-            await append_audit(session, action="killed", actor=actor, at=now, details=details)
-            await _announce(rt, session, f"kill:{row.id}", build_kill_announcement(switch), "killswitch.activated", {**details, "paused_by": actor.id, "paused_by_name": actor.name})
-    except IntegrityError:
-        # Another operator paused the same scope between our read and our insert.
-        await rt.killswitches.refresh(rt)
-        winner = next(s for s in rt.killswitches.switches if str(s.scope) == str(scope))
-        return AlreadyPaused(winner)
-    await rt.killswitches.refresh(rt)
-    rt.wake_outbox()
-    return Killed(switch)
+class KillSwitches:
+    """`/hitl kill` and `resume`: one active switch per scope, audited, announced in the ops channel and pushed
+    to the ops webhook, all in the transaction that sets or lifts it."""
 
+    def __init__(self, db: Database, clock: Clock, policy: Policy, board: KillSwitchBoard, wake: Wake) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self.board = board
+        self.wake = wake
 
-async def resume(rt: Runtime, scope: Scope, reason: str, actor: Actor) -> ActiveSwitch | None:
-    """Lift the active switch of exactly this scope. None if there was none."""
-    now = rt.clock.now()
-    async with rt.sessions.begin() as session:
-        lifted = await store.lift(session, str(scope), by=actor.id or "", reason=reason, now=now)
-        if lifted is None:
-            return None
-        switch = _active(lifted)
-        details = {"scope": str(scope), "mode": switch.mode.value, "reason": reason, "paused_since": switch.created_at.isoformat()}
-        await append_audit(session, action="resumed", actor=actor, at=now, details=details)
-        await _announce(rt, session, f"resume:{lifted.id}", build_resume_announcement(switch, actor.id or "", reason), "killswitch.lifted", {**details, "resumed_by": actor.id, "resumed_by_name": actor.name})
-    await rt.killswitches.refresh(rt)
-    rt.wake_outbox()
-    return switch
+    async def kill(self, scope: Scope, mode: Mode, reason: str, actor: Actor) -> Killed | AlreadyPaused:
+        now = self.clock.now()
+        try:
+            async with self.db.write.begin() as session:
+                existing = await store.active_for_scope(session, str(scope))
+                if existing is not None:
+                    return AlreadyPaused(_active(existing))
+                row = KillSwitch(scope=str(scope), mode=mode.value, reason=reason, created_by=actor.id or "", created_by_name=actor.name, created_at=now)
+                session.add(row)
+                await session.flush()
+                switch = _active(row)
+                details = {"scope": str(scope), "mode": mode.value, "reason": reason}
+                await append_audit(session, action=AuditAction.KILLED, actor=actor, at=now, details=details)
+                data = {**details, "paused_by": actor.id, "paused_by_name": actor.name}
+                await self._announce(session, f"kill:{row.id}", build_kill_announcement(switch), "killswitch.activated", data)
+        except IntegrityError:
+            # Another operator paused the same scope between our read and our insert.
+            await self.board.refresh()
+            return AlreadyPaused(next(s for s in self.board.switches if str(s.scope) == str(scope)))
+        await self.board.refresh()
+        self.wake(None)
+        return Killed(switch)
 
+    async def resume(self, scope: Scope, reason: str, actor: Actor) -> ActiveSwitch | None:
+        """Lift the active switch of exactly this scope. None if there was none."""
+        now = self.clock.now()
+        async with self.db.write.begin() as session:
+            lifted = await store.lift(session, str(scope), by=actor.id or "", reason=reason, now=now)
+            if lifted is None:
+                return None
+            switch = _active(lifted)
+            details = {"scope": str(scope), "mode": switch.mode.value, "reason": reason, "paused_since": switch.created_at.isoformat()}
+            await append_audit(session, action=AuditAction.RESUMED, actor=actor, at=now, details=details)
+            data = {**details, "resumed_by": actor.id, "resumed_by_name": actor.name}
+            await self._announce(session, f"resume:{lifted.id}", build_resume_announcement(switch, actor.id or "", reason), "killswitch.lifted", data)
+        await self.board.refresh()
+        self.wake(None)
+        return switch
 
-async def _announce(rt: Runtime, session: Any, key: str, message: tuple[str, list[dict[str, Any]]], event_type: str, data: dict[str, Any]) -> None:
-    now = rt.clock.now()
-    ops = rt.policy.ops
-    if ops is not None:
+    async def _announce(self, session: AsyncSession, key: str, message: tuple[str, list[dict[str, Any]]], event_type: str, data: dict[str, Any]) -> None:
+        now = self.clock.now()
+        ops = self.policy.ops
+        if ops is None:
+            return
         text, blocks = message
-        await outbox.enqueue(session, kind="announce", dedupe_key=f"announce:{key}", payload={"channel": ops.channel, "text": text, "blocks": blocks}, ordering_key=f"channel:{ops.channel}", now=now)
+        await outbox.enqueue(session, Announce(channel=ops.channel, text=text, blocks=blocks, key=key), now=now)
         if ops.webhook_url:
             await enqueue_webhook(session, url=str(ops.webhook_url), event_type=event_type, data=data, now=now, event_id=f"evt_{key.replace(':', '_')}")

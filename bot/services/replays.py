@@ -26,10 +26,9 @@ import time
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
-from bot.outbox import DATABASE_BUSY
-from bot.runtime import Runtime
+from bot.clock import Clock
 from store import slack_requests
-from store.db import create_unsynced_engine, is_sqlite
+from store.db import DATABASE_BUSY, Database, create_unsynced_engine
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +72,14 @@ def request_key(body: bytes) -> str:
 class SlackReplays:
     """First sightings of Slack request bodies: per process in memory, for every replica in the database."""
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.database_decides = not is_sqlite(rt.settings.database_url)
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.database_decides = not db.is_sqlite
         # Its own small pool: the check never waits behind listeners for a connection, is one round trip, and
         # does not wait for PostgreSQL's disk (a key lost in a crash of PostgreSQL is a replay window of a few
         # hundred milliseconds).
-        self._keys = create_unsynced_engine(rt.settings.database_url) if self.database_decides else None
+        self._keys = create_unsynced_engine(db.url) if self.database_decides else None
         self._seen = RecentKeys(MEMORY_KEYS)
         self._unwritten: dict[str, datetime] = {}  # SQLite: seen, not yet in the database
         self._unforgotten: set[str] = set()  # forgotten here, still to delete from the database
@@ -90,8 +90,8 @@ class SlackReplays:
         """SQLite: remember the keys the database holds from before a restart. How many were loaded."""
         if self.database_decides:
             return 0
-        now = self.rt.clock.now()
-        async with self.rt.reads() as session:
+        now = self.clock.now()
+        async with self.db.read() as session:
             rows = await slack_requests.seen_since(session, now - KEEP_KEYS_FOR)
         for key, seen_at in rows:
             self._seen.add_if_new(key, (seen_at + KEEP_KEYS_FOR - now).total_seconds())
@@ -101,7 +101,7 @@ class SlackReplays:
         """True for the first request with this body; False for every later one (on any replica on PostgreSQL)."""
         if not self._seen.add_if_new(key, KEEP_KEYS_FOR.total_seconds()):
             return False
-        now = self.rt.clock.now()
+        now = self.clock.now()
         if not self.database_decides:
             self._write_later(key, now)
             return True
@@ -163,7 +163,7 @@ class SlackReplays:
             if not unwritten and not unforgotten:
                 return
             try:
-                async with self.rt.sessions.begin() as session:
+                async with self.db.write.begin() as session:
                     await slack_requests.remember_many(session, unwritten)
                     await slack_requests.forget(session, unforgotten)
             except BaseException:
@@ -183,12 +183,12 @@ class SlackReplays:
             await self._keys.dispose()
 
 
-async def prune_request_keys(rt: Runtime, batch: int = PRUNE_BATCH) -> int:
+async def prune_request_keys(db: Database, clock: Clock, batch: int = PRUNE_BATCH) -> int:
     """Delete the keys older than KEEP_KEYS_FOR, `batch` rows per transaction so no lock is held for long."""
-    before = rt.clock.now() - KEEP_KEYS_FOR
+    before = clock.now() - KEEP_KEYS_FOR
     pruned = 0
     while True:
-        async with rt.sessions.begin() as session:
+        async with db.write.begin() as session:
             deleted = await slack_requests.prune(session, before, batch)
         pruned += deleted
         if deleted < batch:

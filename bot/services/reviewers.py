@@ -83,12 +83,25 @@ class ReviewerDirectory:
             await self._fetch(group, reuse_fresh=False)
 
     async def includes(self, user_id: str, principals: Iterable[str]) -> Authorization:
+        """Whether the user is one of `principals` (user IDs and user groups), asking Slack for a group's members
+        when the copy is no longer fresh."""
+        principals = list(principals)
+        if user_id in principals:
+            return Authorization(True)
+        for group in (p for p in principals if GROUP_ID.match(p)):
+            members = await self.group_members(group)
+            if members is not None and user_id in members:
+                return Authorization(True)
+        return self.includes_known(user_id, principals)
+
+    def includes_known(self, user_id: str, principals: Iterable[str]) -> Authorization:
+        """`includes` from the copies already fetched (young enough to trust), asking Slack nothing."""
         unverified = False
         for principal in principals:
             if principal == user_id:
                 return Authorization(True)
             if GROUP_ID.match(principal):
-                members = await self.group_members(principal)
+                members = self._cached(principal, self._usable_for)
                 if members is None:
                     unverified = True
                 elif user_id in members:

@@ -5,42 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.domain.audit import PAGING_ACTIONS, ActorType
+from bot.domain.outbox import DeadReason, OutboxKind
 from bot.outbound import redact_url
-from bot.runtime import Runtime
-from bot.services.events import action_with_key
+from bot.services.events import decision_json
 from bot.services.webhooks import failure_category
 from store import cases as case_store
 from store import outbox
 from store.audit import case_timeline
-from store.models import AuditEvent, Case, DeadReason, OutboxItem
+from store.db import Database
+from store.models import AuditEvent, OutboxItem
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _decision(case: Case) -> dict[str, Any] | None:
-    if not case.outcome:
-        return None
-    return {
-        "outcome": case.outcome,
-        "final_text": case.final_text,
-        "reason": case.reason,
-        "note": case.note,
-        "checklist": case.checklist or [],
-        "decided_by": {"slack_user_id": case.decided_by, "slack_team_id": case.decided_by_team, "name": case.decided_by_name},
-        "decided_at": _iso(case.decided_at),
-        "tier": case.decided_tier,
-        "proposed_action": action_with_key(case.case_id, case.final_action),
-        "edit_distance": case.edit_distance,
-        "edit_ratio": case.edit_ratio,
-    }
-
-
 def _event(event: AuditEvent) -> dict[str, Any]:
     return {
         "action": event.action,
-        "actor": {"type": event.actor_type, "slack_user_id": event.actor_id if event.actor_type == "slack_user" else None, "slack_team_id": event.actor_team, "name": event.actor_name, "id": event.actor_id},
+        "actor": {"type": event.actor_type, "slack_user_id": event.actor_id if event.actor_type == ActorType.SLACK_USER else None, "slack_team_id": event.actor_team, "name": event.actor_name, "id": event.actor_id},
         "at": _iso(event.at),
         "details": event.details,
     }
@@ -58,14 +42,14 @@ def _delivery(item: OutboxItem) -> dict[str, Any]:
         "state": state,
         "attempts": item.attempts,
         # A webhook's error is its category only: the detail may name internal addresses.
-        "last_error": failure_category(item.last_error) if item.kind == "webhook" else item.last_error,
+        "last_error": failure_category(item.last_error) if item.kind == OutboxKind.WEBHOOK else item.last_error,
         "next_attempt_at": _iso(item.next_attempt_at) if state == "pending" else None,
         "delivered_at": _iso(item.delivered_at),
     }
 
 
-async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
-    async with rt.reads() as session:
+async def case_status(db: Database, case_id: str) -> dict[str, Any] | None:
+    async with db.read() as session:
         case = await case_store.get_case(session, case_id)
         if case is None:
             return None
@@ -88,12 +72,12 @@ async def case_status(rt: Runtime, case_id: str) -> dict[str, Any] | None:
             {"tier": m.tier, "kind": m.kind, "channel": m.channel, "ts": m.ts, "permalink": m.permalink, "at": _iso(m.created_at)} for m in messages
         ],
         "paging_history": [
-            _event(e) for e in timeline if e.action in ("reminded", "sla_breached", "paged", "repaged", "unhandled")
+            _event(e) for e in timeline if e.action in PAGING_ACTIONS
         ],
-        "decision": _decision(case),
+        "decision": decision_json(case.case_id, decision) if (decision := case_store.decision_of(case)) else None,
         "timeline": [_event(e) for e in timeline],
         "deliveries": [_delivery(d) for d in deliveries],
-        "webhooks": [{**_delivery(d), "event_id": d.payload.get("event_id"), "type": d.payload.get("body", {}).get("type"), "url": redact_url(d.payload.get("url", ""))} for d in deliveries if d.kind == "webhook"],
+        "webhooks": [{**_delivery(d), "event_id": d.payload.get("event_id"), "type": d.payload.get("body", {}).get("type"), "url": redact_url(d.payload.get("url", ""))} for d in deliveries if d.kind == OutboxKind.WEBHOOK],
         "created_at": _iso(case.created_at),
         "automation_at_arrival": {"paused": case.paused_mode is not None, "mode": case.paused_mode},
     }

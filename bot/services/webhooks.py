@@ -18,15 +18,17 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook as Signer
 
+from bot.clock import Clock
+from bot.domain.audit import SYSTEM, AuditAction
+from bot.domain.outbox import OutboxMessage, Webhook
 from bot.durations import format_duration
-from bot.outbound import BLOCKED_ADDRESS, INVALID_URL, redact_url, url_refusal
+from bot.outbound import BLOCKED_ADDRESS, INVALID_URL, OutboundRules, redact_url, url_refusal
 from bot.outbound_http import BlockedAddress, DnsFailed
-from bot.outbox import AfterDelivery, GiveUp, OutboxWorker, RetryLater, backoff
-from bot.runtime import Runtime
+from bot.outbox import AfterDelivery, Delivery, GiveUp, RetryLater, backoff
 from store import outbox
-from store.audit import SYSTEM, append_audit
+from store.audit import append_audit
 from store.models import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -46,13 +48,13 @@ DRAIN_SECONDS = 2.0
 async def enqueue_webhook(session: AsyncSession, *, url: str, event_type: str, data: dict[str, Any], now: datetime, case_id: str | None = None, event_id: str | None = None) -> str:
     """Queue one event; its `event_id` is the receiver's idempotency key (and our dedupe key)."""
     event_id = event_id or f"evt_{uuid.uuid4().hex}"
-    body = {"event_id": event_id, "type": event_type, "created_at": now.isoformat(), **data}
-    await outbox.enqueue(session, kind="webhook", dedupe_key=f"webhook:{event_id}", payload={"url": url, "event_id": event_id, "body": body}, case_id=case_id, now=now)
+    body = {"event_id": event_id, "type": str(event_type), "created_at": now.isoformat(), **data}
+    await outbox.enqueue(session, Webhook(url=url, event_id=event_id, body=body, case_id=case_id), now=now)
     return event_id
 
 
 def signed_headers(secret: str, event_id: str, at: datetime, body: str) -> dict[str, str]:
-    signature = Webhook(secret).sign(event_id, at, body)
+    signature = Signer(secret).sign(event_id, at, body)
     return {"webhook-id": event_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature, "content-type": "application/json"}
 
 
@@ -90,48 +92,66 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-async def deliver_webhook(rt: Runtime, item: OutboxItem) -> AfterDelivery | None:
-    url: str = item.payload["url"]
-    secret = _deliverable_with(rt, item, url)
-    body = json.dumps(item.payload["body"], ensure_ascii=False, separators=(",", ":"))
-    # Real time, not the domain clock: receivers check the signature's timestamp against their own clock.
-    headers = signed_headers(secret, item.payload["event_id"], datetime.now(timezone.utc), body)
-    try:
-        status, retry_after = await _post(rt.http, url, body.encode("utf-8"), headers)
-    except BlockedAddress as exc:
-        raise GiveUp(f"{BLOCKED_ADDRESS}: {exc}") from None
-    except (httpx.HTTPError, httpx.InvalidURL, DnsFailed) as exc:
-        category = transport_category(exc)
-        if category in GIVEN_UP:
-            raise GiveUp(f"{category}: {type(exc).__name__}") from None
-        raise _retry(rt, item, url, category, None) from None
-    if 300 <= status < 400:
-        raise GiveUp(f"redirect: the receiver answered {status}; redirects are not followed")
-    if status == 429 or status >= 500:
-        raise _retry(rt, item, url, f"http_{status}", retry_after)
-    if status >= 400 or status < 200:
-        raise GiveUp(f"http_{status}: the receiver answered {status}")
+class WebhookDelivery:
+    """Delivers `Webhook` items: signed with HITL_WEBHOOK_SECRET, over the pinned client, within the give-up window."""
 
-    async def after(session: AsyncSession) -> None:
-        if item.case_id:
-            await append_audit(session, action="webhook_delivered", actor=SYSTEM, at=rt.clock.now(), case_id=item.case_id, details={"event_id": item.payload["event_id"], "status": status, "attempts": item.attempts})
+    def __init__(self, http: httpx.AsyncClient, clock: Clock, *, secret: str | None, rules: OutboundRules, first_retry: timedelta, give_up_after: timedelta) -> None:
+        self.http = http
+        self.clock = clock
+        self.secret = secret
+        self.rules = rules
+        self.first_retry = first_retry
+        self.give_up_after = give_up_after
 
-    return after
+    def delivery(self) -> Delivery:
+        return Delivery(self.deliver, retry_base=self.first_retry.total_seconds())
 
+    async def deliver(self, item: OutboxItem, message: OutboxMessage) -> AfterDelivery | None:
+        assert isinstance(message, Webhook)
+        secret = self._deliverable_with(item, message.url)
+        body = json.dumps(message.body, ensure_ascii=False, separators=(",", ":"))
+        # Real time, not the domain clock: receivers check the signature's timestamp against their own clock.
+        headers = signed_headers(secret, message.event_id, datetime.now(timezone.utc), body)
+        try:
+            status, retry_after = await _post(self.http, message.url, body.encode("utf-8"), headers)
+        except BlockedAddress as exc:
+            raise GiveUp(f"{BLOCKED_ADDRESS}: {exc}") from None
+        except (httpx.HTTPError, httpx.InvalidURL, DnsFailed) as exc:
+            category = transport_category(exc)
+            if category in GIVEN_UP:
+                raise GiveUp(f"{category}: {type(exc).__name__}") from None
+            raise self._retry(item, message, category, None) from None
+        if 300 <= status < 400:
+            raise GiveUp(f"redirect: the receiver answered {status}; redirects are not followed")
+        if status == 429 or status >= 500:
+            raise self._retry(item, message, f"http_{status}", retry_after)
+        if status >= 400 or status < 200:
+            raise GiveUp(f"http_{status}: the receiver answered {status}")
 
-def _deliverable_with(rt: Runtime, item: OutboxItem, url: str) -> str:
-    """The signing secret, or GiveUp: too late, nothing to sign with, or a URL the rules refuse (checked again
-    here: the item may predate the rules, and the policy's URLs are not checked by ingest)."""
-    give_up = rt.settings.webhook_give_up_after
-    if rt.clock.now() - item.created_at > give_up:
-        raise GiveUp(f"expired: not delivered within {format_duration(give_up)} (last failure: {failure_category(item.last_error)})")
-    secret = rt.settings.webhook_secret.get_secret_value() if rt.settings.webhook_secret else None
-    if not secret:
-        raise GiveUp("no_secret: HITL_WEBHOOK_SECRET is not set")
-    refusal = url_refusal(url, rt.settings.outbound_rules)
-    if refusal is not None:
-        raise GiveUp(f"{refusal.category}: {refusal.message}")
-    return secret
+        async def after(session: AsyncSession) -> None:
+            if item.case_id:
+                details = {"event_id": message.event_id, "status": status, "attempts": item.attempts}
+                await append_audit(session, action=AuditAction.WEBHOOK_DELIVERED, actor=SYSTEM, at=self.clock.now(), case_id=item.case_id, details=details)
+
+        return after
+
+    def _deliverable_with(self, item: OutboxItem, url: str) -> str:
+        """The signing secret, or GiveUp: too late, nothing to sign with, or a URL the rules refuse (checked again
+        here: the item may predate the rules, and the policy's URLs are not checked by ingest)."""
+        if self.clock.now() - item.created_at > self.give_up_after:
+            raise GiveUp(f"expired: not delivered within {format_duration(self.give_up_after)} (last failure: {failure_category(item.last_error)})")
+        if not self.secret:
+            raise GiveUp("no_secret: HITL_WEBHOOK_SECRET is not set")
+        refusal = url_refusal(url, self.rules)
+        if refusal is not None:
+            raise GiveUp(f"{refusal.category}: {refusal.message}")
+        return self.secret
+
+    def _retry(self, item: OutboxItem, message: Webhook, category: str, retry_after: float | None) -> RetryLater:
+        """Back off like the worker does (honouring Retry-After), with the category as the stored error."""
+        wait = max(retry_after or 0.0, backoff(item.attempts, base=self.first_retry.total_seconds()))
+        log.warning("webhook %s to %s failed (attempt %d): %s; retry in %.1fs", message.event_id, redact_url(message.url), item.attempts, category, wait)
+        return RetryLater(category, seconds=wait)
 
 
 async def _post(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float | None]:
@@ -158,14 +178,3 @@ def _retry_after(value: str | None) -> float | None:
         return max(float(value), 0.0) if value else None
     except ValueError:
         return None
-
-
-def _retry(rt: Runtime, item: OutboxItem, url: str, category: str, retry_after: float | None) -> RetryLater:
-    """Back off like the worker does (honouring Retry-After), with the category as the stored error."""
-    wait = max(retry_after or 0.0, backoff(item.attempts, base=rt.settings.webhook_first_retry.total_seconds()))
-    log.warning("webhook %s to %s failed (attempt %d): %s; retry in %.1fs", item.payload["event_id"], redact_url(url), item.attempts, category, wait)
-    return RetryLater(category, seconds=wait)
-
-
-def register_webhook_deliverer(worker: OutboxWorker, first_retry: timedelta) -> None:
-    worker.register("webhook", deliver_webhook, retry_base=first_retry.total_seconds())

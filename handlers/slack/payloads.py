@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from blocks.ids import CaseRef, ModalMetadata
-from bot.services.review import Reviewer
+from bot.identity import Reviewer
 
 
 class BadPayload(Exception):
