@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.emulator.webapi import serve_asgi
+from slack_emulator.webapi import serve_asgi
 from bot.services.escalation import run_sweep
 pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from standardwebhooks.webhooks import Webhook
 
 from blocks.ids import ActionId
-from bot.emulator.webapi import serve_asgi
+from slack_emulator.webapi import serve_asgi
 from bot.runtime import build_runtime
 from bot.services.export import ExportFormat, write_export
 from tests.conftest import Harness, escalation, issue_policy, make_settings

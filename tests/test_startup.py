@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.emulator import Emulator, serve_emulator
+from slack_emulator import Emulator, serve_emulator
 from bot.escalation import Escalation
 from bot.runtime import build_runtime
 from bot.services.decisions import DecisionRequest, decide
