@@ -10,11 +10,11 @@ Processes (none shares an event loop with another): `hitl serve` (uvicorn, one w
 1. `--cases` billing escalations are POSTed to hitl and their cards posted to the emulator (the server runs
    with `HITL_SLACK_CHANNEL_RATE=1000` so the cards go out at once; the limit is not what is measured here).
 2. Every click is a signed `block_actions` request built from a Slack-shaped fixture
-   (`tests/fixtures/slack/block_actions_button_in_message.json`), pointed at a real card: the Approve button
-   exactly as the card carries it, the card itself as `message`, a fresh `trigger_id` and `action_ts`. Clicks
-   rotate over (case x reviewer) pairs, reviewers U0SME1, U0BILL1, U0BILL2 (tier 1 of billing, S0BILLING's
-   members), so the same reviewer clicks the same card again only after cases x 3 clicks: no click is dropped
-   by hitl's 2 s double-click guard, and no body repeats.
+   (`slack_emulator/tests/fixtures/slack/block_actions_button_in_message.json`), pointed at a real card: the
+   Approve button exactly as the card carries it, the card itself as `message`, a fresh `trigger_id` and
+   `action_ts`. Clicks rotate over (case x reviewer) pairs, reviewers U0SME1, U0BILL1, U0BILL2 (tier 1 of
+   billing, S0BILLING's members), so the same reviewer clicks the same card again only after cases x 3 clicks:
+   no click is dropped by hitl's 2 s double-click guard, and no body repeats.
 3. For each rate, the bare app then hitl each get `--duration` seconds of clicks from a fixed-rate open-loop
    generator: request i is started at t0 + i / rate whatever happened to the earlier ones, and its response time
    is measured from that scheduled start (no coordinated omission). Any answer that is not a 200 is counted.
@@ -70,16 +70,16 @@ from bench.common import (  # noqa: E402
     wait_posted,
     write_results,
 )
-from bot.emulator.client import payload_body, sign  # noqa: E402
-from bot.emulator.interactions import action_payload, find_element  # noqa: E402
+from slack_emulator.client import payload_body, sign  # noqa: E402
+from slack_emulator.interactions import action_payload, find_element  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixtures" / "slack" / "block_actions_button_in_message.json"
+FIXTURE = ROOT / "slack_emulator" / "tests" / "fixtures" / "slack" / "block_actions_button_in_message.json"
 APPROVE = "hitl.approve"
 CHANNEL = "C0BILLING"
 
 
 class Clicks:
-    """Signed, unique Approve clicks on the cards, built from a Slack-shaped block_actions fixture (tests/fixtures/slack)."""
+    """Signed, unique Approve clicks on the cards, built from a Slack-shaped block_actions fixture (slack_emulator/tests/fixtures/slack)."""
 
     def __init__(self, cards: list[dict[str, Any]], reviewers: list[str]) -> None:
         self.template = json.loads(FIXTURE.read_text()) if FIXTURE.exists() else {"type": "block_actions", "api_app_id": "A0HITL", "team": {"id": "T0HITL"}, "enterprise": None, "is_enterprise_install": False}

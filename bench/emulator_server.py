@@ -36,7 +36,7 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from bot.emulator import Emulator, serve_emulator  # noqa: E402
+from slack_emulator import Emulator, serve_emulator  # noqa: E402
 from tests.conftest import USER_GROUPS  # noqa: E402
 
 

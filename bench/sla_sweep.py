@@ -71,7 +71,7 @@ from bench.common import (  # noqa: E402
     write_results,
 )
 from bot.durations import format_duration, parse_duration  # noqa: E402
-from bot.emulator import Emulator, serve_emulator  # noqa: E402
+from slack_emulator import Emulator, serve_emulator  # noqa: E402
 from bot.domain.escalation import Escalation  # noqa: E402
 from store import cases as case_store  # noqa: E402
 from store.db import create_engine  # noqa: E402

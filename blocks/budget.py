@@ -22,7 +22,7 @@ VIEW_BLOCKS = 100
 TEXT = 3000  # a text object (section text, context element)
 FIELD = 2000  # a section field
 # What a message's blocks may count: their text plus BLOCK_OVERHEAD each. Slack refuses from about 13k (the
-# emulator at 13,000, see bot/emulator/blockkit.py); we keep 2,000 of margin.
+# emulator at 13,000, see slack_emulator/blockkit.py); we keep 2,000 of margin.
 MESSAGE_BUDGET = 11_000
 BLOCK_OVERHEAD = 50
 # Slack refuses a view over 250 kB (views.open: view_too_large), measured on the JSON slack_sdk sends.

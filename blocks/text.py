@@ -1,7 +1,7 @@
 """Text helpers: escaping untrusted text for mrkdwn and fitting it into Block Kit's limits.
 
 Every length here is `text_len`: UTF-16 code units, the strictest reading of Slack's "characters" (an emoji
-counts 2; see bot/emulator/blockkit.py).
+counts 2; see slack_emulator/blockkit.py).
 """
 
 from __future__ import annotations

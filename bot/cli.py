@@ -86,8 +86,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from bot.dev import SAMPLE_POLICY, run_dev
-    from bot.emulator.webapi import require_loopback
+    # bot.dev is the adapter to slack_emulator, a dev-only dependency: imported here, when `hitl dev` runs, so that
+    # no other command (`hitl serve` above all) loads the emulator.
+    from bot.dev import SAMPLE_POLICY, require_loopback, run_dev
 
     source = args.policy or str(SAMPLE_POLICY)
     # Local setups post webhooks to local receivers (dev_settings allows it too).

@@ -2,6 +2,8 @@
 
 The bot runs the `hitl serve` code path unchanged; only SLACK_API_URL points at the emulator, which signs its
 requests with a secret generated for this run. Nothing here is imported by `hitl serve`.
+This is the adapter between hitl and `slack_emulator`: the one module of hitl that imports it (pyproject.toml's
+import contracts hold everything else to that).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import httpx
 
 from bot.clock import OffsetClock
 from bot.config import Settings
-from bot.emulator import Emulator, SlackRequestSender, serve_emulator
-from bot.emulator.ui import create_ui_routes
-from bot.emulator.webapi import require_loopback, serve_asgi
+from slack_emulator import Emulator, SlackRequestSender, serve_emulator
+from slack_emulator.ui import create_ui_routes
+from slack_emulator.webapi import require_loopback, serve_asgi
 from bot.policy import GROUP_ID, Policy
 from bot.compose import Hitl
 from bot.server import create_asgi_app

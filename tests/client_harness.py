@@ -15,7 +15,7 @@ import pytest
 
 from blocks.ids import ActionId
 from bot.clock import ManualClock
-from bot.emulator import Emulator
+from slack_emulator import Emulator
 from hitl_client import AsyncHitlClient, _core
 from tests import dbs
 from tests.conftest import API_TOKEN, Harness, serve_hitl

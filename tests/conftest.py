@@ -19,8 +19,8 @@ import yaml
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.emulator import Emulator, Message, SlackRequestSender, serve_emulator
-from bot.emulator.webapi import serve_asgi
+from slack_emulator import Emulator, Message, SlackRequestSender, serve_emulator
+from slack_emulator.webapi import serve_asgi
 from bot.outbound_http import Resolver, system_resolver
 from bot.policy import Policy, parse_policy
 from bot.compose import Hitl

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from blocks.ids import ActionId
-from bot.emulator import SlackRequestSender
-from bot.emulator.blockkit import Limits
+from slack_emulator import SlackRequestSender
+from slack_emulator.blockkit import Limits
 from tests.conftest import SIGNING_SECRET, Harness, escalation
 
 REVIEWER = "U0SME1"

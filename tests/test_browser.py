@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from bot.emulator import Emulator, SlackRequestSender, serve_emulator
-from bot.emulator.ui import create_ui_routes
-from bot.emulator.webapi import serve_asgi
+from slack_emulator import Emulator, SlackRequestSender, serve_emulator
+from slack_emulator.ui import create_ui_routes
+from slack_emulator.webapi import serve_asgi
 from bot.compose import Hitl
 from bot.server import create_asgi_app
 from bot.startup import start_hitl

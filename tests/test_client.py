@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.emulator.webapi import serve_asgi
+from slack_emulator.webapi import serve_asgi
 pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
 
 from hitl_client import (

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from standardwebhooks.webhooks import Webhook
 
 from blocks.ids import ActionId
-from bot.emulator.webapi import serve_asgi
+from slack_emulator.webapi import serve_asgi
 from bot.compose import build_hitl
 from bot.services.export import ExportFormat, write_export
 from tests.conftest import WEBHOOK_SECRET, Harness, escalation, issue_policy, make_settings

@@ -198,8 +198,8 @@ async def test_thirty_queues_stay_inside_block_kit_limits(db_url: str, emulator:
 
 
 async def test_missed_digest_runs_once_at_start(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
-    from bot.emulator import serve_emulator
-    from bot.emulator.webapi import serve_asgi
+    from slack_emulator import serve_emulator
+    from slack_emulator.webapi import serve_asgi
     from bot.server import create_asgi_app
 
     clock.set(datetime(2026, 11, 21, 10, 30, tzinfo=UTC))  # 11:30 Berlin: today's 09:00 digest was missed

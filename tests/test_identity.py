@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from blocks.ids import ActionId, InputId
-from bot.emulator import Emulator, SlackRequestSender
+from slack_emulator import Emulator, SlackRequestSender
 from bot.identity import Origin, Refused, SlackIdentity, origin_problem
 from bot.services.reviewers import FRESH_FOR, STALE_GRACE, ReviewerDirectory
 from store.models import AuditEvent

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from standardwebhooks.webhooks import Webhook
 
 from bot.clock import ManualClock
-from bot.emulator.webapi import serve_asgi
+from slack_emulator.webapi import serve_asgi
 from bot.outbound import ALLOW_ALL
 from bot.policy import parse_policy
 from bot.compose import build_hitl
@@ -196,8 +196,8 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
         return Response(status_code=204)
 
     receiver = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
-    from bot.emulator import serve_emulator
-    from bot.emulator import SlackRequestSender
+    from slack_emulator import serve_emulator
+    from slack_emulator import SlackRequestSender
     from bot.server import create_asgi_app
     from tests.conftest import SIGNING_SECRET
 

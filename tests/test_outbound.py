@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from blocks.ids import ActionId
 from bot.config import ConfigError, load_settings
-from bot.emulator.webapi import serve_asgi
+from slack_emulator.webapi import serve_asgi
 from bot.outbound import (
     ALLOW_ALL,
     BLOCKED_ADDRESS,

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from blocks.ids import ActionId, CallbackId, CaseRef
 from handlers.slack.answers import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
-from bot.emulator import serve_emulator
-from bot.emulator.client import payload_body
-from tests import slack_fixtures
+from slack_emulator import serve_emulator
+from slack_emulator.client import payload_body
+from slack_emulator.tests import slack_fixtures
 from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, Harness, escalation, make_emulator, serve_hitl
 from tests.test_review_loop import ephemerals_for, open_modal
 
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.reliability
 
 
 def click_payload(user: str, channel: str, ts: str, action: ActionId, case_id: str, trigger_id: str) -> dict[str, Any]:
-    """A Slack-shaped block_actions payload (tests/fixtures/slack), pointed at our card."""
+    """A Slack-shaped block_actions payload (slack_emulator/tests/fixtures/slack), pointed at our card."""
     payload = slack_fixtures.load("block_actions_button_in_message.json")
     payload["team"] = {"id": "T0HITL", "domain": "hitl-emulator"}
     payload["user"] = {"id": user, "username": user.lower(), "team_id": "T0HITL"}
@@ -256,7 +256,7 @@ async def test_kill_9_mid_burst_loses_nothing_and_posts_nothing_twice(db_url: st
             async with httpx.AsyncClient(base_url=base, headers=headers, timeout=5) as api:
                 # A decision made before the crash.
                 assert (await api.post("/v1/escalations", json=escalation("pre-1"))).status_code == 201
-                from bot.emulator import SlackRequestSender
+                from slack_emulator import SlackRequestSender
 
                 for _ in range(200):
                     if emulator.messages("C0BILLING"):

@@ -1,5 +1,5 @@
 """Every render fits, for every valid input: generated escalations and states at the limits go through every
-builder in blocks/, and the emulator's Block Kit checks (Slack's limits, bot/emulator/blockkit.py) accept each.
+builder in blocks/, and the emulator's Block Kit checks (Slack's limits, slack_emulator/blockkit.py) accept each.
 
 Inputs are valid per bot/domain/escalation.py and the policy model, biased to the limits and to hostile shapes:
 maximum lengths, all-whitespace and newline-only text, `&<>` (which triples when escaped), emoji and other
@@ -31,7 +31,7 @@ from blocks.modals import build_approve_modal, build_edit_modal, build_notice_mo
 from blocks.ops import PendingCase, QueueLoad, build_help, build_kill_announcement, build_kill_modal, build_queue_listing, build_resume_announcement, build_status
 from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
 from blocks.text import fit, label, mentions, number, plain, text_len, visible
-from bot.emulator.blockkit import Limits, check_message, check_view, slack_len
+from slack_emulator.blockkit import Limits, check_message, check_view, slack_len
 from bot.domain.escalation import Escalation
 from bot.domain.pauses import ActiveSwitch, Mode, Scope
 from tests.conftest import Harness

@@ -12,8 +12,8 @@ import pytest
 
 from blocks.ids import ActionId
 from bot.clock import ManualClock
-from bot.emulator import Message, serve_emulator
-from bot.emulator.webapi import serve_asgi
+from slack_emulator import Message, serve_emulator
+from slack_emulator.webapi import serve_asgi
 from bot.policy import BusinessHours, TierTiming
 from bot.compose import build_hitl
 from bot.server import create_asgi_app

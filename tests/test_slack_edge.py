@@ -22,9 +22,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from blocks.ids import ActionId
-from bot.emulator import serve_emulator, sign
-from bot.emulator.client import payload_body
-from bot.emulator.webapi import serve_asgi
+from slack_emulator import serve_emulator, sign
+from slack_emulator.client import payload_body
+from slack_emulator.webapi import serve_asgi
 from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys, request_key
 from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from store import slack_requests

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bot.emulator import sign
-from tests import slack_fixtures
+from slack_emulator import sign
+from slack_emulator.tests import slack_fixtures
 from tests.conftest import SIGNING_SECRET, Harness
 
 def _fixture_body() -> bytes:

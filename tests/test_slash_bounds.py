@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import InputId
-from bot.emulator.blockkit import Limits, check_message
-from bot.emulator.workspace import SlackError
+from slack_emulator.blockkit import Limits, check_message
+from slack_emulator.workspace import SlackError
 from bot.domain.pauses import MAX_REASON, Mode
 from handlers.slack import forms, slash
 from tests.conftest import Harness

@@ -9,8 +9,8 @@ import pytest
 
 from blocks.ids import ActionId, CallbackId
 from bot.config import ConfigError, load_settings
-from bot.emulator import Emulator, SlackRequestSender
-from bot.emulator.socket_mode import SocketModeTransport
+from slack_emulator import Emulator, SlackRequestSender
+from slack_emulator.socket_mode import SocketModeTransport
 from bot.clock import ManualClock
 from tests.conftest import serve_hitl
 from tests.test_ops import text_of

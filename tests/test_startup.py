@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.emulator import Emulator, serve_emulator
+from slack_emulator import Emulator, serve_emulator
 from bot.domain.escalation import Escalation
 from bot.compose import build_hitl
 from bot.services.decision_rules import DecisionRequest

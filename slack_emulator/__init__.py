@@ -6,10 +6,10 @@
         sender = SlackRequestSender(bot_url, signing_secret, emulator)
 """
 
-from bot.emulator.blockkit import Limits
-from bot.emulator.client import SlackRequestSender, sign
-from bot.emulator.webapi import Call, Emulator, Faults, create_webapi_app, serve_asgi, serve_emulator
-from bot.emulator.workspace import (
+from slack_emulator.blockkit import Limits
+from slack_emulator.client import SlackRequestSender, sign
+from slack_emulator.webapi import Call, Emulator, Faults, create_webapi_app, serve_asgi, serve_emulator
+from slack_emulator.workspace import (
     APP_ID,
     BOT_ID,
     BOT_USER_ID,

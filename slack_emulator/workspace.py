@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bot.emulator.scopes import DEFAULT_BOT_SCOPES
+from slack_emulator.scopes import DEFAULT_BOT_SCOPES
 
 TEAM_ID = "T0HITL"
 TEAM_DOMAIN = "hitl-emulator"

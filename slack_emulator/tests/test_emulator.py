@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.emulator import Emulator, Limits, SlackRequestSender, serve_asgi, serve_emulator, sign
-from bot.emulator.workspace import TEAM_ID
-from tests import slack_fixtures
+from slack_emulator import Emulator, Limits, SlackRequestSender, serve_asgi, serve_emulator, sign
+from slack_emulator.workspace import TEAM_ID
+from slack_emulator.tests import slack_fixtures
 
 SECRET = "test-signing-secret"
 

@@ -1,7 +1,7 @@
 """The emulator answers the Web API methods hitl uses the way Slack documents them (Slack's OpenAPI spec in
 ../shared/slack-fixtures, when it is beside the repository; skipped otherwise): success bodies carry every
 required field with its documented type, and error codes are among those the method documents. The spec
-predates views.* details, so those check `ok` only."""
+predates views.* details, so those check `ok` only. The scope table (scopes.py) agrees with the spec's scopes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.emulator import Emulator, serve_emulator
-from tests import slack_fixtures
+from slack_emulator import Emulator, serve_emulator
+from slack_emulator.scopes import METHOD_SCOPES
+from slack_emulator.tests import slack_fixtures
 
 SPEC_PATH = slack_fixtures.shared_file("slack_web_openapi_v2.json")
 pytestmark = pytest.mark.skipif(SPEC_PATH is None, reason="Slack's OpenAPI spec is not beside the repository")
@@ -114,3 +115,24 @@ async def test_error_codes_are_documented_ones(client: AsyncWebClient, method: s
     code = err.value.response["error"]
     documented = documented_errors(_spec(), method)
     assert code in documented or code in ("no_such_subteam", "message_not_found"), (method, code, documented)
+
+
+def _granular(scope: str) -> str:
+    """Slack's 2020 spec names the old perspective scopes; granular bot tokens dropped the suffix."""
+    return scope.removesuffix(":bot").removesuffix(":user")
+
+
+def test_the_scope_table_agrees_with_slacks_spec() -> None:
+    spec = _spec()
+    checked = 0
+    for method, scopes in METHOD_SCOPES.items():
+        operations = spec["paths"].get(f"/{method}")
+        if operations is None:
+            continue  # newer than the 2020 spec (files.getUploadURLExternal, files.completeUploadExternal)
+        listed = {_granular(s) for op in operations.values() for req in op.get("security", []) for s in req.get("slackAuth", [])}
+        if listed == {"none"}:
+            assert scopes == (), (method, scopes)
+        else:
+            assert scopes and set(scopes) <= listed, (method, scopes, sorted(listed))
+        checked += 1
+    assert checked >= len(METHOD_SCOPES) - 2

@@ -1,6 +1,6 @@
-"""Slack-shaped payloads for the tests: ours, in tests/fixtures/slack (always there), and Slack's own samples and
-Web API spec in `../shared/slack-fixtures` beside the repository, used only as an extra cross-check when present
-(HITL_SLACK_FIXTURES names another place, e.g. for a git worktree)."""
+"""Slack-shaped payloads for the tests: ours, in slack_emulator/tests/fixtures/slack (always there), and
+Slack's own samples and Web API spec in `../shared/slack-fixtures` beside the repository, used only as an extra
+cross-check when present (HITL_SLACK_FIXTURES names another place, e.g. for a git worktree)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 LOCAL = Path(__file__).parent / "fixtures" / "slack"
-BESIDE_REPO = Path(__file__).resolve().parents[2] / "shared" / "slack-fixtures"
+BESIDE_REPO = Path(__file__).resolve().parents[3] / "shared" / "slack-fixtures"
 
 
 def load(name: str) -> dict[str, Any]:

@@ -24,11 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.emulator.blockkit import Limits, check_message
-from bot.emulator.socket_mode import SocketModeHub
-from bot.emulator.methods import WebApiMethods, flag
-from bot.emulator.scopes import needed_scopes
-from bot.emulator.workspace import TEAM_ID, Hook, Message, SlackError, Workspace
+from slack_emulator.blockkit import Limits, check_message
+from slack_emulator.socket_mode import SocketModeHub
+from slack_emulator.methods import WebApiMethods, flag
+from slack_emulator.scopes import needed_scopes
+from slack_emulator.workspace import TEAM_ID, Hook, Message, SlackError, Workspace
 
 # Errors that mean "the bot sent something Slack would refuse": tests assert
 # none happened via Emulator.assert_no_rejections().

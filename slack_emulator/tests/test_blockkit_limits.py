@@ -1,5 +1,5 @@
 """The emulator's Block Kit limits, one by one: a value at the limit passes, one past it is refused with
-Slack's error code. Pure: calls bot/emulator/blockkit.py directly."""
+Slack's error code. Pure: calls slack_emulator/blockkit.py directly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.emulator.blockkit import Limits, check_message, check_metadata, check_view, slack_len
-from bot.emulator.workspace import SlackError
+from slack_emulator.blockkit import Limits, check_message, check_metadata, check_view, slack_len
+from slack_emulator.workspace import SlackError
 
 LIMITS = Limits()
 Check = Callable[[], None]

@@ -65,7 +65,7 @@ from typing import Any, Iterator
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.emulator.workspace import SlackError
+from slack_emulator.workspace import SlackError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Send a bot what Slack sends it: signed interactivity and slash-command requests.
 
-Shapes follow Slack's documented payloads (tests/fixtures/slack holds samples
-in the same shape). With an Emulator attached, clicks and submissions are
+Shapes follow Slack's documented payloads (slack_emulator/tests/fixtures/slack holds
+samples in the same shape). With an Emulator attached, clicks and submissions are
 resolved against what the bot really posted, and trigger ids / response_urls
 come from the emulator so the bot's follow-up API calls can be checked.
 """
@@ -18,8 +18,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from bot.emulator.blockkit import check_view
-from bot.emulator.interactions import (
+from slack_emulator.blockkit import check_view
+from slack_emulator.interactions import (
     action_payload,
     find_element,
     is_stateful,
@@ -27,8 +27,8 @@ from bot.emulator.interactions import (
     state_values,
     user_object,
 )
-from bot.emulator.webapi import Emulator, Reply
-from bot.emulator.workspace import APP_ID, TEAM_DOMAIN, TEAM_ID, Message, SlackError, Trigger
+from slack_emulator.webapi import Emulator, Reply
+from slack_emulator.workspace import APP_ID, TEAM_DOMAIN, TEAM_ID, Message, SlackError, Trigger
 
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 

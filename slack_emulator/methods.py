@@ -16,8 +16,8 @@ import datetime as dt
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.emulator.blockkit import Limits, check_message, check_metadata, check_view
-from bot.emulator.workspace import (
+from slack_emulator.blockkit import Limits, check_message, check_metadata, check_view
+from slack_emulator.workspace import (
     APP_ID,
     BOT_ID,
     BOT_USER_ID,

@@ -19,7 +19,7 @@ import httpx
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.emulator.workspace import APP_ID
+from slack_emulator.workspace import APP_ID
 
 # Slack waits this long for an envelope's acknowledgement before it shows the user an error.
 ACK_TIMEOUT = 3.0

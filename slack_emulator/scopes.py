@@ -2,9 +2,9 @@
 
 Granular bot scopes (Slack's old OpenAPI spec still says `chat:write:bot` / `files:write:user`; those became
 `chat:write` and `files:write`). For methods whose scope depends on the kind of conversation (history, replies,
-info), both the public-channel and the private-channel scope are listed: hitl's queue channels may be either.
-The emulator answers `missing_scope` from this table, and tests/test_manifest_scopes.py checks manifest.yml
-against it (and it against Slack's spec, when that is at hand).
+info), both the public-channel and the private-channel scope are listed: a bot's channels may be either.
+The emulator answers `missing_scope` from this table; slack_emulator/tests/test_emulator_spec.py checks it against
+Slack's spec (when that is at hand), and hitl's tests/test_manifest_scopes.py checks manifest.yml against it.
 """
 
 from __future__ import annotations

@@ -30,10 +30,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.emulator.blockkit import check_message
-from bot.emulator.methods import flag
-from bot.emulator.webapi import Emulator, Reply
-from bot.emulator.workspace import BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, TEAM_NAME, Message, SlackError, Workspace
+from slack_emulator.blockkit import check_message
+from slack_emulator.methods import flag
+from slack_emulator.webapi import Emulator, Reply
+from slack_emulator.workspace import BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, TEAM_NAME, Message, SlackError, Workspace
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_ADVANCE_SECONDS = 400 * 86400  # one jump of the clock: a bit over a year
