@@ -233,8 +233,13 @@ async def item_open(session: AsyncSession, dedupe_key: str) -> bool:
 
 
 async def renew_leases(session: AsyncSession, held: dict[int, str], *, until: datetime) -> None:
-    """Extend the leases this worker still holds (matched by claim token, so a lease lost to another is left)."""
+    """Extend the leases this worker still holds (matched by claim token, so a lease lost to another is left).
+
+    Only a lease still in force: the attempt may have ended (delivered, failed, dead) after `held` was copied, and
+    renewing it then would hold a retry back, and its line with it, for a whole lease."""
     for item_id, token in held.items():
         await session.execute(
-            update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None)).values(claimed_until=until)
+            update(OutboxItem)
+            .where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.claimed_until.is_not(None), _open())
+            .values(claimed_until=until)
         )

@@ -170,3 +170,24 @@ async def test_an_enqueue_behind_a_delivery_in_flight_claims_nothing_until_it_en
         release.set()
         await worker.stop()
         await worker.db.close()
+
+
+async def test_a_renewal_that_arrives_after_the_attempt_ended_holds_nothing(db_url: str) -> None:
+    """The heartbeat copies the held leases, then writes; an attempt that failed in between must stay free for its
+    retry (a renewed lease held it, and its line with it, for a whole lease)."""
+    clock = ManualClock()
+    db = Database(db_url)
+    async with db.write.begin() as session:
+        await outbox.enqueue(session, item(0, "channel:A"), now=clock.now())
+        await outbox.enqueue(session, item(1, "channel:A"), now=clock.now())
+    async with db.write.begin() as session:
+        [claimed] = await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="a", limit=10)
+    held = {claimed.id: "a"}
+    async with db.write.begin() as session:
+        assert await outbox.mark_failed(session, claimed.id, "a", error="internal_error", retry_at=clock.now(), now=clock.now())
+    async with db.write.begin() as session:
+        await outbox.renew_leases(session, held, until=clock.now() + timedelta(seconds=60))
+    async with db.write.begin() as session:
+        [again] = await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="b", limit=10)
+    assert again.id == claimed.id and again.attempts == 2
+    await db.close()
