@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from blocks.digest import digest_as_text
 from bot.config import ConfigError, Settings, load_settings
-from bot.domain.audit import AuditAction
+from bot.domain.audit import CLI, AuditAction
+from bot.domain.outbox import OutboxKind
+from bot.durations import format_duration, parse_duration
 from bot.outbound import ALLOW_ALL, OutboundRules
 from bot.policy import Policy, PolicyError, load_policy
-from bot.durations import format_duration
+from bot.services.export import ExportFormat, write_export
+from store.audit import Anchor, append_audit, verify_chain
+from store.db import create_engine, create_sessionmaker, is_sqlite
+from store.migrate import current_revision, head_revision, known_revision, upgrade
+from store.outbox import drop_item, list_items, requeue, retry_item
+
+# The commands that run hitl (serve, dev, digest, audit verify --slack) import the running stack (Bolt, uvicorn,
+# the services, and for `hitl dev` the Slack emulator) inside themselves, when they run: the other commands
+# (check-policy, db, export, outbox, webhooks) start in half the time without it, and `hitl serve` never loads
+# the emulator. Nothing imports this module, so no import here is deferred to dodge a cycle.
 
 
 class CliError(Exception):
@@ -36,8 +55,6 @@ def _policy(path: str, outbound: OutboundRules) -> Policy:
 
 
 def _upgrade(database_url: str) -> None:
-    from store.migrate import upgrade
-
     try:
         upgrade(database_url)
     except Exception as exc:  # noqa: BLE001 - report any driver failure as one line
@@ -83,9 +100,6 @@ def _check_slack(settings: Settings, policy: Policy) -> Any:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
-
     # bot.dev is the adapter to slack_emulator, a dev-only dependency: imported here, when `hitl dev` runs, so that
     # no other command (`hitl serve` above all) loads the emulator.
     from bot.dev import SAMPLE_POLICY, require_loopback, run_dev
@@ -134,8 +148,6 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from store.audit import Anchor, verify_chain
-
     try:
         anchors = [Anchor.parse(a) for a in args.anchor]
     except ValueError as exc:
@@ -182,10 +194,6 @@ def _anchors_in_slack(settings: Settings) -> list[Any]:
 
 def _run_with_sessions(settings: Settings, work: Callable[..., Any]) -> Any:
     """Run `work` against hitl's database, which must exist and have hitl's schema (this never creates either)."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    from store.db import create_engine, create_sessionmaker
-
     where = _database_place(settings.database_url)
 
     async def run() -> Any:
@@ -206,12 +214,6 @@ def _run_with_sessions(settings: Settings, work: Callable[..., Any]) -> Any:
 def _database_place(url: str) -> str:
     """Where the database is, for messages (no password); a SQLite file that does not exist stops here, before
     the driver would create it."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    from store.db import is_sqlite
-
     parsed = make_url(url)
     if not is_sqlite(url):
         return parsed.render_as_string(hide_password=True)
@@ -222,8 +224,6 @@ def _database_place(url: str) -> str:
 
 
 async def _require_schema(engine: Any, where: str) -> None:
-    from store.migrate import current_revision, head_revision, known_revision
-
     current = await current_revision(engine)
     if current is None:
         raise CliError(f"HITL_DATABASE_URL: the database at {where} has no hitl schema; run `hitl db upgrade` or point HITL_DATABASE_URL at hitl's database")
@@ -235,11 +235,6 @@ async def _require_schema(engine: Any, where: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
-    from bot.durations import parse_duration
-    from bot.services.export import ExportFormat, write_export
-
     settings = _settings()
     try:
         since = datetime.now(timezone.utc) - parse_duration(args.since)
@@ -267,10 +262,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    import json
-
-    from blocks.digest import digest_as_text
-    from bot.durations import parse_duration
     from bot.compose import build_hitl
 
     settings = _settings()
@@ -307,13 +298,6 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_webhooks_retry(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
-    from bot.domain.audit import CLI
-    from bot.domain.outbox import OutboxKind
-    from store.audit import append_audit
-    from store.outbox import requeue
-
     settings = _settings()
 
     async def work(sessions: Any) -> int:
@@ -345,8 +329,6 @@ def _outbox_line(item: Any) -> str:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from store.outbox import list_items
-
     async def work(sessions: Any) -> list[Any]:
         async with sessions() as session:
             return await list_items(session, dead=args.dead, limit=args.limit)
@@ -361,10 +343,6 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 def _operator_change(args: argparse.Namespace, change: Callable[..., Any], action: AuditAction, refusal: str) -> int:
     """Apply an operator's change to one outbox item, audited, or say in one line why nothing changed."""
-    from datetime import datetime, timezone
-
-    from bot.domain.audit import CLI
-    from store.audit import append_audit
 
     async def work(sessions: Any) -> Any:
         now = datetime.now(timezone.utc)
@@ -383,18 +361,12 @@ def _operator_change(args: argparse.Namespace, change: Callable[..., Any], actio
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    from store.outbox import retry_item
-
     code = _operator_change(args, retry_item, AuditAction.OUTBOX_RETRIED, "outbox item {id}: no such item, or it was already delivered")
     print("a running `hitl serve` sends it within a second (in its place in its ordering line)")
     return code
 
 
 def cmd_outbox_drop(args: argparse.Namespace) -> int:
-    from functools import partial
-
-    from store.outbox import drop_item
-
     return _operator_change(args, partial(drop_item, why="dropped by an operator"), AuditAction.OUTBOX_DROPPED, "outbox item {id}: no such item, or it is not waiting (delivered, dead or dropped already)")
 
 

@@ -31,6 +31,7 @@ from bot.services.replays import SlackReplays
 from bot.services.review import Reviews
 from bot.services.reviewers import ReviewerDirectory
 from bot.services.sla_sweep import SlaSweep
+from bot.services.status import CaseStatuses
 from bot.services.views import ViewLog
 from bot.services.waiting import DecisionWaiters
 from bot.services.webhooks import WebhookDelivery
@@ -63,6 +64,7 @@ class Hitl:
     sweep: SlaSweep
     killswitches: KillSwitches
     ops: OpsReports
+    statuses: CaseStatuses
     digests: Digests
     replays: SlackReplays
 
@@ -121,6 +123,7 @@ def build_hitl(
         sweep=SlaSweep(db, clock, policy, wake),
         killswitches=KillSwitches(db, clock, policy, board, wake),
         ops=OpsReports(db, clock, policy, board),
+        statuses=CaseStatuses(db),
         digests=Digests(db, clock, policy, wake),
         replays=SlackReplays(db, clock),
     )

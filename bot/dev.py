@@ -29,6 +29,7 @@ from bot.compose import Hitl
 from bot.server import create_asgi_app
 from bot.startup import start_hitl
 from store import outbox as outbox_store
+from store.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,6 @@ def dev_settings(db_path: Path, emulator_url: str, api_token: str, signing_secre
 
 
 async def run_dev(policy: Policy, policy_source: str, *, host: str, port: int, db_path: Path, seed: bool, api_token: str, ready: asyncio.Event | None = None) -> None:
-    from store.migrate import upgrade_async
-
     require_loopback(host)
     signing_secret = secrets.token_hex(16)
     emulator = Emulator(strict_triggers=True)

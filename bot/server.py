@@ -129,5 +129,5 @@ def create_asgi_app(hitl: Hitl, *, background: bool = True) -> Starlette:
         exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, PoolTimeout: _database_unavailable, Exception: _unexpected},
     )
     app.state.slack_events = slack_events  # its counts: how far Slack's requests got
-    app.state.api = api.ApiServices(tuple(hitl.settings.api_token_list), hitl.clock, hitl.db, hitl.ingest, hitl.board, hitl.waiters)
+    app.state.api = api.ApiServices(tuple(hitl.settings.api_token_list), hitl.clock, hitl.statuses, hitl.ingest, hitl.board, hitl.waiters)
     return app

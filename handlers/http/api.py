@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,10 +19,9 @@ from bot.domain.escalation import Escalation, NewInput, case_id_problem, unstora
 from bot.durations import parse_duration
 from bot.services.ingest import CaseConflict, Ingest, NoRoute, Unacceptable
 from bot.services.killswitch import KillSwitchBoard
-from bot.services.status import case_status
+from bot.services.status import CaseStatuses
 from bot.services.waiting import DecisionWaiters
 from handlers.http import strict_json
-from store.db import Database
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -112,7 +110,7 @@ class ApiServices:
 
     api_tokens: tuple[str, ...]
     clock: Clock
-    db: Database
+    statuses: CaseStatuses
     ingest: Ingest
     board: KillSwitchBoard
     waiters: DecisionWaiters
@@ -188,20 +186,18 @@ async def get_escalation(request: Request) -> JSONResponse:
     except ValueError as exc:
         return _error(422, "validation_failed", "not a valid wait", [{"field": "wait", "message": str(exc)}])
     async with api.waiters.watch(case_id) as settled:
-        status = await case_status(api.db, case_id)
+        status = await api.statuses.get(case_id)
         if status is not None and wait and _unsettled(status) and await settled(wait):
-            status = await case_status(api.db, case_id)
+            status = await api.statuses.get(case_id)
     if status is None:
         return _error(404, "not_found", "no case with that case_id")
     return JSONResponse(status)
 
 
 async def healthz(request: Request) -> JSONResponse:
-    try:
-        async with api_services(request).db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
-        return JSONResponse({"ok": False, "database": type(exc).__name__}, status_code=503, headers={"Retry-After": "5"})
+    problem = await api_services(request).statuses.database_problem()
+    if problem is not None:
+        return JSONResponse({"ok": False, "database": problem}, status_code=503, headers={"Retry-After": "5"})
     return JSONResponse({"ok": True})
 
 
