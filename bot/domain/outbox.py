@@ -59,159 +59,122 @@ class OutboxMessage(BaseModel):
         return None
 
 
-class PostCard(OutboxMessage):
-    kind: ClassVar[OutboxKind] = OutboxKind.POST_CARD
+class CaseStep(OutboxMessage):
+    """A message about one case; it goes out in the case's line, after the case's earlier steps."""
+
     case_id: str
-    channel: str | None = None  # only needed to queue it (older payloads lack it)
 
     @property
     def about_case(self) -> str:
         return self.case_id
+
+    def ordering_key(self) -> str | None:
+        return case_line(self.case_id)
+
+
+class ChannelPost(OutboxMessage):
+    """A fixed message for a channel, in the channel's line."""
+
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    key: str
+
+    def ordering_key(self) -> str:
+        return channel_line(self.channel)
+
+
+class PostCard(CaseStep):
+    kind: ClassVar[OutboxKind] = OutboxKind.POST_CARD
+    channel: str | None = None  # only needed to queue it (older payloads lack it)
 
     def dedupe_key(self) -> str:
         return post_card_key(self.case_id)
 
     def ordering_key(self) -> str | None:
+        # A new card waits for the channel's earlier cards, not for anything of its own case.
         return channel_line(self.channel) if self.channel else None
 
 
-class UpdateCard(OutboxMessage):
+class UpdateCard(CaseStep):
     """Re-render every message that shows the case: one update per state version and cause."""
 
     kind: ClassVar[OutboxKind] = OutboxKind.UPDATE_CARD
-    case_id: str
     version: int = 0
     cause: str = ""
-
-    @property
-    def about_case(self) -> str:
-        return self.case_id
 
     def dedupe_key(self) -> str:
         return f"update_card:{self.case_id}:{self.version}" + (f":{self.cause}" if self.cause else "")
 
-    def ordering_key(self) -> str:
-        return case_line(self.case_id)
 
-
-class Page(OutboxMessage):
+class Page(CaseStep):
     kind: ClassVar[OutboxKind] = OutboxKind.PAGE
-    case_id: str
     tier: int
     from_tier: int | None = None
     channel: str | None = None
-
-    @property
-    def about_case(self) -> str:
-        return self.case_id
 
     def dedupe_key(self) -> str:
         return page_key(self.case_id, self.tier)
 
     def ordering_key(self) -> str | None:
+        # A page is a new message in the next tier's channel: it keeps that channel's order.
         return channel_line(self.channel) if self.channel else None
 
 
-class Remind(OutboxMessage):
+class Remind(CaseStep):
     kind: ClassVar[OutboxKind] = OutboxKind.REMIND
-    case_id: str
     tier: int
-
-    @property
-    def about_case(self) -> str:
-        return self.case_id
 
     def dedupe_key(self) -> str:
         return f"remind:{self.case_id}:{self.tier}"
 
-    def ordering_key(self) -> str:
-        return case_line(self.case_id)
 
-
-class Repage(OutboxMessage):
+class Repage(CaseStep):
     kind: ClassVar[OutboxKind] = OutboxKind.REPAGE
-    case_id: str
     tier: int
     repeat: int
     of: int
 
-    @property
-    def about_case(self) -> str:
-        return self.case_id
-
     def dedupe_key(self) -> str:
         return f"repage:{self.case_id}:{self.repeat}"
 
-    def ordering_key(self) -> str:
-        return case_line(self.case_id)
 
-
-class EscalationNote(OutboxMessage):
+class EscalationNote(CaseStep):
     """On the original card's thread: where the case went, with the page's link."""
 
     kind: ClassVar[OutboxKind] = OutboxKind.ESCALATION_NOTE
-    case_id: str
     tier: int
     channel: str
-
-    @property
-    def about_case(self) -> str:
-        return self.case_id
 
     def dedupe_key(self) -> str:
         return f"note:{self.case_id}:{self.tier}"
 
-    def ordering_key(self) -> str:
-        return case_line(self.case_id)
 
-
-class UnhandledAlert(OutboxMessage):
+class UnhandledAlert(CaseStep):
     kind: ClassVar[OutboxKind] = OutboxKind.UNHANDLED_ALERT
-    case_id: str
     tier: int
     repeats: int
-
-    @property
-    def about_case(self) -> str:
-        return self.case_id
 
     def dedupe_key(self) -> str:
         return f"unhandled:{self.case_id}"
 
-    def ordering_key(self) -> str:
-        return case_line(self.case_id)
 
-
-class Announce(OutboxMessage):
-    """A fixed message for a channel: kill and resume announcements, dead-letter notices."""
+class Announce(ChannelPost):
+    """Kill and resume announcements, dead-letter notices."""
 
     kind: ClassVar[OutboxKind] = OutboxKind.ANNOUNCE
-    channel: str
-    text: str
-    blocks: list[dict[str, Any]]
-    key: str
 
     def dedupe_key(self) -> str:
         return f"announce:{self.key}"
 
-    def ordering_key(self) -> str:
-        return channel_line(self.channel)
 
-
-class Digest(OutboxMessage):
+class Digest(ChannelPost):
     kind: ClassVar[OutboxKind] = OutboxKind.DIGEST
-    channel: str
-    text: str
-    blocks: list[dict[str, Any]]
-    key: str
     chart_png: str | None = None  # base64
     audit_anchor: str | None = None
 
     def dedupe_key(self) -> str:
         return f"digest:{self.key}"
-
-    def ordering_key(self) -> str:
-        return channel_line(self.channel)
 
 
 class DigestChart(OutboxMessage):

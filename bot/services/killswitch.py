@@ -62,13 +62,11 @@ def _active(row: KillSwitch) -> ActiveSwitch:
 
 
 @dataclass(frozen=True)
-class Killed:
-    switch: ActiveSwitch
+class Paused:
+    """The switch in force for a scope after a kill: the one it made (`new`), or the one already active there."""
 
-
-@dataclass(frozen=True)
-class AlreadyPaused:
     switch: ActiveSwitch
+    new: bool
 
 
 class KillSwitches:
@@ -82,13 +80,13 @@ class KillSwitches:
         self.board = board
         self.wake = wake
 
-    async def kill(self, scope: Scope, mode: Mode, reason: str, actor: Actor) -> Killed | AlreadyPaused:
+    async def kill(self, scope: Scope, mode: Mode, reason: str, actor: Actor) -> Paused:
         now = self.clock.now()
         try:
             async with self.db.write.begin() as session:
                 existing = await store.active_for_scope(session, str(scope))
                 if existing is not None:
-                    return AlreadyPaused(_active(existing))
+                    return Paused(_active(existing), new=False)
                 row = KillSwitch(scope=str(scope), mode=mode.value, reason=reason, created_by=actor.id or "", created_by_name=actor.name, created_at=now)
                 session.add(row)
                 await session.flush()
@@ -100,10 +98,10 @@ class KillSwitches:
         except IntegrityError:
             # Another operator paused the same scope between our read and our insert.
             await self.board.refresh()
-            return AlreadyPaused(next(s for s in self.board.switches if str(s.scope) == str(scope)))
+            return Paused(next(s for s in self.board.switches if str(s.scope) == str(scope)), new=False)
         await self.board.refresh()
         self.wake(None)
-        return Killed(switch)
+        return Paused(switch, new=True)
 
     async def resume(self, scope: Scope, reason: str, actor: Actor) -> ActiveSwitch | None:
         """Lift the active switch of exactly this scope. None if there was none."""

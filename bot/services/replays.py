@@ -27,6 +27,7 @@ from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
+from bot.services.write_behind import WriteBehind
 from store import slack_requests
 from store.db import DATABASE_BUSY, Database, create_unsynced_engine
 
@@ -83,8 +84,9 @@ class SlackReplays:
         self._seen = RecentKeys(MEMORY_KEYS)
         self._unwritten: dict[str, datetime] = {}  # SQLite: seen, not yet in the database
         self._unforgotten: set[str] = set()  # forgotten here, still to delete from the database
-        self._writer: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
+        # One transaction per interval however fast requests come: each waits its turn for SQLite's one writer.
+        self._writer = WriteBehind(self.flush, lambda: len(self._unwritten) + len(self._unforgotten), interval=WRITE_INTERVAL, what="Slack request key(s)")
 
     async def load(self) -> int:
         """SQLite: remember the keys the database holds from before a restart. How many were loaded."""
@@ -129,7 +131,7 @@ class SlackReplays:
         except DATABASE_BUSY as exc:
             # Likely why the request failed; Slack retries after a minute, then five.
             log.warning("a failed Slack request's key stays in the database for now (%s); retrying", type(exc).__name__)
-            self._schedule_write()
+            self._writer.schedule()
 
     def _write_later(self, key: str, seen_at: datetime) -> None:
         if len(self._unwritten) >= MAX_UNWRITTEN:
@@ -137,23 +139,7 @@ class SlackReplays:
             self._unwritten.pop(next(iter(self._unwritten)))
             log.warning("a Slack request key was not persisted: %d waiting while the database is unavailable", MAX_UNWRITTEN)
         self._unwritten[key] = seen_at
-        self._schedule_write()
-
-    def _schedule_write(self) -> None:
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_soon())
-
-    async def _write_soon(self) -> None:
-        # One transaction per interval however fast requests come: each waits its turn for SQLite's one writer.
-        delay = WRITE_INTERVAL
-        while self._unwritten or self._unforgotten:
-            await asyncio.sleep(delay)
-            try:
-                await self.flush()
-                delay = WRITE_INTERVAL
-            except DATABASE_BUSY as exc:
-                log.warning("could not write %d Slack request key(s) yet: %s", len(self._unwritten) + len(self._unforgotten), type(exc).__name__)
-                delay = WRITE_INTERVAL * 4
+        self._writer.schedule()
 
     async def flush(self) -> None:
         """Write what waits, in one transaction: the keys not yet in the database, the deletions of forgotten ones."""
@@ -172,13 +158,7 @@ class SlackReplays:
             self._unforgotten.difference_update(unforgotten)
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-        try:
-            await self.flush()
-        except DATABASE_BUSY:
-            log.error("lost %d Slack request key(s) at shutdown: the database is unavailable", len(self._unwritten))
+        await self._writer.close()
         if self._keys is not None:
             await self._keys.dispose()
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.audit import Actor, AuditAction
-from store.db import DATABASE_BUSY
+from bot.services.write_behind import WriteBehind
 from store.audit import append_audit
 from store.db import Database
 
@@ -27,8 +27,8 @@ class ViewLog:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._pending: list[tuple[str, Actor, dict[str, Any], datetime]] = []
-        self._task: asyncio.Task[None] | None = None
         self._writing = asyncio.Lock()
+        self._writer = WriteBehind(self.flush, lambda: len(self._pending), interval=self.interval, what="view audit row(s)")
 
     def add(self, case_id: str, actor: Actor, details: dict[str, Any], at: datetime) -> None:
         if len(self._pending) >= self.max_pending:
@@ -36,17 +36,7 @@ class ViewLog:
             self._pending.pop(0)
             log.warning("dropped a view audit row: %d pending while the database is unavailable", self.max_pending)
         self._pending.append((case_id, actor, details, at))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._write_soon())
-
-    async def _write_soon(self) -> None:
-        await asyncio.sleep(self.interval)
-        while self._pending:
-            try:
-                await self.flush()
-            except DATABASE_BUSY as exc:
-                log.warning("could not write %d view audit rows yet: %s", len(self._pending), type(exc).__name__)
-                await asyncio.sleep(self.interval * 4)
+        self._writer.schedule()
 
     async def flush(self) -> None:
         """Write what is pending; when it returns, every view added before the call is in the database."""
@@ -63,10 +53,4 @@ class ViewLog:
                 raise
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        try:
-            await self.flush()
-        except DATABASE_BUSY:
-            log.error("lost %d view audit rows at shutdown: the database is unavailable", len(self._pending))
+        await self._writer.close()

@@ -1,6 +1,8 @@
-"""What the sync and async clients share: request bodies, answers to exceptions, retry and wait timing.
+"""What the sync and async clients share: request bodies, answers to exceptions, retry and wait timing, and
+the conversation with the server itself, as steps.
 
-No I/O here; `client.py` drives it with httpx, blocking or async.
+No I/O here: `Conversation`'s methods yield the `Call`s and `Sleep`s they need and are sent back what came of
+each call; `client.py` carries the steps out with httpx, blocking or async.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ import math
 import os
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic_core import to_jsonable_python
 
-from hitl_client.errors import Conflict, Invalid, NotFound, Rejected, ServerError, Unauthorized, UnexpectedDecision
+from hitl_client.errors import Conflict, HitlError, Invalid, NotFound, Rejected, ServerError, TimedOut, Unauthorized, UnexpectedDecision, Unreachable
 from hitl_client.models import Approval, Case, Decision
 
 ESCALATIONS = "/v1/escalations"
@@ -179,3 +181,163 @@ def approval(case_id: str, action: str, args: Mapping[str, Any], decision: Decis
         decided_by=decision.decided_by,
         decision=decision,
     )
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """An HTTP request for the driver to send."""
+
+    method: str
+    path: str
+    timeout: float
+    options: dict[str, Any]  # httpx's json=, params=
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+# What came of a Call: the response, or the transport error the request raised.
+Answer = httpx.Response | httpx.TransportError
+Steps = Generator[Call | Sleep, Answer | None, T]
+
+
+def attempt(request: Callable[..., httpx.Response], call: Call) -> Answer:
+    try:
+        return request(call.method, call.path, timeout=call.timeout, **call.options)
+    except httpx.TransportError as exc:
+        return exc
+
+
+async def attempt_async(request: Callable[..., Awaitable[httpx.Response]], call: Call) -> Answer:
+    try:
+        return await request(call.method, call.path, timeout=call.timeout, **call.options)
+    except httpx.TransportError as exc:
+        return exc
+
+
+class Run(Generic[T]):
+    """Steps being carried out: iterating gives each step; `answer` hands back what came of a `Call`; `result`
+    is what the steps returned, once the iteration ends (an exception they raise comes out of the iteration)."""
+
+    def __init__(self, steps: Steps[T]) -> None:
+        self._steps = steps
+        self._answer: Answer | None = None
+        self._result: tuple[T] | None = None
+
+    def __iter__(self) -> Iterator[Call | Sleep]:
+        try:
+            while True:
+                answer, self._answer = self._answer, None
+                yield self._steps.send(answer)
+        except StopIteration as done:
+            self._result = (done.value,)
+
+    def answer(self, answer: Answer) -> None:
+        self._answer = answer
+
+    @property
+    def result(self) -> T:
+        assert self._result is not None, "the steps have not finished"
+        return self._result[0]
+
+
+class Conversation:
+    """The client's side of the API, once for both clients: each method is the steps of one client method."""
+
+    def __init__(self, base_url: str | None, token: str | None, timeout: float, retries: int) -> None:
+        self.base_url, token = settings_from_env(base_url, token)
+        self.timeout = timeout
+        self.retry = RetryPolicy(attempts=retries + 1)
+        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": "hitl-client/0.1"}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    def now(self) -> float:
+        """Seconds on a monotonic clock (the client's own, which tests replace)."""
+        raise NotImplementedError
+
+    def _escalate(self, case_id: str, model_draft: str, reason_for_escalation: str, **fields: Any) -> Steps[Case]:
+        """Send an escalation (fields as in the HTTP API). Sending the same one again is safe: same case back."""
+        body = escalation_body(case_id, model_draft, reason_for_escalation, fields)
+        response = yield from self._send("POST", ESCALATIONS, json=body)
+        return created_case(response, self.base_url, case_id)
+
+    def _get(self, case_id: str) -> Steps[Case]:
+        """The case as the server has it now: status, decision, timeline, deliveries."""
+        return (yield from self._read(case_id, 0.0))
+
+    def _wait(self, case_id: str, *, timeout: float | None = None) -> Steps[Decision]:
+        """Wait until the case is decided and return the decision; `TimedOut` after `timeout` seconds.
+
+        A case that went unhandled (paging ran out) is still pending and decidable, so waiting goes on."""
+        deadline = None if timeout is None else self.now() + timeout
+        pause, case = POLL_FIRST, None
+        while True:
+            remaining = None if deadline is None else deadline - self.now()
+            if remaining is not None and remaining <= 0:
+                raise TimedOut(case_id, timeout or 0.0, case)
+            asked = MAX_SERVER_WAIT if remaining is None else min(MAX_SERVER_WAIT, remaining)
+            started = self.now()
+            case = yield from self._read(case_id, asked)
+            if case.decided:
+                return decision_of(case)
+            if held(asked, self.now() - started):
+                pause = POLL_FIRST
+                continue
+            yield Sleep(pause if deadline is None else max(0.0, min(pause, deadline - self.now())))
+            pause = min(pause * 2, POLL_MAX)
+
+    def _request_approval(
+        self,
+        action: str,
+        args: Mapping[str, Any],
+        *,
+        reason: str,
+        risk_level: str | None = None,
+        skill: str | None = None,
+        timeout: float | None = None,
+        case_id: str | None = None,
+        draft: str | None = None,
+        **fields: Any,
+    ) -> Steps[Approval]:
+        """Propose a structured action, wait, and return it as approved (maybe edited); `Rejected` otherwise.
+
+        Pass your own `case_id` to pick the same case up again after a crash."""
+        case_id = case_id or new_case_id("approval")
+        proposed = {"action": action, "args": dict(args)}
+        yield from self._escalate(
+            case_id, draft or describe_action(action, args), reason,
+            proposed_action=proposed, risk_level=risk_level, skill=skill, **fields,
+        )
+        decision = yield from self._wait(case_id, timeout=timeout)
+        return approval(case_id, action, args, decision)
+
+    def _read(self, case_id: str, wait: float) -> Steps[Case]:
+        params = wait_param(wait)
+        timeout = self.timeout + (wait if params else 0.0)
+        response = yield from self._send("GET", case_path(case_id), params=params, timeout=timeout)
+        return Case.model_validate(decode(response, self.base_url, case_id))
+
+    def _send(self, method: str, path: str, *, timeout: float | None = None, **options: Any) -> Steps[httpx.Response]:
+        """One request, retried (bounded, with back-off) while the connection fails or the server says "not now"."""
+        last = ""
+        for attempt_number in range(1, self.retry.attempts + 1):
+            answer = yield Call(method, path, timeout or self.timeout, options)
+            if isinstance(answer, httpx.UnsupportedProtocol):
+                raise HitlError(f"hitl URL {self.base_url!r} is not http(s): {answer}") from answer
+            if isinstance(answer, httpx.TransportError):
+                last, wait_at_least = transport_failure(answer), None
+            else:
+                assert answer is not None
+                if answer.status_code not in RETRY_STATUSES:
+                    return answer
+                last, wait_at_least = f"HTTP {answer.status_code}", retry_after(answer)
+            if attempt_number < self.retry.attempts:
+                yield Sleep(self.retry.delay(attempt_number, wait_at_least))
+        raise Unreachable(self.base_url, self.retry.attempts, last)

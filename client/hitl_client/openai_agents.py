@@ -52,15 +52,7 @@ async def resolve_interruptions(
 
     `fields` go with each escalation (`skill`, `risk_level`, `tenant_id`, …); `timeout` bounds the whole wait
     (`hitl_client.TimedOut`, nothing decided on the state)."""
-    items = list(state.get_interruptions() if interruptions is None else interruptions)
-    calls = [_Call(item) for item in items]
-    for call in calls:
-        await client.escalate(call.case_id, *call.texts(reason), proposed_action=call.proposal, **fields)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    decisions = [await client.wait(call.case_id, timeout=_left(deadline)) for call in calls]
-    for call, decision in zip(calls, decisions):
-        call.apply(state, decision)
-    return state
+    return await client._run(_resolving(client, state, interruptions, timeout, reason, fields))
 
 
 def resolve_interruptions_sync(
@@ -73,12 +65,21 @@ def resolve_interruptions_sync(
     **fields: Any,
 ) -> RunState[Any, Any]:
     """`resolve_interruptions` with a blocking `HitlClient` (for `Runner.run_sync`)."""
+    return client._run(_resolving(client, state, interruptions, timeout, reason, fields))
+
+
+def _resolving(
+    client: _core.Conversation, state: RunState[Any, Any], interruptions: Sequence[ToolApprovalItem] | None, timeout: float | None, reason: str | None, fields: dict[str, Any]
+) -> _core.Steps[RunState[Any, Any]]:
+    """Both functions' steps (client.py carries them out, blocking or async)."""
     items = list(state.get_interruptions() if interruptions is None else interruptions)
     calls = [_Call(item) for item in items]
     for call in calls:
-        client.escalate(call.case_id, *call.texts(reason), proposed_action=call.proposal, **fields)
+        yield from client._escalate(call.case_id, *call.texts(reason), proposed_action=call.proposal, **fields)
     deadline = None if timeout is None else time.monotonic() + timeout
-    decisions = [client.wait(call.case_id, timeout=_left(deadline)) for call in calls]
+    decisions = []
+    for call in calls:
+        decisions.append((yield from client._wait(call.case_id, timeout=_left(deadline))))
     for call, decision in zip(calls, decisions):
         call.apply(state, decision)
     return state

@@ -21,6 +21,7 @@ from bot.services.ingest import CaseConflict, Ingest, NoRoute, Unacceptable
 from bot.services.killswitch import KillSwitchBoard
 from bot.services.status import CaseStatuses
 from bot.services.waiting import DecisionWaiters
+from handlers.bodies import TooLarge, read_capped
 from handlers.http import strict_json
 
 MAX_BODY_BYTES = 1_000_000
@@ -53,29 +54,13 @@ def _unauthorized() -> JSONResponse:
     return _error(401, "unauthorized", "send Authorization: Bearer <HITL_API_TOKEN>", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge()
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise _TooLarge()
-    return bytes(body)
-
-
-class _TooLarge(Exception):
-    pass
-
-
 async def read_json_object(request: Request) -> dict[str, Any] | JSONResponse:
     """The body as a JSON object, or the 4xx answer that says what is wrong with it."""
     if not strict_json.media_type_ok(request.headers.get("content-type")):
         return _error(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
     try:
-        raw = strict_json.parse(await _read_body(request))
-    except _TooLarge:
+        raw = strict_json.parse(await read_capped(request, MAX_BODY_BYTES))
+    except TooLarge:
         return _error(413, "too_large", f"the body is over {MAX_BODY_BYTES:,} bytes")
     except strict_json.NotJson:
         return _error(400, "invalid_json", "the body is not valid JSON (UTF-8, one object)")

@@ -18,7 +18,7 @@ from blocks.text import escape_mrkdwn, fit
 from bot.domain.audit import audit_text
 from bot.domain.pauses import KillArgs
 from bot.identity import Reviewer
-from bot.services.killswitch import AlreadyPaused, Killed
+from bot.services.killswitch import Paused
 from handlers.slack import forms, slash
 from handlers.slack.answers import after_ack
 from handlers.slack.context import SlackServices, services
@@ -63,8 +63,8 @@ def known_queues(svc: SlackServices) -> str:
     return ", ".join(f"`{q.name}`" for q in svc.policy.queues[:40])
 
 
-def kill_answer(svc: SlackServices, result: Killed | AlreadyPaused) -> str:
-    if isinstance(result, AlreadyPaused):
+def kill_answer(svc: SlackServices, result: Paused) -> str:
+    if not result.new:
         return f"Already paused: {describe_switch(result.switch)}. Resume it first to change it."
     where = f" Announced in <#{svc.policy.ops.channel}>." if svc.policy.ops else ""
     return f"⏸️ Paused {describe_switch(result.switch)}.{where}"

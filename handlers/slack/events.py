@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from bot.services.replays import SlackReplays, request_key
+from handlers.bodies import TooLarge, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +35,10 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 _TIMESTAMP_DIGITS = 12  # Slack's are 10; a longer one is refused before int() sees it
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _refusal(status: int, error: str, message: str, *, close: bool = False) -> Response:
     # Closing is what makes a refusal cheap: the unread rest of the body is never read, not even to discard it.
     headers = {"Connection": "close"} if close else None
     return JSONResponse({"error": error, "message": message}, status_code=status, headers=headers)
-
-
-async def read_capped(request: Request, limit: int) -> bytes:
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise _TooLarge()
-    return bytes(body)
 
 
 class SlackSignature:
@@ -86,13 +74,10 @@ class SlackEvents:
 
     async def handle(self, request: Request) -> Response:
         self.counts["received"] += 1
-        declared = request.headers.get("content-length")
-        if declared is not None and not (declared.isascii() and declared.isdigit() and int(declared) <= self.max_body):
-            return self._too_large()
         try:
             async with asyncio.timeout(self.body_timeout):
                 body = await read_capped(request, self.max_body)
-        except _TooLarge:
+        except TooLarge:
             return self._too_large()
         except TimeoutError:
             self.counts["timed_out"] += 1
