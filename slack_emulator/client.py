@@ -162,20 +162,12 @@ class SlackRequestSender:
     # ---- block_actions -------------------------------------------------------------
 
     async def click(
-        self,
-        user_id: str,
-        channel: str,
-        message_ts: str,
-        action_id: str,
-        *,
-        value: Any = None,
-        block_id: str | None = None,
-        user_name: str | None = None,
+        self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None, block_id: str | None = None, user_name: str | None = None
     ) -> httpx.Response:
         """Click (or pick `value` in) an element of a message the bot posted."""
         ws = self._emulator().workspace
         message, blocks, thread_ts = self._clickable(user_id, channel, message_ts)
-        block, element = find_element(blocks, action_id, block_id=block_id, value=value)
+        state, block, element = _picked(blocks, action_id, block_id, value)
         is_ephemeral = message is None
         hook = ws.add_hook(user_id, channel, message_ts=message_ts, is_ephemeral=is_ephemeral, thread_ts=thread_ts)
         container = {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": is_ephemeral}
@@ -188,7 +180,7 @@ class SlackRequestSender:
             "channel": {"id": channel, "name": ws.channels[channel].name},
             # Slack omits the message for ephemeral clicks (see the fixtures).
             **({"message": message.to_api(include_metadata=False)} if message else {}),
-            "state": {"values": state_values(blocks, _chosen(block, element, value))},
+            "state": state,
             "response_url": self._emulator().response_url(hook),
             "actions": [action_payload(block, element, value, ws.next_ts())],
         }
@@ -208,20 +200,12 @@ class SlackRequestSender:
         return None, ephemeral.blocks, ephemeral.thread_ts
 
     async def click_in_view(
-        self,
-        user_id: str,
-        view_id: str,
-        action_id: str,
-        *,
-        value: Any = None,
-        block_id: str | None = None,
-        user_name: str | None = None,
+        self, user_id: str, view_id: str, action_id: str, *, value: Any = None, block_id: str | None = None, user_name: str | None = None
     ) -> httpx.Response:
         """Click (or pick `value` in) an element of an open modal."""
         ws = self._emulator().workspace
         view = copy.deepcopy(self.open_view(view_id))
-        block, element = find_element(view["blocks"], action_id, block_id=block_id, value=value)
-        view["state"] = {"values": state_values(view["blocks"], _chosen(block, element, value))}
+        view["state"], block, element = _picked(view["blocks"], action_id, block_id, value)
         payload = {
             "type": "block_actions",
             **self._common(user_id, user_name, ws.issue_trigger_id(user_id, view_id=view_id)),
@@ -334,10 +318,11 @@ class SlackRequestSender:
         }
 
 
-def _chosen(block: dict[str, Any], element: dict[str, Any], value: Any) -> dict[tuple[str, str], Any]:
-    if value is None or not is_stateful(element):
-        return {}
-    return {(block.get("block_id", ""), element.get("action_id", "")): value}
+def _picked(blocks: list[dict[str, Any]], action_id: str, block_id: str | None, value: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The element a click hits, its block, and the state the click leaves (`value` picked in it, if stateful)."""
+    block, element = find_element(blocks, action_id, block_id=block_id, value=value)
+    chosen = {(block.get("block_id", ""), element.get("action_id", "")): value} if value is not None and is_stateful(element) else {}
+    return {"values": state_values(blocks, chosen)}, block, element
 
 
 def _ordered(payload: dict[str, Any]) -> dict[str, Any]:

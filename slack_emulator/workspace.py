@@ -92,11 +92,8 @@ class Ephemeral:
     thread_ts: str | None = None
 
     def to_api(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "message", "text": self.text, "ts": self.ts}
-        out.update(user=BOT_USER_ID, bot_id=BOT_ID, app_id=APP_ID, team=TEAM_ID)
-        if self.blocks:
-            out["blocks"] = copy.deepcopy(self.blocks)
-        return out
+        # Shown as the bot's message would be, without its thread (the object Slack gives for an ephemeral has none).
+        return Message(self.ts, self.channel, self.text, self.blocks).to_api()
 
 
 @dataclass
