@@ -52,14 +52,15 @@ async def insert_new_case(session: AsyncSession, values: dict[str, Any]) -> Case
     return None if new_id is None else Case(id=new_id, **values)
 
 
-async def record_decision(session: AsyncSession, case_id: str, *, now: datetime, **decision: Any) -> int | None:
-    """Move an open case to its decided state. Returns the new version, or None if someone else got there first."""
+async def record_decision(session: AsyncSession, case_id: str, *, now: datetime, **decision: Any) -> Case | None:
+    """Move an open case to its decided state. Returns the decided case (the UPDATE returns the row, and the copy
+    this session already holds is refreshed from it: no second read), or None if someone else got there first."""
     result = await session.execute(
         update(Case)
         .where(Case.case_id == case_id, Case.status.in_(OPEN_STATUSES))
         .values(**decision, due_at=None, updated_at=now, version=Case.version + 1)
-        .returning(Case.version)
-        .execution_options(synchronize_session=False)
+        .returning(Case)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return result.scalar_one_or_none()
 

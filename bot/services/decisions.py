@@ -39,7 +39,7 @@ async def record_decision(session: AsyncSession, policy: Policy, case: Case, req
     """Decide `case` (read in this transaction) unless someone else already has: `UPDATE … WHERE status = 'pending'`
     is the one place a race is settled."""
     distance, ratio = edit_distance(case.payload.get("model_draft") or "", request.final_text) if request.final_text is not None else (None, None)
-    version = await case_store.record_decision(
+    decided = await case_store.record_decision(
         session,
         case.case_id,
         now=now,
@@ -58,18 +58,17 @@ async def record_decision(session: AsyncSession, policy: Policy, case: Case, req
         decided_at=now,
         decided_tier=case.tier,
     )
-    if version is None:
+    if decided is None:
         winner = await case_store.get_case(session, case.case_id) or case
         details = {"attempted": request.outcome.value, "reason": "already decided", "decided_by": winner.decided_by}
         await append_audit(session, action=AuditAction.DECISION_REFUSED, actor=actor, at=now, case_id=case.case_id, details=details)
         return AlreadyDecided(winner)
-    await session.refresh(case)  # the decided state, for the event
-    await enqueue_case_event(session, policy, case, EventType.DECIDED, now)
+    await enqueue_case_event(session, policy, decided, EventType.DECIDED, now)
     await outbox.cancel_for_case(session, case.case_id, CANCELLED_BY_DECISION, now, "cancelled: case decided")
-    await enqueue_card_update(session, case.case_id, version, now)
+    await enqueue_card_update(session, case.case_id, decided.version, now)
     # The audit row last: on PostgreSQL it takes the chain's lock, held until commit.
-    await append_audit(session, action=AuditAction(request.outcome.value), actor=actor, at=now, case_id=case.case_id, details=_audit_details(case, request))
-    return Decided(case.case_id, version)
+    await append_audit(session, action=AuditAction(request.outcome.value), actor=actor, at=now, case_id=case.case_id, details=_audit_details(decided, request))
+    return Decided(case.case_id, decided.version)
 
 
 def _audit_details(case: Case, request: DecisionRequest) -> dict[str, Any]:
