@@ -3,23 +3,20 @@
 The server runs as a subprocess; this process is the load generator (its own event loop). 50 active
 switches are in the database. Baseline in the same run: GET /healthz, which does one database round trip.
 
-    python bench/killswitch_api.py [--requests 5000] [--concurrency 8] [--output killswitch_api.json]
+    python -m bench.killswitch_api [--requests 5000] [--concurrency 8] [--output killswitch_api.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import ROOT, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.models import KillSwitch  # noqa: E402
+from bench.common import ROOT, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results
+from store.db import create_engine
+from store.models import KillSwitch
 
 SWITCHES = 50
 NO_SLACK = "http://127.0.0.1:9/api/"  # nothing listens there: this benchmark makes no Slack calls

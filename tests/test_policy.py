@@ -6,7 +6,7 @@ import pytest
 from bot.cli import main
 from bot.durations import format_duration, parse_duration
 from bot.policy import PolicyError, load_policy, parse_policy
-from tests.conftest import ISSUE_POLICY_YAML
+from tests.support import ISSUE_POLICY_YAML
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from blocks.text import fit, label, mentions, number, plain, text_len, visible
 from slack_emulator.blockkit import Limits, check_message, check_view, slack_len
 from bot.domain.escalation import Escalation
 from bot.domain.pauses import ActiveSwitch, Mode, Scope
-from tests.conftest import Harness
+from tests.support import Harness
 from tests.test_review_loop import open_modal
 from tests.test_sla import posts_to, sweep_at
 

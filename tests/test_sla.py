@@ -19,7 +19,7 @@ from bot.compose import build_hitl
 from bot.server import create_asgi_app
 from bot.sla import add_business_time, business_span, remind_time, tier_deadline
 from bot.startup import start_hitl
-from tests.conftest import Harness, issue_policy, make_emulator, make_settings
+from tests.support import Harness, issue_policy, make_emulator, make_settings
 from tests.test_review_loop import actions_of, card_text, ephemerals_for, open_modal
 
 
@@ -193,7 +193,7 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url:
             import httpx
 
-            from tests.conftest import API_TOKEN, escalation
+            from tests.support import API_TOKEN, escalation
 
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}) as api:
                 assert (await api.post("/v1/escalations", json=escalation())).status_code == 201
@@ -217,7 +217,7 @@ async def test_two_sweepers_page_each_of_200_cases_exactly_once(db_url: str) -> 
     runtimes = [build_hitl(settings, issue_policy(), clock) for _ in range(2)]
     from bot.domain.escalation import Escalation
     from bot.domain.audit import SYSTEM
-    from tests.conftest import escalation
+    from tests.support import escalation
 
     for n in range(200):
         raw = escalation(f"case-{n}")

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers.http import strict_json
-from tests.conftest import Harness, escalation
+from tests.support import Harness, escalation
 
 HEADERS = {"Content-Type": "application/json"}
 
@@ -206,7 +206,7 @@ async def test_a_waiting_read_of_a_decided_case_answers_at_once_and_bad_waits_ar
 
 async def test_a_decision_through_another_replica_reaches_the_waiter(db_url: str, emulator: Any, clock: Any) -> None:
     from blocks.ids import ActionId
-    from tests.conftest import serve_hitl
+    from tests.support import serve_hitl
     from tests.test_review_loop import open_modal
 
     async with serve_hitl(db_url, emulator, clock) as first, serve_hitl(db_url, emulator, clock) as second:
