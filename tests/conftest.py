@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def emulator() -> Emulator:
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

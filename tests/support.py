@@ -17,17 +17,17 @@ import httpx
 import yaml
 
 from bot.clock import ManualClock
+from bot.compose import Hitl
 from bot.config import Settings
-from slack_emulator import Emulator, Message, SlackRequestSender, serve_emulator
-from slack_emulator.webapi import serve_asgi
+from bot.domain.audit import Actor
 from bot.outbound_http import Resolver, system_resolver
 from bot.policy import Policy, parse_policy
-from bot.compose import Hitl
 from bot.server import create_asgi_app
-from bot.startup import start_hitl
-from bot.domain.audit import Actor
 from bot.services.decision_rules import DecisionRequest
 from bot.services.decisions import record_decision
+from bot.startup import start_hitl
+from slack_emulator import Emulator, Message, SlackRequestSender, serve_emulator
+from slack_emulator.webapi import serve_asgi
 from store import cases as case_store
 from store import outbox as outbox_store
 
@@ -70,7 +70,14 @@ def escalation(case_id: str = "case-1", **overrides: Any) -> dict[str, Any]:
         "skill": "billing",
         "user_question": "Can I get a refund for the double charge on invoice 1042?",
         "model_draft": "Yes. You were charged twice for invoice 1042; I have issued a refund of $49.00.",
-        "evidence": [{"document_id": "kb-refunds-7", "quote": "Duplicate charges are refunded in full.", "score": 0.91, "url": "https://kb.example.com/refunds"}],
+        "evidence": [
+            {
+                "document_id": "kb-refunds-7",
+                "quote": "Duplicate charges are refunded in full.",
+                "score": 0.91,
+                "url": "https://kb.example.com/refunds",
+            }
+        ],
         "risk_level": "medium",
         "reason_for_escalation": "Refund above the automatic limit",
         "model": {"name": "gpt-support", "version": "2026-10"},
@@ -141,7 +148,6 @@ def make_emulator() -> Emulator:
     return emulator
 
 
-
 def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "SLACK_BOT_TOKEN": "xoxb-test-token",
@@ -161,22 +167,41 @@ def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def serve_hitl(db_url: str, emulator: Emulator, clock: ManualClock, *, policy: Policy | None = None, resolver: Resolver = system_resolver, **settings: Any) -> AsyncIterator[Harness]:
+async def serve_hitl(
+    db_url: str,
+    emulator: Emulator,
+    clock: ManualClock,
+    *,
+    policy: Policy | None = None,
+    resolver: Resolver = system_resolver,
+    **settings: Any,
+) -> AsyncIterator[Harness]:
     """The emulator and the real hitl app on loopback; `settings` override the test defaults (env names);
     `policy` replaces the issue's policy; `resolver` looks up webhook hosts."""
     async with serve_emulator(emulator) as api_url:
-        async with serve_replica(db_url, emulator, api_url, clock, policy=policy, resolver=resolver, **settings) as harness:
+        async with serve_replica(
+            db_url, emulator, api_url, clock, policy=policy, resolver=resolver, **settings
+        ) as harness:
             yield harness
     emulator.assert_no_rejections()
 
 
 @contextlib.asynccontextmanager
 async def serve_replica(
-    db_url: str, emulator: Emulator, api_url: str, clock: ManualClock, *, policy: Policy | None = None, resolver: Resolver = system_resolver, **settings: Any
+    db_url: str,
+    emulator: Emulator,
+    api_url: str,
+    clock: ManualClock,
+    *,
+    policy: Policy | None = None,
+    resolver: Resolver = system_resolver,
+    **settings: Any,
 ) -> AsyncIterator[Harness]:
     """One hitl app with its own runtime, against an emulator already served at `api_url`: several of them on
     one database are replicas."""
-    rt = await start_hitl(make_settings(db_url, api_url, **settings), policy or issue_policy(), clock, resolver=resolver)
+    rt = await start_hitl(
+        make_settings(db_url, api_url, **settings), policy or issue_policy(), clock, resolver=resolver
+    )
     app = create_asgi_app(rt)
     async with serve_asgi(app, lifespan="on") as url:
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:

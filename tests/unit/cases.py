@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from blocks.card import CardView
@@ -10,7 +10,7 @@ from bot.domain.cases import Decision
 from bot.domain.escalation import Escalation
 from tests.support import escalation
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
 def card_view(decision: Decision | None = None, **overrides: Any) -> CardView:

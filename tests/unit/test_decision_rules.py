@@ -27,17 +27,31 @@ from bot.services.decision_rules import (
 )
 
 DRAFT = "Yes. You were charged twice for invoice 1042; I have issued a refund of $49.00."
-PROPOSED = {"action": "refund", "args": {"invoice": "1042", "amount": 49.0, "count": 2, "notify": True, "meta": {"k": [1, 2]}, "none": None}}
-UNCHANGED_ARGS = {0: ArgInput("1042"), 1: ArgInput("49.0"), 2: ArgInput("2"), 3: ArgInput(selected="true"), 4: ArgInput('{"k": [1, 2]}'), 5: ArgInput(None)}
+PROPOSED = {
+    "action": "refund",
+    "args": {"invoice": "1042", "amount": 49.0, "count": 2, "notify": True, "meta": {"k": [1, 2]}, "none": None},
+}
+UNCHANGED_ARGS = {
+    0: ArgInput("1042"),
+    1: ArgInput("49.0"),
+    2: ArgInput("2"),
+    3: ArgInput(selected="true"),
+    4: ArgInput('{"k": [1, 2]}'),
+    5: ArgInput(None),
+}
 
 
 def test_a_checklist_must_be_ticked_whole() -> None:
     checklist = ["Verified claims", "Privacy checked"]
     partly = approve(ApproveInput("c", frozenset({"0"})), DRAFT, None, checklist)
     assert partly == {"checklist": "Tick every item to approve (1 of 2 ticked)."}
-    assert approve(ApproveInput("c", frozenset({"1", "7"})), DRAFT, None, checklist) == {"checklist": "Tick every item to approve (1 of 2 ticked)."}
+    assert approve(ApproveInput("c", frozenset({"1", "7"})), DRAFT, None, checklist) == {
+        "checklist": "Tick every item to approve (1 of 2 ticked)."
+    }
     whole = approve(ApproveInput("c", frozenset({"0", "1"}), "ok"), DRAFT, PROPOSED, checklist)
-    assert whole == DecisionRequest(CaseStatus.APPROVED, final_text=DRAFT, final_action=PROPOSED, note="ok", checklist=tuple(checklist))
+    assert whole == DecisionRequest(
+        CaseStatus.APPROVED, final_text=DRAFT, final_action=PROPOSED, note="ok", checklist=tuple(checklist)
+    )
 
 
 def test_no_checklist_approves_as_is() -> None:
@@ -54,7 +68,9 @@ def test_an_edit_that_changes_nothing_is_an_approval() -> None:
 
 def test_changing_the_text_or_one_argument_is_an_edit() -> None:
     text = edit(EditInput("c", ("Yes, refunded.",), UNCHANGED_ARGS), DRAFT, PROPOSED)
-    assert isinstance(text, DecisionRequest) and text.outcome is CaseStatus.EDITED and text.final_text == "Yes, refunded."
+    assert (
+        isinstance(text, DecisionRequest) and text.outcome is CaseStatus.EDITED and text.final_text == "Yes, refunded."
+    )
     amount = edit(EditInput("c", (DRAFT,), {**UNCHANGED_ARGS, 1: ArgInput("25.5")}), DRAFT, PROPOSED)
     assert isinstance(amount, DecisionRequest) and amount.outcome is CaseStatus.EDITED
     assert amount.final_action == {"action": "refund", "args": {**PROPOSED["args"], "amount": 25.5}}
@@ -69,19 +85,31 @@ def test_arguments_the_modal_did_not_offer_are_kept_as_proposed() -> None:
 
 def test_an_edit_without_a_proposed_action_has_none() -> None:
     decided = edit(EditInput("c", (DRAFT,)), DRAFT, None)
-    assert isinstance(decided, DecisionRequest) and decided.final_action is None and decided.outcome is CaseStatus.APPROVED
+    assert (
+        isinstance(decided, DecisionRequest) and decided.final_action is None and decided.outcome is CaseStatus.APPROVED
+    )
 
 
 @pytest.mark.parametrize("parts", [("",), ("   \n\t",), ("\u3000",)])
 def test_an_empty_answer_is_an_inline_error_on_the_first_part(parts: tuple[str, ...]) -> None:
-    assert edit(EditInput("c", parts), DRAFT, None) == {"draft_0": "The answer can't be empty. To turn the draft down, use Reject instead."}
+    assert edit(EditInput("c", parts), DRAFT, None) == {
+        "draft_0": "The answer can't be empty. To turn the draft down, use Reject instead."
+    }
 
 
 def test_every_bad_argument_and_an_empty_draft_are_reported_together() -> None:
-    errors = edit(EditInput("c", ("",), {**UNCHANGED_ARGS, 1: ArgInput("lots"), 2: ArgInput("2.5"), 4: ArgInput("{oops")}), DRAFT, PROPOSED)
+    errors = edit(
+        EditInput("c", ("",), {**UNCHANGED_ARGS, 1: ArgInput("lots"), 2: ArgInput("2.5"), 4: ArgInput("{oops")}),
+        DRAFT,
+        PROPOSED,
+    )
     assert isinstance(errors, dict)
     assert set(errors) == {"draft_0", "arg_1", "arg_2", "arg_4"}
-    assert errors["arg_1"] == "Enter a number." and errors["arg_2"] == "Enter a whole number." and errors["arg_4"].startswith("Not valid JSON: ")
+    assert (
+        errors["arg_1"] == "Enter a number."
+        and errors["arg_2"] == "Enter a whole number."
+        and errors["arg_4"].startswith("Not valid JSON: ")
+    )
     assert all(len(message) <= 150 for message in errors.values())
 
 
@@ -145,20 +173,29 @@ def test_any_finite_float_typed_back_is_itself(number: float) -> None:
 
 @pytest.mark.parametrize("reason", [r.value for r in RejectReason])
 def test_a_rejection_needs_a_known_reason_and_a_note(reason: str) -> None:
-    assert reject(RejectInput("c", reason, "wrong invoice")) == DecisionRequest(CaseStatus.REJECTED, reason=reason, note="wrong invoice")
+    assert reject(RejectInput("c", reason, "wrong invoice")) == DecisionRequest(
+        CaseStatus.REJECTED, reason=reason, note="wrong invoice"
+    )
 
 
 def test_a_rejection_without_them_names_both_inputs() -> None:
-    assert reject(RejectInput("c", None, None)) == {"reason": "Pick the category that fits best.", "note": "Add a note: what is wrong, or what the answer should have been."}
+    assert reject(RejectInput("c", None, None)) == {
+        "reason": "Pick the category that fits best.",
+        "note": "Add a note: what is wrong, or what the answer should have been.",
+    }
     assert set(reject(RejectInput("c", "made_up", "n"))) == {"reason"}  # type: ignore[arg-type]
 
 
 def test_the_form_is_checked_against_the_stored_payload() -> None:
     payload = {"model_draft": DRAFT, "proposed_action": PROPOSED}
-    assert decision_request(ApproveInput("c"), payload, ["one"]) == {"checklist": "Tick every item to approve (0 of 1 ticked)."}
+    assert decision_request(ApproveInput("c"), payload, ["one"]) == {
+        "checklist": "Tick every item to approve (0 of 1 ticked)."
+    }
     approved = decision_request(EditInput("c", (DRAFT,), UNCHANGED_ARGS), payload, ["one"])  # an edit has no checklist
     assert isinstance(approved, DecisionRequest) and approved.outcome is CaseStatus.APPROVED
-    assert decision_request(RejectInput("c", "other", "n"), {}, []) == DecisionRequest(CaseStatus.REJECTED, reason="other", note="n")
+    assert decision_request(RejectInput("c", "other", "n"), {}, []) == DecisionRequest(
+        CaseStatus.REJECTED, reason="other", note="n"
+    )
     # A payload without a draft (or with an empty action) reads as an empty draft and no action.
     empty = decision_request(EditInput("c", ("Written by the reviewer.",)), {"proposed_action": {}}, [])
     assert isinstance(empty, DecisionRequest) and empty.final_action is None and empty.outcome is CaseStatus.EDITED

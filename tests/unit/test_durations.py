@@ -32,7 +32,10 @@ def test_durations_people_write(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "4", "4x", "h4", "-1h", "0s", "0d0h", "1.5h", "1e3s", "4 hours", "１２h", "٣d", "1h-", "h", "PT1H"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "4", "4x", "h4", "-1h", "0s", "0d0h", "1.5h", "1e3s", "4 hours", "１２h", "٣d", "1h-", "h", "PT1H"],
+)
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
@@ -45,7 +48,9 @@ def test_too_long_is_a_value_error_not_an_overflow(text: str) -> None:
 
 
 def test_the_errors_say_what_was_written_and_how_to_write_it() -> None:
-    with pytest.raises(ValueError, match=r"'4 hours' is not a duration \(use s, m, h, d: e\.g\. 90s, 30m, 4h, 1d, 1h30m\)"):
+    with pytest.raises(
+        ValueError, match=r"'4 hours' is not a duration \(use s, m, h, d: e\.g\. 90s, 30m, 4h, 1d, 1h30m\)"
+    ):
         parse_duration("4 hours")
     with pytest.raises(ValueError, match="'0m' must be longer than zero"):
         parse_duration("0m")
@@ -56,7 +61,16 @@ def test_the_errors_say_what_was_written_and_how_to_write_it() -> None:
     assert len(str(err.value)) < 120  # a long input is cut in the message
 
 
-@pytest.mark.parametrize("delta, text", [(timedelta(0), "0s"), (timedelta(seconds=59), "59s"), (timedelta(hours=1, minutes=30), "1h30m"), (timedelta(days=2, seconds=1), "2d1s"), (timedelta(days=1, hours=2, minutes=3, seconds=4), "1d2h3m4s")])
+@pytest.mark.parametrize(
+    "delta, text",
+    [
+        (timedelta(0), "0s"),
+        (timedelta(seconds=59), "59s"),
+        (timedelta(hours=1, minutes=30), "1h30m"),
+        (timedelta(days=2, seconds=1), "2d1s"),
+        (timedelta(days=1, hours=2, minutes=3, seconds=4), "1d2h3m4s"),
+    ],
+)
 def test_format(delta: timedelta, text: str) -> None:
     assert format_duration(delta) == text
 

@@ -3,7 +3,7 @@ cover it (scopes, `off` over `human-only`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -64,7 +64,10 @@ def _reference_matches(match: dict[str, Any], context: dict[str, Any]) -> bool:
 
 
 MATCHES = st.lists(
-    st.dictionaries(st.sampled_from(KEYS), st.one_of(st.sampled_from(VALUES), st.lists(st.sampled_from(VALUES), min_size=1, max_size=3))),
+    st.dictionaries(
+        st.sampled_from(KEYS),
+        st.one_of(st.sampled_from(VALUES), st.lists(st.sampled_from(VALUES), min_size=1, max_size=3)),
+    ),
     min_size=1,
     max_size=6,
 )
@@ -83,14 +86,35 @@ def test_the_first_queue_whose_every_key_matches_wins(matches: list[dict[str, An
 
 @pytest.mark.parametrize(
     "text, scope",
-    [("all", Scope("all")), (" ALL ", Scope("all")), ("queue:billing", Scope("queue", "billing")), ("tenant:acme", Scope("tenant", "acme")), ("model:gpt-4o:2026", Scope("model", "gpt-4o:2026")), ("skill:" + "x" * 150, Scope("skill", "x" * 150))],
+    [
+        ("all", Scope("all")),
+        (" ALL ", Scope("all")),
+        ("queue:billing", Scope("queue", "billing")),
+        ("tenant:acme", Scope("tenant", "acme")),
+        ("model:gpt-4o:2026", Scope("model", "gpt-4o:2026")),
+        ("skill:" + "x" * 150, Scope("skill", "x" * 150)),
+    ],
 )
 def test_scopes_people_write(text: str, scope: Scope) -> None:
     assert Scope.parse(text) == scope
     assert Scope.parse(str(scope)) == scope
 
 
-@pytest.mark.parametrize("text", ["", "everything", "queue:", "queue", "tenants:acme", "Queue:billing", "tenant:a b", "skill:" + "x" * 151, "tenant:ac\x00me", "model:\x7f"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "everything",
+        "queue:",
+        "queue",
+        "tenants:acme",
+        "Queue:billing",
+        "tenant:a b",
+        "skill:" + "x" * 151,
+        "tenant:ac\x00me",
+        "model:\x7f",
+    ],
+)
 def test_bad_scopes_are_value_errors_without_control_characters(text: str) -> None:
     with pytest.raises(ValueError, match="is not a scope") as err:
         Scope.parse(text)
@@ -98,11 +122,15 @@ def test_bad_scopes_are_value_errors_without_control_characters(text: str) -> No
 
 
 def _switch(scope: str, mode: Mode, id_: int = 1) -> ActiveSwitch:
-    return ActiveSwitch(id_, Scope.parse(scope), mode, "why", "U0OPS1", None, datetime(2026, 11, 21, tzinfo=timezone.utc))
+    return ActiveSwitch(id_, Scope.parse(scope), mode, "why", "U0OPS1", None, datetime(2026, 11, 21, tzinfo=UTC))
 
 
 def test_off_wins_over_human_only_and_only_matching_switches_count() -> None:
-    switches = (_switch("tenant:acme", Mode.HUMAN_ONLY, 1), _switch("model:gpt", Mode.OFF, 2), _switch("queue:legal", Mode.OFF, 3))
+    switches = (
+        _switch("tenant:acme", Mode.HUMAN_ONLY, 1),
+        _switch("model:gpt", Mode.OFF, 2),
+        _switch("queue:legal", Mode.OFF, 3),
+    )
     assert evaluate(switches, {"tenant": "globex"}).paused is False
     human = evaluate(switches, {"tenant": "acme", "model": "other"})
     assert (human.paused, human.mode, [s.id for s in human.matched]) == (True, Mode.HUMAN_ONLY, [1])
@@ -120,14 +148,25 @@ def test_off_wins_over_human_only_and_only_matching_switches_count() -> None:
         ("mode:off model:gpt PII leak", KillArgs(Scope("model", "gpt"), Mode.OFF, "PII leak")),
         ("model:gpt MODE:OFF PII leak", KillArgs(Scope("model", "gpt"), Mode.OFF, "PII leak")),
         ("all because", KillArgs(Scope("all"), Mode.HUMAN_ONLY, "because")),
-        ("the queue:billing is odd", KillArgs(Scope("all"), Mode.HUMAN_ONLY, "the queue:billing is odd")),  # scope only up front
+        (
+            "the queue:billing is odd",
+            KillArgs(Scope("all"), Mode.HUMAN_ONLY, "the queue:billing is odd"),
+        ),  # scope only up front
     ],
 )
 def test_kill_arguments(text: str, args: KillArgs) -> None:
     assert parse_kill_args(text) == args
 
 
-@pytest.mark.parametrize("text, problem", [("mode:sideways", "is not a mode"), ("tenants:acme why", "is not a scope"), ("all " + "r" * (MAX_REASON + 1), "keep it to 1,000"), ("all nul\x00", "control characters")])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("mode:sideways", "is not a mode"),
+        ("tenants:acme why", "is not a scope"),
+        ("all " + "r" * (MAX_REASON + 1), "keep it to 1,000"),
+        ("all nul\x00", "control characters"),
+    ],
+)
 def test_bad_kill_arguments_say_what_is_wrong(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_kill_args(text)
