@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 API_TOKEN = "test-api-token"
 # The Standard Webhooks secret every test server signs with (a test needing none overrides HITL_WEBHOOK_SECRET).
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+# httpx builds a TLS context for every client (~15 ms loading the CA bundle), even one that only talks plain HTTP
+# to loopback: the tests' clients share this one.
+TLS = ssl.create_default_context()
 USER_GROUPS = {"S0BILLING": ["U0BILL1", "U0BILL2"], "S0LEGAL": ["U0LAW1"], "S0OPS": ["U0OPS2"]}
 
 
@@ -204,7 +208,9 @@ async def serve_replica(
     )
     app = create_asgi_app(rt)
     async with serve_asgi(app, lifespan="on") as url:
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10, verify=TLS
+        ) as api:
             async with SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
                 yield Harness(rt, url, api, slack, emulator, clock, app)
 

@@ -29,7 +29,7 @@ from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys
 from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from store import slack_requests
 from store.models import SlackRequestKey
-from tests.support import SIGNING_SECRET, Harness, serve_hitl, serve_replica
+from tests.support import SIGNING_SECRET, TLS, Harness, serve_hitl, serve_replica
 from tests.slack_bodies import largest_bodies
 from tests.test_reliability import click_payload
 
@@ -112,7 +112,7 @@ async def test_unsigned_forged_and_stale_requests_are_401_before_any_parsing(hit
 
 
 async def _post(h: Harness, body: bytes, headers: dict[str, str], content_type: str = "application/x-www-form-urlencoded") -> httpx.Response:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, verify=TLS) as client:
         return await client.post(h.slack.url, content=body, headers={"Content-Type": content_type, **headers})
 
 
