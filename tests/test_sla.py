@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from blocks.ids import ActionId
 from bot.clock import ManualClock
 from slack_emulator import Message, serve_emulator
