@@ -14,12 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results
+from bench.common import ROOT, EmulatorProcess, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results
 from store.db import create_engine
 from store.models import KillSwitch
 
 SWITCHES = 50
-NO_SLACK = "http://127.0.0.1:9/api/"  # nothing listens there: this benchmark makes no Slack calls
 
 
 async def seed(url: str, count: int) -> None:
@@ -65,7 +64,9 @@ async def main() -> None:
         workdir = Path(tmp)
         async with fresh_database("sqlite", workdir) as db:
             await seed(db, SWITCHES)
-            server = hitl_server(workdir, db, NO_SLACK, (ROOT / "hitl.yml").read_text())
+            # No Slack calls are measured, but `hitl serve` checks its token with Slack before it listens.
+            emulator = await EmulatorProcess(workdir).start()
+            server = hitl_server(workdir, db, emulator.api_url, (ROOT / "hitl.yml").read_text())
             try:
                 await server.start()
                 results = {
@@ -75,6 +76,7 @@ async def main() -> None:
                 }
             finally:
                 await server.stop()
+                await emulator.stop()
     report = {"machine": report_machine, "active_switches": SWITCHES, "concurrency": args.concurrency, **results}
     out = write_results(args.output, report)
     print("| request | concurrency | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
