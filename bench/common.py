@@ -29,8 +29,8 @@ import aiohttp
 import httpx
 
 from store.migrate import upgrade
-from tests.support import ISSUE_POLICY_YAML, USER_GROUPS  # noqa: F401 - re-exported to the scripts
 from tests.dbs import create_postgres_database, drop_postgres_database, pg_dsn  # noqa: F401 - pg_dsn re-exported
+from tests.support import ISSUE_POLICY_YAML, USER_GROUPS  # noqa: F401 - re-exported to the scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

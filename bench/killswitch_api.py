@@ -14,7 +14,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, EmulatorProcess, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results
+from bench.common import (
+    ROOT,
+    EmulatorProcess,
+    api_client,
+    fresh_database,
+    hitl_server,
+    machine,
+    summary_ms,
+    utcnow,
+    write_results,
+)
 from store.db import create_engine
 from store.models import KillSwitch
 
