@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: how fast `hitl serve` acknowledges a reviewer's click, against a bare slack-bolt app.
 
-    python bench/ack_latency.py [--rates 50,100,200] [--duration 30] [--rounds 2] [--cases 300] [--db sqlite|postgres]
+    python -m bench.ack_latency [--rates 50,100,200] [--duration 30] [--rounds 2] [--cases 300] [--db sqlite|postgres]
 
 Processes (none shares an event loop with another): `hitl serve` (uvicorn, one worker), the bare Bolt baseline
 (`bench/bare_bolt.py`, same server stack, its only listener acks), the loopback Slack emulator
@@ -42,9 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     BILLING_REVIEWERS,
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
@@ -70,8 +68,8 @@ from bench.common import (  # noqa: E402
     wait_posted,
     write_results,
 )
-from slack_emulator.client import payload_body, sign  # noqa: E402
-from slack_emulator.interactions import action_payload, find_element  # noqa: E402
+from slack_emulator.client import payload_body, sign
+from slack_emulator.interactions import action_payload, find_element
 
 FIXTURE = ROOT / "slack_emulator" / "tests" / "fixtures" / "slack" / "block_actions_button_in_message.json"
 APPROVE = "hitl.approve"
@@ -356,7 +354,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
     a = report["args"]
     head = (
-        f"Ack latency (`python bench/ack_latency.py`), {machine_line(report['machine'])}; hitl on {a['db']}, "
+        f"Ack latency (`python -m bench.ack_latency`), {machine_line(report['machine'])}; hitl on {a['db']}, "
         f"{a['duration']:.0f} s per rate and server, {a['rounds']} round(s), each row the round least disturbed by other processes, {a['cases']} cards x 3 reviewers; {report['method']}."
     )
     table = md_table(

@@ -2,7 +2,7 @@
 """The baseline of the ack-latency benchmark: a bare slack-bolt AsyncApp whose only listener acks.
 
     SLACK_SIGNING_SECRET=... SLACK_BOT_TOKEN=xoxb-... SLACK_API_URL=http://127.0.0.1:8901/api/ \
-        python bench/bare_bolt.py --port 8902 [--log-level warning]
+        python -m bench.bare_bolt --port 8902 [--log-level warning]
 
 Same server stack as `hitl serve`: Starlette + `AsyncSlackRequestHandler` at `POST /slack/events`, uvicorn with
 one worker and the same flags (`uvicorn.run(app, host, port, log_level, proxy_headers=True)`, uvloop and

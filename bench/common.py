@@ -2,7 +2,7 @@
 open-loop load generator, the machine description and the results file.
 
 Every benchmark runs three kinds of process: `hitl serve` (or the bare Bolt baseline) as a subprocess, the
-loopback Slack emulator as another subprocess (`bench/emulator_server.py`), and the load generator in the
+loopback Slack emulator as another subprocess (`python -m bench.emulator_server`), and the load generator in the
 benchmark's own process. None of them shares an event loop with another.
 """
 
@@ -25,17 +25,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import httpx
+
+from store.migrate import upgrade
+from tests.dbs import create_postgres_database, drop_postgres_database, pg_dsn  # noqa: F401 - pg_dsn re-exported
+from tests.support import ISSUE_POLICY_YAML, USER_GROUPS  # noqa: F401 - re-exported to the scripts
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import aiohttp  # noqa: E402
-import httpx  # noqa: E402
-
-from store.migrate import upgrade  # noqa: E402
-from tests.conftest import ISSUE_POLICY_YAML, USER_GROUPS  # noqa: E402,F401 - re-exported to the scripts
-from tests.dbs import create_postgres_database, drop_postgres_database, pg_dsn  # noqa: E402,F401 - pg_dsn re-exported
-
 RESULTS = ROOT / "bench" / "results"
 HITL_BIN = Path(sys.executable).with_name("hitl")
 DEFAULT_PG = os.environ.get("HITL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -52,7 +49,7 @@ CHANNEL_OF_SKILL = {"billing": "C0BILLING", "legal": "C0LEGAL", "other": "C0GENE
 
 
 def escalation(case_id: str, **overrides: Any) -> dict[str, Any]:
-    """The escalation body of tests/conftest.py (a realistic billing case with evidence and an action)."""
+    """The escalation body of tests/support.py (a realistic billing case with evidence and an action)."""
     body: dict[str, Any] = {
         "case_id": case_id,
         "tenant_id": "acme",
@@ -317,7 +314,12 @@ async def wait_http(proc: subprocess.Popen[bytes], url: str, timeout: float, wha
 
 
 def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "SLACK_"))}
+    """This environment without hitl's and Slack's settings, with this checkout first on the import path: the
+    subprocesses (`python -m bench.…`, `hitl serve`) run the code of the checkout the benchmark runs from,
+    whatever copy of hitl is installed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "SLACK_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
+    return env
 
 
 @dataclass
@@ -338,7 +340,7 @@ class EmulatorProcess:
     async def start(self) -> EmulatorProcess:
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, str(ROOT / "bench" / "emulator_server.py"), "--port", str(self.port), "--post-rate", str(self.post_rate)]
+        cmd = [sys.executable, "-m", "bench.emulator_server", "--port", str(self.port), "--post-rate", str(self.post_rate)]
         with open(self.workdir / "emulator.log", "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=clean_env(), stdout=out, stderr=subprocess.STDOUT)
         await wait_http(self.proc, f"{self.root}/bench/stats", 60, "the emulator")
@@ -459,7 +461,7 @@ def bare_bolt_server(workdir: Path, api_url: str, *, log_level: str = "warning")
     port = free_port()
     env = clean_env()
     env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=api_url, PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, str(ROOT / "bench" / "bare_bolt.py"), "--port", str(port), "--log-level", log_level]
+    cmd = [sys.executable, "-m", "bench.bare_bolt", "--port", str(port), "--log-level", log_level]
     return ServerProcess("bare-bolt", cmd, env, workdir, port)
 
 

@@ -2,7 +2,7 @@
 """The loopback Slack emulator in its own process, for the benchmarks (so it never shares an event loop with
 `hitl serve` or with the load generator).
 
-    python bench/emulator_server.py --port 8901 [--post-rate 5]
+    python -m bench.emulator_server --port 8901 [--post-rate 5]
 
 Serves `Emulator(strict_triggers=False)` (Slack's Web API at `/api/`), with the user groups of the test policy
 (S0BILLING = U0BILL1, U0BILL2, ...), plus a few JSON routes for the benchmark:
@@ -24,20 +24,14 @@ import argparse
 import asyncio
 import json
 import signal
-import sys
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
-
-from slack_emulator import Emulator, serve_emulator  # noqa: E402
-from tests.conftest import USER_GROUPS  # noqa: E402
+from slack_emulator import Emulator, serve_emulator
+from tests.support import USER_GROUPS
 
 
 def bench_routes(emulator: Emulator) -> list[Route]:

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Benchmark: escalations per second accepted by `POST /v1/escalations`, against plain SQLAlchemy inserts.
 
-    python bench/ingest_throughput.py [--db sqlite|postgres|both] [--escalations 3000] [--rounds 2] [--clients 16]
+    python -m bench.ingest_throughput [--db sqlite|postgres|both] [--escalations 3000] [--rounds 2] [--clients 16]
 
 Per database: a fresh database, the loopback Slack emulator in its own process (no post limit), `hitl serve`
 (uvicorn, one worker) as a subprocess with its default settings (so the outbox worker posts the cards at
 `HITL_SLACK_CHANNEL_RATE`, default 1 per second per channel, while the benchmark runs: that is production), and
 this process as the load generator: `--clients` concurrent httpx clients, each POSTing its next escalation as soon
-as the previous one is answered (closed loop), bodies as in tests/conftest.py, spread over the three queues
+as the previous one is answered (closed loop), bodies as in tests/support.py, spread over the three queues
 (billing, legal, general). Accepted = 201: validated, routed, idempotency-checked, stored with its `received`
 audit row and its card queued in the outbox, one transaction.
 
@@ -34,11 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sqlalchemy import insert, select
 
-from sqlalchemy import insert, select  # noqa: E402
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -56,8 +54,8 @@ from bench.common import (  # noqa: E402
     summary_ms,
     write_results,
 )
-from store.db import create_engine  # noqa: E402
-from store.models import AuditEvent, Case, OutboxItem  # noqa: E402
+from store.db import create_engine
+from store.models import AuditEvent, Case, OutboxItem
 
 CHANNELS = ["C0BILLING", "C0LEGAL", "C0GENERAL"]
 
@@ -214,7 +212,7 @@ def markdown(report: dict[str, Any]) -> str:
                 ]
             )
     head = (
-        f"Ingest throughput (`python bench/ingest_throughput.py --db {a['db']}`), {machine_line(report['machine'])}; "
+        f"Ingest throughput (`python -m bench.ingest_throughput --db {a['db']}`), {machine_line(report['machine'])}; "
         f"{a['clients']} concurrent clients (closed loop, httpx), {a['escalations']:,} escalations per round over 3 queues, after {a['warmup']} warm-up."
     )
     table = md_table(

@@ -3,26 +3,32 @@
 The server runs as a subprocess; this process is the load generator (its own event loop). 50 active
 switches are in the database. Baseline in the same run: GET /healthz, which does one database round trip.
 
-    python bench/killswitch_api.py [--requests 5000] [--concurrency 8] [--output killswitch_api.json]
+    python -m bench.killswitch_api [--requests 5000] [--concurrency 8] [--output killswitch_api.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import ROOT, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.models import KillSwitch  # noqa: E402
+from bench.common import (
+    ROOT,
+    EmulatorProcess,
+    api_client,
+    fresh_database,
+    hitl_server,
+    machine,
+    summary_ms,
+    utcnow,
+    write_results,
+)
+from store.db import create_engine
+from store.models import KillSwitch
 
 SWITCHES = 50
-NO_SLACK = "http://127.0.0.1:9/api/"  # nothing listens there: this benchmark makes no Slack calls
 
 
 async def seed(url: str, count: int) -> None:
@@ -68,7 +74,9 @@ async def main() -> None:
         workdir = Path(tmp)
         async with fresh_database("sqlite", workdir) as db:
             await seed(db, SWITCHES)
-            server = hitl_server(workdir, db, NO_SLACK, (ROOT / "hitl.yml").read_text())
+            # No Slack calls are measured, but `hitl serve` checks its token with Slack before it listens.
+            emulator = await EmulatorProcess(workdir).start()
+            server = hitl_server(workdir, db, emulator.api_url, (ROOT / "hitl.yml").read_text())
             try:
                 await server.start()
                 results = {
@@ -78,6 +86,7 @@ async def main() -> None:
                 }
             finally:
                 await server.stop()
+                await emulator.stop()
     report = {"machine": report_machine, "active_switches": SWITCHES, "concurrency": args.concurrency, **results}
     out = write_results(args.output, report)
     print("| request | concurrency | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|")

@@ -2,7 +2,7 @@
 """Benchmark: resident memory of `hitl serve` with 100,000 stored cases (10,000 of them open), with the SLA sweep
 running and with it effectively off, against the same server on an empty database.
 
-    python bench/memory.py [--db sqlite|postgres|both] [--cases 100000] [--open 10000] [--warmup 30] [--sample 20]
+    python -m bench.memory [--db sqlite|postgres|both] [--cases 100000] [--open 10000] [--warmup 30] [--sample 20]
 
 Per database, one fresh database per size: `empty` (nothing stored) and `loaded` (`--cases` cases bulk-inserted
 like bench/sla_sweep.py does: `--open` pending with tier 1 due in 10 days, the rest decided: approved, edited
@@ -32,11 +32,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sqlalchemy import insert
 
-from sqlalchemy import insert  # noqa: E402
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -55,9 +53,9 @@ from bench.common import (  # noqa: E402
     wait_posted,
     write_results,
 )
-from bot.domain.escalation import Escalation  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.models import Case  # noqa: E402
+from bot.domain.escalation import Escalation
+from store.db import create_engine
+from store.models import Case
 
 BATCH = 5000
 _TEMPLATE = Escalation(**escalation("template")).model_dump(mode="json", exclude_none=True)
@@ -221,7 +219,7 @@ def markdown(report: dict[str, Any]) -> str:
                 ]
             )
     head = (
-        f"Memory (`python bench/memory.py --db {a['db']}`), {machine_line(report['machine'])}; VmRSS of `hitl serve` after a warm-up "
+        f"Memory (`python -m bench.memory --db {a['db']}`), {machine_line(report['machine'])}; VmRSS of `hitl serve` after a warm-up "
         f"(200 status reads, 50 escalations posted, then {a['warmup']:.0f} s), median of {a['sample']:.0f} one-second samples."
     )
     table = md_table(["database", "stored cases", "sweep_every", "RSS at start MB", "RSS MB", "peak (VmHWM) MB", "× empty", "start-up s"], rows)

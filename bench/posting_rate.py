@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: posting a burst of cards under Slack's per-channel rate limit.
 
-    python bench/posting_rate.py [--rate 5] [--escalations 600] [--db sqlite|postgres|both]
+    python -m bench.posting_rate [--rate 5] [--escalations 600] [--db sqlite|postgres|both]
 
 Slack allows about one message per second per channel and answers more with 429 + Retry-After. To keep the run
 short the limit is scaled up: the loopback emulator (its own process) enforces `--rate` chat.postMessage per
@@ -36,11 +36,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sqlalchemy import select
 
-from sqlalchemy import select  # noqa: E402
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -57,8 +55,8 @@ from bench.common import (  # noqa: E402
     post_escalations,
     write_results,
 )
-from store.db import create_engine  # noqa: E402
-from store.models import OutboxItem  # noqa: E402
+from store.db import create_engine
+from store.models import OutboxItem
 
 CHANNELS = ["C0BILLING", "C0LEGAL", "C0GENERAL"]
 
@@ -228,7 +226,7 @@ def markdown(report: dict[str, Any]) -> str:
                 ]
             )
     head = (
-        f"Posting under Slack's limit (`python bench/posting_rate.py`), {machine_line(report['machine'])}; "
+        f"Posting under Slack's limit (`python -m bench.posting_rate`), {machine_line(report['machine'])}; "
         f"{report['args']['escalations']} escalations in one burst over 3 channels; the emulator enforces the rate per channel "
         "(scaled up from Slack's 1/s to keep the run short, where it says 5/s) with 429 + Retry-After, and hitl runs with HITL_SLACK_CHANNEL_RATE at the same rate."
     )

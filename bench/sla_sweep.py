@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: breach-to-page delay of the SLA sweep, server memory as open cases grow, and the sweep's plan.
 
-    python bench/sla_sweep.py [--db sqlite|postgres|both] [--open 100000] [--breaching 1000] [--sweep 5s]
+    python -m bench.sla_sweep [--db sqlite|postgres|both] [--open 100000] [--breaching 1000] [--sweep 5s]
 
 Per database it runs two scenarios against the real `hitl serve` (a subprocess) and the loopback Slack
 emulator (in this process):
@@ -44,16 +44,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import asyncpg
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
+from sqlalchemy.engine import make_url
 
-import asyncpg  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
-from sqlalchemy.dialects import postgresql  # noqa: E402
-from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
-from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -70,12 +68,12 @@ from bench.common import (  # noqa: E402
     utcnow,
     write_results,
 )
-from bot.durations import format_duration, parse_duration  # noqa: E402
-from slack_emulator import Emulator, serve_emulator  # noqa: E402
-from bot.domain.escalation import Escalation  # noqa: E402
-from store import cases as case_store  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.models import AuditEvent, Case, OutboxItem, SlackMessage  # noqa: E402
+from bot.durations import format_duration, parse_duration
+from slack_emulator import Emulator, serve_emulator
+from bot.domain.escalation import Escalation
+from store import cases as case_store
+from store.db import create_engine
+from store.models import AuditEvent, Case, OutboxItem, SlackMessage
 
 CARD_CHANNEL = "C0BILLING"
 PAGE_CHANNEL = "C0BILLESC"
@@ -549,7 +547,7 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     sweep = report["args"]["sweep"]
     lines = [
-        f"SLA sweep benchmark (`python bench/sla_sweep.py --db {report['args']['db']}`), {m['nproc']} CPU, {m['ram_gb']} GB RAM, "
+        f"SLA sweep benchmark (`python -m bench.sla_sweep --db {report['args']['db']}`), {m['nproc']} CPU, {m['ram_gb']} GB RAM, "
         f"Python {m['python']}, {m['date'][:10]}; sweep every {sweep}, breaches spread over {report['args']['window']:.0f} s.",
         "",
         "| database | open cases | breaching | paged | p50 delay | p95 | p99 | max | p99 / sweep | p99 deadline→sweep | p99 sweep→page | duplicates | RSS idle | RSS peak |",

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Measurement: the sizes of hitl's own biggest Slack request bodies, to choose /slack/events' body cap.
 
-    python bench/slack_bodies.py
+    python -m bench.slack_bodies
 
-Runs the real app and the emulator in this process (tests/conftest.py's serve_hitl, a fresh SQLite file) and
+Runs the real app and the emulator in this process (tests/support.py's serve_hitl, a fresh SQLite file) and
 builds the bodies with the emulator's SlackRequestSender, byte for byte as Slack sends them
 (`payload=<urlencoded JSON>`, non-ASCII as \\uXXXX as Slack sends view payloads): the Edit click on a card
 (`block_actions` carries the whole message) and the Edit modal submitted (`view_submission` carries the whole
@@ -20,14 +20,12 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.common import ROOT, machine, machine_line, md_table, write_results  # noqa: E402
-from handlers.slack.events import MAX_BODY_BYTES  # noqa: E402
-from tests import dbs  # noqa: E402
-from tests.conftest import make_emulator, serve_hitl  # noqa: E402
-from tests.slack_bodies import BodySize, largest_bodies  # noqa: E402
-from bot.clock import ManualClock  # noqa: E402
+from bench.common import ROOT, machine, machine_line, md_table, write_results
+from handlers.slack.events import MAX_BODY_BYTES
+from tests import dbs
+from tests.support import make_emulator, serve_hitl
+from tests.slack_bodies import BodySize, largest_bodies
+from bot.clock import ManualClock
 
 
 async def measure(db_url: str) -> list[BodySize]:
@@ -47,7 +45,7 @@ def run() -> dict[str, object]:
 def markdown(report: dict[str, object]) -> str:
     rows = [[b["shape"], b["kind"], f"{b['view_json_bytes']:,}", f"{b['bytes']:,}", b["status"]] for b in report["bodies"]]  # type: ignore[index, union-attr]
     table = md_table(["draft", "request", "view JSON bytes", "body bytes", "answer"], rows, "llrrr")
-    return f"Slack request bodies (`python bench/slack_bodies.py`), {machine_line(report['machine'])}\n\n{table}\n\ncap {report['cap']:,} bytes = {report['cap_over_largest']} x the largest ({report['largest']:,})"  # type: ignore[index]
+    return f"Slack request bodies (`python -m bench.slack_bodies`), {machine_line(report['machine'])}\n\n{table}\n\ncap {report['cap']:,} bytes = {report['cap_over_largest']} x the largest ({report['largest']:,})"  # type: ignore[index]
 
 
 def main() -> int:

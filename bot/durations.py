@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^(?:\d+[smhd])+$")
-_PART = re.compile(r"(\d+)([smhd])")
+# ASCII digits only: `\d` alone also matches other scripts' digits (`１２h`, `٣d`), which int() would then read.
+_DURATION = re.compile(r"^(?:\d+[smhd])+$", re.ASCII)
+_PART = re.compile(r"(\d+)([smhd])", re.ASCII)
 # Far beyond any SLA or report window, and far inside what datetime arithmetic can hold (a timedelta tops out
 # at 999,999,999 days): `99999999999d` is a clear ValueError here, not an OverflowError somewhere later.
 LONGEST = timedelta(days=36_500)

@@ -101,7 +101,8 @@ class RetryLater(Exception):
 
 def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     """Exponential back-off with full jitter on the upper half: 2 s, 4 s, 8 s… capped at 5 minutes."""
-    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    # The exponent is bounded: transient failures are retried forever, and 2.0 ** 1024 overflows a float.
+    ceiling = min(cap, base * 2.0 ** min(max(attempts - 1, 0), 64))
     return random.uniform(ceiling / 2, ceiling)
 
 

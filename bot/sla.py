@@ -7,6 +7,7 @@ listed, and across DST changes it follows the wall clock of the time zone.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 
 from bot.policy import BusinessHours, TierTiming
@@ -31,7 +32,10 @@ def add_business_time(start: datetime, span: timedelta, hours: BusinessHours) ->
     local = start.astimezone(zone)
     remaining = span
     day = local.date()
-    for _ in range(_MAX_DAYS_AHEAD):
+    # Long enough for any span (a 600-day SLA open on Sundays only takes 11 years of calendar), twice over for
+    # the windows a DST change shortens; beyond that the hours never open.
+    weeks = span / (_window_length(hours) * len(hours.weekdays))
+    for _ in range(_MAX_DAYS_AHEAD + 14 * math.ceil(weeks)):
         if day.weekday() in hours.weekdays:
             opens = datetime.combine(day, hours.opens, tzinfo=zone).astimezone(timezone.utc)
             closes = datetime.combine(day, hours.closes, tzinfo=zone).astimezone(timezone.utc)

@@ -47,7 +47,7 @@ def retry_after_seconds(exc: BaseException) -> float | None:
             values = value if isinstance(value, list) else [value]
             try:
                 return float(values[0])
-            except (TypeError, ValueError):
+            except (IndexError, TypeError, ValueError):
                 return None
     return None
 

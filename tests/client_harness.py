@@ -18,7 +18,7 @@ from bot.clock import ManualClock
 from slack_emulator import Emulator
 from hitl_client import AsyncHitlClient, _core
 from tests import dbs
-from tests.conftest import API_TOKEN, Harness, serve_hitl
+from tests.support import API_TOKEN, Harness, serve_hitl
 from tests.test_review_loop import open_modal
 
 REPO = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ import httpx
 from blocks.ids import ActionId
 from slack_emulator import SlackRequestSender
 from slack_emulator.blockkit import Limits
-from tests.conftest import SIGNING_SECRET, Harness, escalation
+from tests.support import SIGNING_SECRET, Harness, escalation
 
 REVIEWER = "U0SME1"
 # One byte of JSON each, three once percent-encoded (quote() keeps only letters, digits, "_.-~/").

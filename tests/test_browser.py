@@ -32,7 +32,7 @@ from bot.server import create_asgi_app
 from bot.startup import start_hitl
 from store.models import OutboxItem
 from tests import dbs
-from tests.conftest import API_TOKEN, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
+from tests.support import API_TOKEN, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]

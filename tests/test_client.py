@@ -30,7 +30,7 @@ from hitl_client import (
     verify_webhook,
 )
 from tests.client_harness import approve, client, edit, quick_polls, reject, server  # noqa: F401 - fixtures
-from tests.conftest import API_TOKEN, WEBHOOK_SECRET, Harness, escalation
+from tests.support import API_TOKEN, WEBHOOK_SECRET, Harness, escalation
 
 REFUND = {"invoice": "1042", "amount": 49.0, "currency": "USD"}
 

@@ -29,7 +29,7 @@ from hitl_client import AsyncHitlClient, HitlClient
 from hitl_client.langgraph import ainvoke_with_review, invoke_with_review
 from hitl_client.openai_agents import resolve_interruptions, with_reviewed_args
 from tests.client_harness import client, edit, quick_polls, reject, server  # noqa: F401 - fixtures
-from tests.conftest import API_TOKEN, Harness
+from tests.support import API_TOKEN, Harness
 
 # ---- LangGraph: Agent Inbox's HumanInterrupt in a plain graph --------------------------------------------------
 

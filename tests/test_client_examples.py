@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
 
 from tests.client_harness import REPO, approve, edit, hitl_env, quick_polls, reject, server  # noqa: F401 - fixtures
-from tests.conftest import Harness
+from tests.support import Harness
 
 EXAMPLES = REPO / "examples"
 

@@ -22,7 +22,7 @@ pytest.importorskip("mcp", reason="./client is not installed (README: Tests)")
 from mcp import Client, StdioServerParameters
 
 from tests.client_harness import REPO, approve, edit, hitl_env, quick_polls, server  # noqa: F401 - fixtures
-from tests.conftest import Harness
+from tests.support import Harness
 
 pytestmark = pytest.mark.client_install
 

@@ -23,7 +23,7 @@ from mcp import Client
 from hitl_client import AsyncHitlClient, _core
 from hitl_client.mcp import build_server
 from tests.client_harness import approve, client, edit, hitl_env, quick_polls, reject, server, until_card  # noqa: F401 - fixtures
-from tests.conftest import Harness
+from tests.support import Harness
 
 BASH = {"command": "git push --force origin main", "description": "Force-push main"}
 

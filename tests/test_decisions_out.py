@@ -22,7 +22,7 @@ from blocks.ids import ActionId
 from slack_emulator.webapi import serve_asgi
 from bot.compose import build_hitl
 from bot.services.export import ExportFormat, write_export
-from tests.conftest import WEBHOOK_SECRET, Harness, escalation, issue_policy, make_settings
+from tests.support import WEBHOOK_SECRET, Harness, escalation, issue_policy, make_settings
 from tests.test_review_loop import open_modal
 
 SECRET = WEBHOOK_SECRET
@@ -135,7 +135,7 @@ async def test_webhook_give_up_after_is_configurable(hitl: Harness, receiver: Re
 async def test_pending_webhook_survives_a_restart_and_two_workers_send_it_once(db_url: str, receiver: Receiver, clock) -> None:  # type: ignore[no-untyped-def]
     from bot.domain.escalation import Escalation
     from bot.services.decision_rules import DecisionRequest
-    from tests.conftest import decide_directly
+    from tests.support import decide_directly
     from bot.domain.audit import SYSTEM, Actor
     from bot.domain.cases import CaseStatus
 
@@ -158,7 +158,7 @@ async def test_queue_webhook_url_is_used_without_a_callback(db_url: str, emulato
 
     from bot.outbound import ALLOW_ALL
     from bot.policy import parse_policy
-    from tests.conftest import ISSUE_POLICY_YAML, serve_hitl
+    from tests.support import ISSUE_POLICY_YAML, serve_hitl
 
     data = yaml.safe_load(ISSUE_POLICY_YAML)
     data["queues"][0]["webhook_url"] = receiver.url
@@ -243,7 +243,7 @@ async def test_export_formats_on_a_fixed_data_set(hitl: Harness) -> None:
 
 
 async def test_callback_url_without_a_signing_secret_is_refused(db_url: str, emulator: Any, clock: Any) -> None:
-    from tests.conftest import serve_hitl
+    from tests.support import serve_hitl
 
     async with serve_hitl(db_url, emulator, clock, HITL_WEBHOOK_SECRET=None) as hitl:
         response = await hitl.escalate(callback_url="https://llm.example.com/hook")

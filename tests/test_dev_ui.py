@@ -13,7 +13,7 @@ import httpx
 from blocks.ids import ActionId
 from slack_emulator import SlackRequestSender, create_webapi_app
 from slack_emulator.ui import create_ui_routes
-from tests.conftest import Harness
+from tests.support import Harness
 
 
 class HarnessControls:

@@ -19,7 +19,7 @@ from bot.startup import start_hitl
 from bot.domain.audit import SYSTEM, Actor
 from store.audit import append_audit, chain_head, verify_chain
 from store.models import Case
-from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings, serve_hitl
+from tests.support import ISSUE_POLICY_YAML, Harness, escalation, make_settings, serve_hitl
 
 UTC = timezone.utc
 BERLIN = DigestSettings(channel="C0DIGEST", at="09:00", timezone="Europe/Berlin")

@@ -16,7 +16,7 @@ from slack_emulator import Emulator, SlackRequestSender
 from bot.identity import Origin, Refused, SlackIdentity, origin_problem
 from bot.services.reviewers import FRESH_FOR, STALE_GRACE, ReviewerDirectory
 from store.models import AuditEvent
-from tests.conftest import SIGNING_SECRET, Harness, issue_policy, make_emulator, serve_hitl
+from tests.support import SIGNING_SECRET, Harness, issue_policy, make_emulator, serve_hitl
 from tests.test_review_loop import ephemerals_for, open_modal
 
 HOME = SlackIdentity(team_id="T0HITL", bot_user_id="U0HITLBOT", team_name="HITL Emulator")

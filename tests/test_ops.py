@@ -21,7 +21,7 @@ from bot.outbound import ALLOW_ALL
 from bot.policy import parse_policy
 from bot.compose import build_hitl
 from bot.startup import start_hitl
-from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings
+from tests.support import ISSUE_POLICY_YAML, Harness, escalation, make_settings
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -199,7 +199,7 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
     from slack_emulator import serve_emulator
     from slack_emulator import SlackRequestSender
     from bot.server import create_asgi_app
-    from tests.conftest import SIGNING_SECRET
+    from tests.support import SIGNING_SECRET
 
     async with serve_asgi(receiver) as hook_url, serve_emulator(emulator) as api_url:
         policy = parse_policy({**__import__("yaml").safe_load(ISSUE_POLICY_YAML), "ops": {"channel": "C0OPS", "operators": ["U0OPS1"], "webhook_url": f"{hook_url}/hook"}}, outbound=ALLOW_ALL)

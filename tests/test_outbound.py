@@ -47,7 +47,7 @@ from bot.outbound import (
 from bot.outbound_http import BlockedAddress, DnsFailed, PinnedBackend, webhook_client
 from bot.policy import PolicyError, parse_policy
 from bot.services.webhooks import failure_category, transport_category
-from tests.conftest import ISSUE_POLICY_YAML, Harness, serve_hitl
+from tests.support import ISSUE_POLICY_YAML, Harness, serve_hitl
 from tests.test_review_loop import open_modal
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

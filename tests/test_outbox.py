@@ -14,7 +14,7 @@ from bot.outbox import AfterDelivery, Delivery, Deliverer, OutboxWorker
 from store import outbox
 from store.db import Database
 from store.models import OutboxItem
-from tests.conftest import Harness
+from tests.support import Harness
 
 
 def item(n: int, line: str) -> Announce:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.conftest import Harness
+from tests.support import Harness
 from tests.test_sla import sweep_at
 
 

@@ -20,7 +20,7 @@ from bot.cli import main
 from bot.outbox import LINE_WAIT_ATTEMPTS
 from store import outbox as outbox_store
 from store.models import Case
-from tests.conftest import Harness
+from tests.support import Harness
 from tests.test_review_loop import actions_of, card_text, open_modal
 
 MINIMAL = "Content too large for Slack"

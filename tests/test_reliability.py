@@ -26,7 +26,7 @@ from handlers.slack.answers import OVERLOADED_SUBMISSION, OVERLOADED_TEXT
 from slack_emulator import serve_emulator
 from slack_emulator.client import payload_body
 from slack_emulator.tests import slack_fixtures
-from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, Harness, escalation, make_emulator, serve_hitl
+from tests.support import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, Harness, escalation, make_emulator, serve_hitl
 from tests.test_review_loop import ephemerals_for, open_modal
 
 pytestmark = pytest.mark.reliability

@@ -5,7 +5,8 @@ Inputs are valid per bot/domain/escalation.py and the policy model, biased to th
 maximum lengths, all-whitespace and newline-only text, `&<>` (which triples when escaped), emoji and other
 astral characters (2 units each), zero-width and right-to-left marks, mrkdwn control characters, 50 evidence
 items, 50 action arguments of nested JSON, huge and negative-zero numbers, many reviewers. The end-to-end test
-at the bottom posts worst cases through the real app to the emulator.
+at the bottom posts worst cases (tests/unit/worst_cases.py) through the real app to the emulator; the same cases
+go through each builder directly in tests/unit/test_block_limits.py.
 
 `HITL_RENDER_EXAMPLES` sets how many examples each property runs (default 60).
 """
@@ -34,7 +35,8 @@ from blocks.text import fit, label, mentions, number, plain, text_len, visible
 from slack_emulator.blockkit import Limits, check_message, check_view, slack_len
 from bot.domain.escalation import Escalation
 from bot.domain.pauses import ActiveSwitch, Mode, Scope
-from tests.conftest import Harness
+from tests.support import Harness
+from tests.unit.worst_cases import WHITESPACE_DRAFTS, WORST, worst_case
 from tests.test_review_loop import open_modal
 from tests.test_sla import posts_to, sweep_at
 
@@ -371,38 +373,6 @@ def test_digests_fit(figures: dict[str, Any], title: str) -> None:
 # ---- worst cases, end to end through the real app ------------------------------------------------------------
 
 
-def worst_case(case_id: str, unit: str, *, draft: str | None = None) -> dict[str, Any]:
-    """An escalation at every limit, made of `unit` repeated; its JSON stays under the API's 1 MB."""
-
-    def text(size: int) -> str:
-        return (unit * (size // len(unit) + 1))[:size]
-
-    arg_values: list[Any] = [text(1000), 10**4000, 1e308, -0.0, True, None, [text(200)] * 4, {"a": {"b": [text(100), 1.5, None]}}, 123456789012345678901234567890]
-    return {
-        "case_id": case_id,
-        "skill": "billing",
-        "tenant_id": text(128),
-        "model_draft": draft if draft is not None else text(100_000),
-        "reason_for_escalation": text(20_000),
-        "user_question": text(20_000),
-        "risk_level": "critical",
-        "evidence": [{"document_id": text(254) + f"{i:02d}", "quote": text(1_000), "score": 1e308, "url": "https://kb.example.com/" + "a" * 2000} for i in range(50)],
-        "model": {"name": text(256), "version": text(256)},
-        "confidence": 0.5,
-        "signals": {f"s{i}": text(100) for i in range(50)},
-        "impact": {"dollars": 1e308, "users_affected": 10**4000, "compliance_risk": text(2000)},
-        "proposed_action": {"action": text(128), "args": {text(120) + f"{i:03d}": arg_values[i % len(arg_values)] for i in range(50)}},
-    }
-
-
-WORST = [
-    ("entities", "&<>"),
-    ("astral", "😀👩‍👩‍👧"),
-    ("zero-width-rtl-mrkdwn", "\u200b\u202e*_~`"),
-]
-WHITESPACE_DRAFTS = ["a" + " " * 99_998 + "b", ("x" + " \n\t\u3000" * 3) * 7_000, "\n" * 49_999 + "." + "\n" * 50_000]
-
-
 def _edited_value(block: dict[str, Any]) -> Any:
     element = block["element"]
     if element["type"] == "static_select":
@@ -415,26 +385,6 @@ def _edited_value(block: dict[str, Any]) -> Any:
     if hint == "A number":
         return str(10**30)  # a whole number reads as an int or a float
     return "&<>😀\u200b" * 500
-
-
-def test_worst_cases_fit_every_builder() -> None:
-    """The same worst cases as the end-to-end test, through each builder directly, in every card state."""
-    for index, (_, unit) in enumerate(WORST):
-        escalation = Escalation.model_validate(worst_case(f"w{index}", unit))
-        args = escalation.proposed_action.args if escalation.proposed_action else {}
-        decided = Decision(
-            CaseStatus.EDITED, SlackUser("U0SME1"), NOW, 1, final_text=escalation.model_draft, note=unit * 1000, checklist=("&<>" * 25,) * 10, final_action={"action": "a", "args": {k: [unit * 300] for k in args}}
-        )
-        pages = tuple(PageView(t, unit * 80, "C0PAGE", "https://hitl.slack.com/archives/C0PAGE/p1") for t in (2, 3, 4, 5, 6))
-        for decision in (None, decided):
-            view = CardView(escalation.case_id, escalation, "q" * 40, 6, 6, unit * 80, NOW, NOW, decision, pages, "U0SME1", NOW, True, "off")
-            page = PageView(6, unit * 80, "C0PAGE")
-            accepted_message(build_review_card(view, NOW))
-            accepted_message(build_review_card(view, NOW, page_for=page, mentions=["S" + "A" * 20] * 50))
-            accepted_message(build_minimal_card(view, NOW, api_path=f"GET /v1/escalations/{view.case_id}", page_for=page, mentions=["U" + "B" * 20] * 50))
-            meta = ModalMetadata(case_id=view.case_id, channel="C0BILLING", message_ts="1763729000.000100")
-            for modal in (build_approve_modal(view, ["&<>" * 25] * 10, meta), build_edit_modal(view, meta), build_reject_modal(view, meta)):
-                accepted_view(modal)
 
 
 async def test_worst_cases_end_to_end(hitl: Harness) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from blocks.ids import ActionId, CallbackId, CaseRef, ModalMetadata
-from tests.conftest import Harness, escalation
+from tests.support import Harness, escalation
 
 
 def actions_of(blocks: list[dict[str, Any]]) -> list[str]:

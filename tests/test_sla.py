@@ -8,18 +8,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from blocks.ids import ActionId
 from bot.clock import ManualClock
 from slack_emulator import Message, serve_emulator
 from slack_emulator.webapi import serve_asgi
-from bot.policy import BusinessHours, TierTiming
 from bot.compose import build_hitl
 from bot.server import create_asgi_app
-from bot.sla import add_business_time, business_span, remind_time, tier_deadline
 from bot.startup import start_hitl
-from tests.conftest import Harness, issue_policy, make_emulator, make_settings
+from tests.support import Harness, issue_policy, make_emulator, make_settings
 from tests.test_review_loop import actions_of, card_text, ephemerals_for, open_modal
 
 
@@ -193,7 +189,7 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as url:
             import httpx
 
-            from tests.conftest import API_TOKEN, escalation
+            from tests.support import API_TOKEN, escalation
 
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {API_TOKEN}"}) as api:
                 assert (await api.post("/v1/escalations", json=escalation())).status_code == 201
@@ -217,7 +213,7 @@ async def test_two_sweepers_page_each_of_200_cases_exactly_once(db_url: str) -> 
     runtimes = [build_hitl(settings, issue_policy(), clock) for _ in range(2)]
     from bot.domain.escalation import Escalation
     from bot.domain.audit import SYSTEM
-    from tests.conftest import escalation
+    from tests.support import escalation
 
     for n in range(200):
         raw = escalation(f"case-{n}")
@@ -236,39 +232,3 @@ async def test_two_sweepers_page_each_of_200_cases_exactly_once(db_url: str) -> 
     assert tiers == [(2, 200)] and pages == 200 and breaches == 200
     for rt in runtimes:
         await rt.close()
-
-
-BERLIN = BusinessHours(timezone="Europe/Berlin", days="mon-fri", start="09:00", end="17:00")
-
-
-def _timing(sla: timedelta) -> TierTiming:
-    return TierTiming(sla=sla, remind_at=0.75, repeat_every=timedelta(minutes=30), max_repeats=3, business_hours=BERLIN)
-
-
-@pytest.mark.parametrize(
-    "start_utc, sla, expected_utc",
-    [
-        # Friday 16:00 CEST + 1 business day (8h): 1h on Friday, 7h on Monday; DST ends on the Sunday between.
-        (datetime(2026, 10, 23, 14, 0), timedelta(days=1), datetime(2026, 10, 26, 15, 0)),
-        # Saturday: the clock starts Monday 09:00 CET.
-        (datetime(2026, 10, 24, 10, 0), timedelta(hours=2), datetime(2026, 10, 26, 10, 0)),
-        # Before opening on a weekday.
-        (datetime(2026, 11, 18, 5, 0), timedelta(minutes=30), datetime(2026, 11, 18, 8, 30)),
-        # Spring forward: Friday 27 March 2026 16:30 CET, 2h -> 30m Friday + 90m Monday 30 March (CEST, UTC+2).
-        (datetime(2026, 3, 27, 15, 30), timedelta(hours=2), datetime(2026, 3, 30, 8, 30)),
-        # Exactly at closing time: continues next business day.
-        (datetime(2026, 11, 18, 16, 0), timedelta(hours=1), datetime(2026, 11, 19, 9, 0)),
-    ],
-)
-def test_business_hours_arithmetic(start_utc: datetime, sla: timedelta, expected_utc: datetime) -> None:
-    start = start_utc.replace(tzinfo=timezone.utc)
-    assert tier_deadline(start, _timing(sla)) == expected_utc.replace(tzinfo=timezone.utc)
-
-
-def test_business_day_means_the_length_of_the_window() -> None:
-    assert business_span(timedelta(days=1), BERLIN) == timedelta(hours=8)
-    assert business_span(timedelta(days=2, hours=3), BERLIN) == timedelta(hours=19)
-    # Reminder at 75 % of 8 business hours starting Friday 16:00 CEST: 1h Friday + 5h Monday.
-    start = datetime(2026, 10, 23, 14, 0, tzinfo=timezone.utc)
-    assert remind_time(start, _timing(timedelta(days=1))) == datetime(2026, 10, 26, 13, 0, tzinfo=timezone.utc)
-    assert add_business_time(start, timedelta(0), BERLIN) == start

@@ -29,7 +29,7 @@ from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys
 from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from store import slack_requests
 from store.models import SlackRequestKey
-from tests.conftest import SIGNING_SECRET, Harness, serve_hitl, serve_replica
+from tests.support import SIGNING_SECRET, TLS, Harness, serve_hitl, serve_replica
 from tests.slack_bodies import largest_bodies
 from tests.test_reliability import click_payload
 
@@ -112,7 +112,7 @@ async def test_unsigned_forged_and_stale_requests_are_401_before_any_parsing(hit
 
 
 async def _post(h: Harness, body: bytes, headers: dict[str, str], content_type: str = "application/x-www-form-urlencoded") -> httpx.Response:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, verify=TLS) as client:
         return await client.post(h.slack.url, content=body, headers={"Content-Type": content_type, **headers})
 
 
@@ -274,7 +274,7 @@ async def flaky_replica(db_url: str, api_url: str, clock, calls: list[str], rele
     """hitl's /slack/events in front of a Bolt app whose /flaky command fails before its ack the first time it
     runs anywhere (after `release` is set): a listener that hit an error, answered 500. `calls` is shared."""
     from bot.compose import build_hitl
-    from tests.conftest import issue_policy, make_settings
+    from tests.support import issue_policy, make_settings
 
     rt = build_hitl(make_settings(db_url, api_url), issue_policy(), clock)
     bolt = AsyncApp(client=rt.slack, signing_secret=SIGNING_SECRET, process_before_response=True)

@@ -18,7 +18,7 @@ from slack_emulator.blockkit import Limits, check_message
 from slack_emulator.workspace import SlackError
 from bot.domain.pauses import MAX_REASON, Mode
 from handlers.slack import forms, slash
-from tests.conftest import Harness
+from tests.support import Harness
 
 CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F) | st.characters(min_codepoint=0x7F, max_codepoint=0x9F)
 ANY_TEXT = st.text(st.characters(codec="utf-8") | CONTROL, max_size=30)

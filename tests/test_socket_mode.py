@@ -12,7 +12,7 @@ from bot.config import ConfigError, load_settings
 from slack_emulator import Emulator, SlackRequestSender
 from slack_emulator.socket_mode import SocketModeTransport
 from bot.clock import ManualClock
-from tests.conftest import serve_hitl
+from tests.support import serve_hitl
 from tests.test_ops import text_of
 from tests.test_review_loop import actions_of, card_text
 

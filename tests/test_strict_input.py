@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.http import strict_json
-from tests.conftest import Harness, escalation
+from tests.support import Harness, escalation
 
 HEADERS = {"Content-Type": "application/json"}
 
@@ -146,28 +145,6 @@ async def test_generated_non_finite_numbers_anywhere_are_named(hitl: Harness, pl
     assert [f["field"] for f in response.json()["fields"]] == [expected]
 
 
-KEYS = st.text(st.characters(codec="utf-8"), min_size=1, max_size=8).filter(lambda k: k != "outer")
-
-
-@settings(max_examples=200, deadline=None)
-@given(value=st.recursive(st.integers() | st.text(max_size=5) | st.booleans() | st.none(), lambda inner: st.dictionaries(KEYS, inner, max_size=3) | st.lists(inner, max_size=3), max_leaves=10), key=KEYS)
-def test_parser_finds_a_duplicated_key_at_any_depth(value: Any, key: str) -> None:
-    wrapped = {"outer": value}
-    spelled = json.dumps(key)
-    text = json.dumps(wrapped)[:-1] + f", {spelled}: 1, {spelled}: 2}}"
-    with pytest.raises(strict_json.Refused) as refused:
-        strict_json.parse(text.encode())
-    assert (key,) in [p.path for p in refused.value.problems]
-    assert strict_json.parse(json.dumps(wrapped).encode()) == wrapped
-
-
-def test_parser_refuses_integers_python_cannot_read_and_deep_nesting_without_crashing() -> None:
-    with pytest.raises(strict_json.Refused):
-        strict_json.parse(b'{"n": ' + b"9" * 5000 + b"}")
-    with pytest.raises((strict_json.Refused, strict_json.NotJson)):
-        strict_json.parse(b"[" * 100_000 + b"]" * 100_000)
-
-
 async def test_stored_deadline_far_in_the_future_no_longer_breaks_anything(hitl: Harness) -> None:
     """What hitl stored it can read back: the status API, the card and the export take every accepted case."""
     deadline = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=300)
@@ -206,7 +183,7 @@ async def test_a_waiting_read_of_a_decided_case_answers_at_once_and_bad_waits_ar
 
 async def test_a_decision_through_another_replica_reaches_the_waiter(db_url: str, emulator: Any, clock: Any) -> None:
     from blocks.ids import ActionId
-    from tests.conftest import serve_hitl
+    from tests.support import serve_hitl
     from tests.test_review_loop import open_modal
 
     async with serve_hitl(db_url, emulator, clock) as first, serve_hitl(db_url, emulator, clock) as second:
