@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     BILLING_REVIEWERS,
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
@@ -63,15 +63,14 @@ from bench.common import (  # noqa: E402
     machine_line,
     md_table,
     open_loop,
-    pct,
     post_escalations,
     ratio,
     summary_ms,
     wait_posted,
     write_results,
 )
-from slack_emulator.client import payload_body, sign  # noqa: E402
-from slack_emulator.interactions import action_payload, find_element  # noqa: E402
+from slack_emulator.client import payload_body, sign
+from slack_emulator.interactions import action_payload, find_element
 
 FIXTURE = ROOT / "slack_emulator" / "tests" / "fixtures" / "slack" / "block_actions_button_in_message.json"
 APPROVE = "hitl.approve"

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def log(message: str) -> None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def free_port() -> int:
@@ -565,7 +565,7 @@ async def open_loop(send: Callable[[int], Awaitable[Any]], *, rate: float, durat
         try:
             response = await send(i)
             key = str(getattr(response, "status_code", response))
-        except (httpx.HTTPError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
             key = type(exc).__name__
         lat[i] = loop.time() - scheduled
         result.statuses[key] = result.statuses.get(key, 0) + 1

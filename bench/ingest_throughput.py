@@ -36,9 +36,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -56,8 +56,8 @@ from bench.common import (  # noqa: E402
     summary_ms,
     write_results,
 )
-from store.db import create_engine  # noqa: E402
-from store.models import AuditEvent, Case, OutboxItem  # noqa: E402
+from store.db import create_engine
+from store.models import AuditEvent, Case, OutboxItem
 
 CHANNELS = ["C0BILLING", "C0LEGAL", "C0GENERAL"]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.models import KillSwitch  # noqa: E402
+from bench.common import ROOT, api_client, fresh_database, hitl_server, machine, summary_ms, utcnow, write_results
+from store.db import create_engine
+from store.models import KillSwitch
 
 SWITCHES = 50
 NO_SLACK = "http://127.0.0.1:9/api/"  # nothing listens there: this benchmark makes no Slack calls

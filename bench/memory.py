@@ -21,22 +21,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import hashlib
+import json
 import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -50,14 +50,14 @@ from bench.common import (  # noqa: E402
     machine_line,
     md_table,
     post_escalations,
-    read_status,
     ratio,
+    read_status,
     wait_posted,
     write_results,
 )
-from bot.domain.escalation import Escalation  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.models import Case  # noqa: E402
+from bot.domain.escalation import Escalation
+from store.db import create_engine
+from store.models import Case
 
 BATCH = 5000
 _TEMPLATE = Escalation(**escalation("template")).model_dump(mode="json", exclude_none=True)
@@ -117,7 +117,7 @@ def case_row(i: int, *, open_: bool, now: datetime) -> dict[str, Any]:
 async def bulk_insert(url: str, total: int, open_count: int) -> float:
     """`total` cases, `open_count` of them open (spread evenly), in one transaction. Returns seconds."""
     began = time.perf_counter()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     step = max(1, total // max(open_count, 1)) if open_count else 0
     engine = create_engine(url)
     try:

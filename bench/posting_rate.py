@@ -38,9 +38,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -57,8 +57,8 @@ from bench.common import (  # noqa: E402
     post_escalations,
     write_results,
 )
-from store.db import create_engine  # noqa: E402
-from store.models import OutboxItem  # noqa: E402
+from store.db import create_engine
+from store.models import OutboxItem
 
 CHANNELS = ["C0BILLING", "C0LEGAL", "C0GENERAL"]
 

@@ -40,20 +40,20 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
-from sqlalchemy.dialects import postgresql  # noqa: E402
-from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
-from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import asyncpg
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
+from sqlalchemy.engine import make_url
 
-from bench.common import (  # noqa: E402
+from bench.common import (
     DEFAULT_PG,
     ISSUE_POLICY_YAML,
     ROOT,
@@ -70,12 +70,12 @@ from bench.common import (  # noqa: E402
     utcnow,
     write_results,
 )
-from bot.durations import format_duration, parse_duration  # noqa: E402
-from slack_emulator import Emulator, serve_emulator  # noqa: E402
-from bot.domain.escalation import Escalation  # noqa: E402
-from store import cases as case_store  # noqa: E402
-from store.db import create_engine  # noqa: E402
-from store.models import AuditEvent, Case, OutboxItem, SlackMessage  # noqa: E402
+from bot.domain.escalation import Escalation
+from bot.durations import format_duration, parse_duration
+from slack_emulator import Emulator, serve_emulator
+from store import cases as case_store
+from store.db import create_engine
+from store.models import AuditEvent, Case, OutboxItem, SlackMessage
 
 CARD_CHANNEL = "C0BILLING"
 PAGE_CHANNEL = "C0BILLESC"
@@ -206,7 +206,7 @@ async def explain(backend: str, url: str, now: datetime) -> dict[str, Any]:
 def _bound_values(bound: Any) -> list[Any]:
     """The positional parameters of a compiled statement, datetimes as naive UTC (as UTCDateTime binds them)."""
     values = [bound.params[name] for name in bound.positiontup or []]
-    return [v.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(v, datetime) else v for v in values]
+    return [v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v for v in values]
 
 
 def _explain_sqlite(url: str, statement: Any) -> dict[str, Any]:
@@ -427,7 +427,7 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
                     await each.wait_ready(args.start_timeout)
                 healthy = time.time()
                 result["startup_seconds"] = round(healthy - spawned, 2)
-                first = datetime.fromtimestamp(healthy + args.lead, timezone.utc)
+                first = datetime.fromtimestamp(healthy + args.lead, UTC)
                 deadlines, seconds = await insert_breaching_cases(url, emulator, n_breach, first, args.window)
                 result["insert_breaching_seconds"] = round(seconds, 2)
                 last_deadline = max(deadlines.values()).timestamp() if deadlines else healthy

@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, machine, machine_line, md_table, write_results  # noqa: E402
-from handlers.slack.events import MAX_BODY_BYTES  # noqa: E402
-from tests import dbs  # noqa: E402
-from tests.conftest import make_emulator, serve_hitl  # noqa: E402
-from tests.slack_bodies import BodySize, largest_bodies  # noqa: E402
-from bot.clock import ManualClock  # noqa: E402
+from bench.common import ROOT, machine, machine_line, md_table, write_results
+from bot.clock import ManualClock
+from handlers.slack.events import MAX_BODY_BYTES
+from tests import dbs
+from tests.conftest import make_emulator, serve_hitl
+from tests.slack_bodies import BodySize, largest_bodies
 
 
 async def measure(db_url: str) -> list[BodySize]:

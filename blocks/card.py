@@ -9,9 +9,9 @@ from typing import Any
 
 from blocks.budget import TEXT, Block, Scale, context, fit_message, section
 from blocks.ids import ActionId, CaseRef
+from blocks.text import escape_mrkdwn, fit, fit_items, human_delta, link, mentions, number, plain, slack_date
 from bot.domain.cases import Decision, reason_label
 from bot.domain.escalation import Escalation
-from blocks.text import escape_mrkdwn, fit, fit_items, human_delta, link, mentions, number, plain, slack_date
 
 RISK_BADGE = {"low": "🟢 Low", "medium": "🟡 Medium", "high": "🟠 High", "critical": "🔴 Critical"}
 OUTCOME_BADGE = {"approved": "✅ Approved", "edited": "✏️ Edited", "rejected": "⛔ Rejected"}

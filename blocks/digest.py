@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from blocks.budget import TEXT, Block, Scale, context, fit_message, section
-from bot.domain.cases import reason_label
 from blocks.text import escape_mrkdwn, fit, fit_items, human_delta, label, link, number, plain, slack_date
+from bot.domain.cases import reason_label
 
 MAX_QUEUE_BLOCKS = 36  # one section per queue; the rest of the post needs at most ~10 blocks
 

@@ -14,8 +14,8 @@ from typing import Any
 from blocks.budget import TEXT, VIEW_BLOCKS, VIEW_BYTES, context, line_sections, section, view_bytes
 from blocks.card import CardView, format_arg
 from blocks.ids import CallbackId, InputId, ModalMetadata
-from bot.domain.cases import RejectReason
 from blocks.text import escape_mrkdwn, fit, label, plain, text_len
+from bot.domain.cases import RejectReason
 
 View = dict[str, Any]
 

@@ -8,13 +8,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.audit import AuditAction
+from bot.durations import format_duration
 from bot.outbound import ALLOW_ALL, OutboundRules
 from bot.policy import Policy, PolicyError, load_policy
-from bot.durations import format_duration
 
 
 class CliError(Exception):
@@ -235,14 +236,14 @@ async def _require_schema(engine: Any, where: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.durations import parse_duration
     from bot.services.export import ExportFormat, write_export
 
     settings = _settings()
     try:
-        since = datetime.now(timezone.utc) - parse_duration(args.since)
+        since = datetime.now(UTC) - parse_duration(args.since)
     except ValueError as exc:
         raise CliError(f"--since: {exc}") from None
     outcomes = [o.strip() for o in (args.outcome or "").split(",") if o.strip()]
@@ -270,8 +271,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
     import json
 
     from blocks.digest import digest_as_text
-    from bot.durations import parse_duration
     from bot.compose import build_hitl
+    from bot.durations import parse_duration
 
     settings = _settings()
     policy = _policy(settings.policy_path, settings.outbound_rules)
@@ -307,7 +308,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_webhooks_retry(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.domain.audit import CLI
     from bot.domain.outbox import OutboxKind
@@ -317,7 +318,7 @@ def cmd_webhooks_retry(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def work(sessions: Any) -> int:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with sessions.begin() as session:
             items = await requeue(session, case_id=args.case_id, kind=OutboxKind.WEBHOOK, now=now)
             for item in items:
@@ -361,13 +362,13 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 def _operator_change(args: argparse.Namespace, change: Callable[..., Any], action: AuditAction, refusal: str) -> int:
     """Apply an operator's change to one outbox item, audited, or say in one line why nothing changed."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.domain.audit import CLI
     from store.audit import append_audit
 
     async def work(sessions: Any) -> Any:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with sessions.begin() as session:
             item = await change(session, args.id, now)
             if item is not None:

@@ -20,14 +20,14 @@ from typing import Any
 import httpx
 
 from bot.clock import OffsetClock
+from bot.compose import Hitl
 from bot.config import Settings
+from bot.policy import GROUP_ID, Policy
+from bot.server import create_asgi_app
+from bot.startup import start_hitl
 from slack_emulator import Emulator, SlackRequestSender, serve_emulator
 from slack_emulator.ui import create_ui_routes
 from slack_emulator.webapi import require_loopback, serve_asgi
-from bot.policy import GROUP_ID, Policy
-from bot.compose import Hitl
-from bot.server import create_asgi_app
-from bot.startup import start_hitl
 from store import outbox as outbox_store
 
 log = logging.getLogger(__name__)

@@ -78,7 +78,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def _resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
             return await asyncio.wait_for(self.resolver(host, port), timeout=DNS_TIMEOUT_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise DnsFailed(f"{host} did not resolve within {DNS_TIMEOUT_SECONDS:.0f}s") from None
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:

@@ -179,11 +179,11 @@ class OutboxWorker:
                         task.add_done_callback(lambda _t: self._wake.set())
                 except DATABASE_BUSY as exc:
                     log.warning("outbox claim postponed, database busy: %s", type(exc).__name__)
-                except Exception:  # noqa: BLE001 - keep the loop alive whatever happens
+                except Exception:  # keep the loop alive whatever happens
                     log.exception("outbox claim failed; retrying")
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         await asyncio.gather(*in_flight, return_exceptions=True)
         heartbeat.cancel()
@@ -197,7 +197,7 @@ class OutboxWorker:
             try:
                 async with self.db.write.begin() as session:
                     await store.renew_leases(session, dict(self._held), until=self.clock.now() + self.lease)
-            except Exception:  # noqa: BLE001 - a missed renewal only risks a second attempt, which adopts
+            except Exception:  # a missed renewal only risks a second attempt, which adopts
                 log.warning("could not renew outbox leases", exc_info=True)
 
     async def _claim(self, limit: int) -> tuple[list[OutboxItem], str]:

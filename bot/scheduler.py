@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -69,5 +69,5 @@ def create_scheduler(hitl: Hitl) -> AsyncIOScheduler:
     scheduler.add_job(prune_slack_request_keys, "interval", minutes=1, id="prune_slack_request_keys")
     # First run at start: breaches that fell due while no process was up are paged right away, once.
     every = hitl.policy.scheduler.sweep_every.total_seconds()
-    scheduler.add_job(sweep_sla, "interval", seconds=every, id="sweep_sla", next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(sweep_sla, "interval", seconds=every, id="sweep_sla", next_run_time=datetime.now(UTC))
     return scheduler

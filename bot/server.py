@@ -57,7 +57,7 @@ async def _caught_up(digests: Digests) -> bool:
     try:
         await digests.catch_up_missed_digests()
         return True
-    except Exception:  # noqa: BLE001 - a failing catch-up must not stop the server; it is logged and retried
+    except Exception:  # a failing catch-up must not stop the server; it is logged and retried
         log.exception("catching up missed digests failed at start; retrying in the background")
         return False
 

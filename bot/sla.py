@@ -7,7 +7,7 @@ listed, and across DST changes it follows the wall clock of the time zone.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.policy import BusinessHours, TierTiming
 
@@ -33,9 +33,9 @@ def add_business_time(start: datetime, span: timedelta, hours: BusinessHours) ->
     day = local.date()
     for _ in range(_MAX_DAYS_AHEAD):
         if day.weekday() in hours.weekdays:
-            opens = datetime.combine(day, hours.opens, tzinfo=zone).astimezone(timezone.utc)
-            closes = datetime.combine(day, hours.closes, tzinfo=zone).astimezone(timezone.utc)
-            begin = max(opens, start.astimezone(timezone.utc))
+            opens = datetime.combine(day, hours.opens, tzinfo=zone).astimezone(UTC)
+            closes = datetime.combine(day, hours.closes, tzinfo=zone).astimezone(UTC)
+            begin = max(opens, start.astimezone(UTC))
             if begin < closes:
                 available = closes - begin
                 if remaining <= available:

@@ -19,12 +19,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
+from bot.compose import Hitl, build_hitl
 from bot.config import Settings
 from bot.durations import format_duration
 from bot.identity import SlackIdentity
-from bot.policy import Policy
-from bot.compose import Hitl, build_hitl
 from bot.outbound_http import Resolver, system_resolver
+from bot.policy import Policy
 from bot.slack import create_slack_client, slack_error_code
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ async def channel_problem(client: AsyncWebClient, identity: SlackIdentity, chann
         if code == "missing_scope":
             return f"channel {channel}: could not check it, the token lacks channels:read / groups:read (see manifest.yml)"
         return f"channel {channel}: could not check it ({code})"
-    except (SlackClientError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:
         return f"channel {channel}: could not check it ({slack_error_code(exc)})"
     name = f"#{info.get('name')} ({channel})" if info.get("name") else channel
     if info.get("is_archived"):

@@ -8,7 +8,8 @@ button that does not exist or pick an option the bot never offered.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # Element type -> the key its value has in state.values / actions[].
 STATE_KEY: dict[str, str] = {

@@ -8,12 +8,12 @@ faults, rate limits, recording) live in webapi.py.
 
 from __future__ import annotations
 
-import json
-
 import base64
 import binascii
 import datetime as dt
-from typing import Any, Callable
+import json
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_emulator.blockkit import Limits, check_message, check_metadata, check_view

@@ -20,9 +20,10 @@ import contextlib
 import hashlib
 import json
 import math
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 import httpx
 from starlette.requests import Request

@@ -14,8 +14,9 @@ import ipaddress
 import json
 import math
 import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -25,9 +26,9 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
 from slack_emulator.blockkit import Limits, check_message
-from slack_emulator.socket_mode import SocketModeHub
 from slack_emulator.methods import WebApiMethods, flag
 from slack_emulator.scopes import needed_scopes
+from slack_emulator.socket_mode import SocketModeHub
 from slack_emulator.workspace import TEAM_ID, Hook, Message, SlackError, Workspace
 
 # Errors that mean "the bot sent something Slack would refuse": tests assert

@@ -13,8 +13,9 @@ import random
 import re
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from slack_emulator.scopes import DEFAULT_BOT_SCOPES
 

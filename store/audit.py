@@ -127,7 +127,7 @@ class Anchor:
     hash: str
 
     @classmethod
-    def parse(cls, text: str) -> "Anchor":
+    def parse(cls, text: str) -> Anchor:
         event_id, sep, digest = text.strip().partition(":")
         if not sep or not event_id.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ValueError(f"an anchor is EVENT_ID:SHA256 (64 hex digits), not {text!r}")

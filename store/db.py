@@ -10,7 +10,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-
 # The database briefly unavailable (SQLite's write lock, a full pool, PostgreSQL restarting): try again later.
 DATABASE_BUSY = (DBAPIError, PoolTimeout)
 

@@ -15,8 +15,8 @@ import pytest
 
 from blocks.ids import ActionId
 from bot.clock import ManualClock
-from slack_emulator import Emulator
 from hitl_client import AsyncHitlClient, _core
+from slack_emulator import Emulator
 from tests import dbs
 from tests.conftest import API_TOKEN, Harness, serve_hitl
 from tests.test_review_loop import open_modal

@@ -9,7 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,17 @@ import pytest
 import yaml
 
 from bot.clock import ManualClock
+from bot.compose import Hitl
 from bot.config import Settings
-from slack_emulator import Emulator, Message, SlackRequestSender, serve_emulator
-from slack_emulator.webapi import serve_asgi
+from bot.domain.audit import Actor
 from bot.outbound_http import Resolver, system_resolver
 from bot.policy import Policy, parse_policy
-from bot.compose import Hitl
 from bot.server import create_asgi_app
-from bot.startup import start_hitl
-from bot.domain.audit import Actor
 from bot.services.decision_rules import DecisionRequest
 from bot.services.decisions import record_decision
+from bot.startup import start_hitl
+from slack_emulator import Emulator, Message, SlackRequestSender, serve_emulator
+from slack_emulator.webapi import serve_asgi
 from store import cases as case_store
 from store import outbox as outbox_store
 from tests import dbs
@@ -182,7 +182,7 @@ def emulator() -> Emulator:
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
 def make_settings(db_url: str, api_url: str, **overrides: Any) -> Settings:

@@ -51,7 +51,7 @@ class BodySize:
 
 
 def prose(n: int) -> str:
-    words = "the refund for invoice 1042 was issued twice so we reverse one of them today".split()
+    words = ["the", "refund", "for", "invoice", "1042", "was", "issued", "twice", "so", "we", "reverse", "one", "of", "them", "today"]
     out: list[str] = []
     size = 0
     i = 0

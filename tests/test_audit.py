@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ async def _seed(url: str, count: int = 5) -> None:
 
     for i in range(count):
         async with sessions.begin() as session:
-            await append_audit(session, action="received", actor=Actor.slack(f"U{i}", "T1", "dana"), at=datetime.now(timezone.utc), case_id=f"c{i}", details={"i": i, "text": "é ✓ <x>"})
+            await append_audit(session, action="received", actor=Actor.slack(f"U{i}", "T1", "dana"), at=datetime.now(UTC), case_id=f"c{i}", details={"i": i, "text": "é ✓ <x>"})
     await engine.dispose()
 
 
@@ -66,7 +66,7 @@ async def test_chained_appends_from_concurrent_writers_stay_linear(db_url: str) 
 
     async def write(i: int) -> None:
         async with sessions.begin() as session:
-            await append_audit(session, action="viewed", actor=SYSTEM, at=datetime.now(timezone.utc), case_id=f"c{i}")
+            await append_audit(session, action="viewed", actor=SYSTEM, at=datetime.now(UTC), case_id=f"c{i}")
 
     await asyncio.gather(*(write(i) for i in range(20)))
     await engine.dispose()
@@ -85,7 +85,7 @@ async def test_any_text_hashes_the_same_in_the_database_and_in_python(db_url: st
     details = {"quote": 'say "hi" \\ back', "emoji": "🙂 𝔘 ✓", "rtl": "שלום", "control": "a\nb\tc\u0000d", "nested": {"b": [1, 2.5, None, True]}}
     async with sessions.begin() as session:
         for i in range(3):
-            event = await append_audit(session, action="edited", actor=Actor.slack("U1", "T1", "Zoë 🙂"), at=datetime.now(timezone.utc), case_id=f"c/{i}", details=details)
+            event = await append_audit(session, action="edited", actor=Actor.slack("U1", "T1", "Zoë 🙂"), at=datetime.now(UTC), case_id=f"c/{i}", details=details)
             assert event.hash == compute_hash(event.prev_hash, event)
     await engine.dispose()
     report = await _verify(db_url)

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from slack_emulator import Emulator, SlackRequestSender, serve_emulator
-from slack_emulator.ui import create_ui_routes
-from slack_emulator.webapi import serve_asgi
 from bot.compose import Hitl
 from bot.server import create_asgi_app
 from bot.startup import start_hitl
+from slack_emulator import Emulator, SlackRequestSender, serve_emulator
+from slack_emulator.ui import create_ui_routes
+from slack_emulator.webapi import serve_asgi
 from store.models import OutboxItem
 from tests import dbs
 from tests.conftest import API_TOKEN, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
@@ -145,7 +145,7 @@ class Dev:
 async def dev(sqlite_template_path: Path, tmp_path: Path) -> AsyncIterator[Dev]:
     from playwright.async_api import async_playwright
 
-    clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     emulator = make_emulator()
     emulator.workspace.wall_clock = lambda: clock.now().timestamp()  # message ts follow the bot's clock, as in `hitl dev`
     for channel in CHANNELS:

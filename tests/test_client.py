@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from slack_emulator.webapi import serve_asgi
+
 pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
 
 from hitl_client import (

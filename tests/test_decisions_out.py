@@ -12,16 +12,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from standardwebhooks.webhooks import Webhook
 
 from blocks.ids import ActionId
-from slack_emulator.webapi import serve_asgi
 from bot.compose import build_hitl
 from bot.services.export import ExportFormat, write_export
+from slack_emulator.webapi import serve_asgi
 from tests.conftest import WEBHOOK_SECRET, Harness, escalation, issue_policy, make_settings
 from tests.test_review_loop import open_modal
 
@@ -133,11 +133,11 @@ async def test_webhook_give_up_after_is_configurable(hitl: Harness, receiver: Re
 
 
 async def test_pending_webhook_survives_a_restart_and_two_workers_send_it_once(db_url: str, receiver: Receiver, clock) -> None:  # type: ignore[no-untyped-def]
+    from bot.domain.audit import SYSTEM, Actor
+    from bot.domain.cases import CaseStatus
     from bot.domain.escalation import Escalation
     from bot.services.decision_rules import DecisionRequest
     from tests.conftest import decide_directly
-    from bot.domain.audit import SYSTEM, Actor
-    from bot.domain.cases import CaseStatus
 
     settings = make_settings(db_url, "http://127.0.0.1:9/api/", HITL_WEBHOOK_SECRET=SECRET)
     first = build_hitl(settings, issue_policy(), clock)

@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
 
 from bot.clock import ManualClock
-from bot.policy import DigestSettings, parse_policy
 from bot.compose import Hitl, build_hitl
-from bot.services.digest import Window, anchors_in_slack, scheduled_window
-from bot.startup import start_hitl
 from bot.domain.audit import SYSTEM, Actor
+from bot.policy import DigestSettings, parse_policy
+from bot.services.digest import anchors_in_slack, scheduled_window
+from bot.startup import start_hitl
 from store.audit import append_audit, chain_head, verify_chain
 from store.models import Case
 from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings, serve_hitl
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = DigestSettings(channel="C0DIGEST", at="09:00", timezone="Europe/Berlin")
 # 2026-11-21 10:00 in Berlin (CET, UTC+1): the window is 20 Nov 09:00 → 21 Nov 09:00 Berlin = 08:00 → 08:00 UTC.
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -198,9 +198,9 @@ async def test_thirty_queues_stay_inside_block_kit_limits(db_url: str, emulator:
 
 
 async def test_missed_digest_runs_once_at_start(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
+    from bot.server import create_asgi_app
     from slack_emulator import serve_emulator
     from slack_emulator.webapi import serve_asgi
-    from bot.server import create_asgi_app
 
     clock.set(datetime(2026, 11, 21, 10, 30, tzinfo=UTC))  # 11:30 Berlin: today's 09:00 digest was missed
     async with serve_emulator(emulator) as api_url:

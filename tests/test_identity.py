@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from blocks.ids import ActionId, InputId
-from slack_emulator import Emulator, SlackRequestSender
 from bot.identity import Origin, Refused, SlackIdentity, origin_problem
 from bot.services.reviewers import FRESH_FOR, STALE_GRACE, ReviewerDirectory
+from slack_emulator import Emulator, SlackRequestSender
 from store.models import AuditEvent
 from tests.conftest import SIGNING_SECRET, Harness, issue_policy, make_emulator, serve_hitl
 from tests.test_review_loop import ephemerals_for, open_modal

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from standardwebhooks.webhooks import Webhook
 
 from bot.clock import ManualClock
-from slack_emulator.webapi import serve_asgi
+from bot.compose import build_hitl
 from bot.outbound import ALLOW_ALL
 from bot.policy import parse_policy
-from bot.compose import build_hitl
 from bot.startup import start_hitl
-from tests.conftest import ISSUE_POLICY_YAML, Harness, escalation, make_settings
+from slack_emulator.webapi import serve_asgi
+from tests.conftest import ISSUE_POLICY_YAML, Harness, make_settings
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -70,8 +70,9 @@ async def test_kill_pauses_announces_audits_and_the_api_sees_it(hitl: Harness) -
     await hitl.settle()
     assert "Automation resumed" in hitl.emulator.messages("C0OPS")[-1].text
     assert (await hitl.api.get("/v1/killswitch", params={"tenant": "acme"})).json()["paused"] is False
-    from store.models import AuditEvent
     from sqlalchemy import select
+
+    from store.models import AuditEvent
 
     async with hitl.rt.db.write() as session:
         events = (await session.execute(select(AuditEvent).where(AuditEvent.action.in_(["killed", "resumed"])).order_by(AuditEvent.id))).scalars().all()
@@ -110,8 +111,9 @@ async def test_only_operators_may_kill_or_resume(hitl: Harness) -> None:
     assert (await hitl.api.get("/v1/killswitch")).json() == {"active": []}
     status = await hitl.slack.slash_command("U0SME1", "/hitl", "status")
     assert "Automation is running" in text_of(status)
-    from store.models import AuditEvent
     from sqlalchemy import select
+
+    from store.models import AuditEvent
 
     async with hitl.rt.db.write() as session:
         refusals = (await session.execute(select(AuditEvent).where(AuditEvent.action == "unauthorized_attempt"))).scalars().all()
@@ -196,9 +198,8 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
         return Response(status_code=204)
 
     receiver = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
-    from slack_emulator import serve_emulator
-    from slack_emulator import SlackRequestSender
     from bot.server import create_asgi_app
+    from slack_emulator import SlackRequestSender, serve_emulator
     from tests.conftest import SIGNING_SECRET
 
     async with serve_asgi(receiver) as hook_url, serve_emulator(emulator) as api_url:

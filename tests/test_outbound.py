@@ -31,7 +31,6 @@ from starlette.routing import Route
 
 from blocks.ids import ActionId
 from bot.config import ConfigError, load_settings
-from slack_emulator.webapi import serve_asgi
 from bot.outbound import (
     ALLOW_ALL,
     BLOCKED_ADDRESS,
@@ -47,6 +46,7 @@ from bot.outbound import (
 from bot.outbound_http import BlockedAddress, DnsFailed, PinnedBackend, webhook_client
 from bot.policy import PolicyError, parse_policy
 from bot.services.webhooks import failure_category, transport_category
+from slack_emulator.webapi import serve_asgi
 from tests.conftest import ISSUE_POLICY_YAML, Harness, serve_hitl
 from tests.test_review_loop import open_modal
 
@@ -441,14 +441,13 @@ async def test_tls_uses_the_name_while_connecting_to_the_checked_address() -> No
     rules = OutboundRules(hosts=frozenset({"a.hitl.example", "b.hitl.example"}))
     resolver = table_resolver({"a.hitl.example": ["127.0.0.1"], "b.hitl.example": ["127.0.0.1"]})
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # the server side of the refused handshake
-    async with tls_server(ca, "a.hitl.example") as (port, sni):
-        async with webhook_client(rules, resolver, trusting) as client:
-            answer = await client.post(f"https://a.hitl.example:{port}/hook", content=b"{}")
-            assert answer.status_code == 200 and sni == ["a.hitl.example"]
-            # Same address, kept-alive connection to it: the other name still gets its own, verified, handshake.
-            with pytest.raises(httpx.ConnectError) as caught:
-                await client.post(f"https://b.hitl.example:{port}/hook", content=b"{}")
-            assert transport_category(caught.value) == "tls_failed" and sni == ["a.hitl.example", "b.hitl.example"]
+    async with tls_server(ca, "a.hitl.example") as (port, sni), webhook_client(rules, resolver, trusting) as client:
+        answer = await client.post(f"https://a.hitl.example:{port}/hook", content=b"{}")
+        assert answer.status_code == 200 and sni == ["a.hitl.example"]
+        # Same address, kept-alive connection to it: the other name still gets its own, verified, handshake.
+        with pytest.raises(httpx.ConnectError) as caught:
+            await client.post(f"https://b.hitl.example:{port}/hook", content=b"{}")
+        assert transport_category(caught.value) == "tls_failed" and sni == ["a.hitl.example", "b.hitl.example"]
 
 
 async def test_a_proxy_in_the_environment_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:

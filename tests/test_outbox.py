@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from bot.clock import ManualClock
 from bot.domain.outbox import Announce, OutboxKind, OutboxMessage
-from bot.outbox import AfterDelivery, Delivery, Deliverer, OutboxWorker
+from bot.outbox import AfterDelivery, Deliverer, Delivery, OutboxWorker
 from store import outbox
 from store.db import Database
 from store.models import OutboxItem

@@ -11,9 +11,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,23 +24,40 @@ from hypothesis import strategies as st
 
 from blocks.budget import line_sections, message_cost
 from blocks.card import CardView, PageView, build_minimal_card, build_review_card
-from bot.domain.cases import CaseStatus, Decision, RejectReason, SlackUser
 from blocks.digest import build_digest
 from blocks.ids import ActionId, ModalMetadata
-from blocks.modals import build_approve_modal, build_edit_modal, build_notice_modal, build_reject_modal, draft_block_id, draft_from_inputs, split_for_inputs
-from blocks.ops import PendingCase, QueueLoad, build_help, build_kill_announcement, build_kill_modal, build_queue_listing, build_resume_announcement, build_status
+from blocks.modals import (
+    build_approve_modal,
+    build_edit_modal,
+    build_notice_modal,
+    build_reject_modal,
+    draft_block_id,
+    draft_from_inputs,
+    split_for_inputs,
+)
+from blocks.ops import (
+    PendingCase,
+    QueueLoad,
+    build_help,
+    build_kill_announcement,
+    build_kill_modal,
+    build_queue_listing,
+    build_resume_announcement,
+    build_status,
+)
 from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
 from blocks.text import fit, label, mentions, number, plain, text_len, visible
-from slack_emulator.blockkit import Limits, check_message, check_view, slack_len
+from bot.domain.cases import CaseStatus, Decision, RejectReason, SlackUser
 from bot.domain.escalation import Escalation
 from bot.domain.pauses import ActiveSwitch, Mode, Scope
+from slack_emulator.blockkit import Limits, check_message, check_view, slack_len
 from tests.conftest import Harness
 from tests.test_review_loop import open_modal
 from tests.test_sla import posts_to, sweep_at
 
 EXAMPLES = int(os.environ.get("HITL_RENDER_EXAMPLES", "60"))
 LIMITS = Limits()
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RENDERED = {"inputs": 0, "renders": 0}
 
 ALPHABETS = [
@@ -121,7 +138,7 @@ def _unambiguous(case_id: str) -> str:
 
 CASE_IDS = ids(string.ascii_letters + string.digits, [string.ascii_letters + string.digits + "._:@/-", "/", ".:@", "-_"], 128).map(_unambiguous)
 QUEUES = ids(string.ascii_letters + string.digits + "_.-", [string.ascii_letters + string.digits + "_.-", "."], 40)
-WHEN = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc))
+WHEN = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
 
 @st.composite

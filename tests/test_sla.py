@@ -6,19 +6,19 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from blocks.ids import ActionId
 from bot.clock import ManualClock
-from slack_emulator import Message, serve_emulator
-from slack_emulator.webapi import serve_asgi
-from bot.policy import BusinessHours, TierTiming
 from bot.compose import build_hitl
+from bot.policy import BusinessHours, TierTiming
 from bot.server import create_asgi_app
 from bot.sla import add_business_time, business_span, remind_time, tier_deadline
 from bot.startup import start_hitl
+from slack_emulator import Message, serve_emulator
+from slack_emulator.webapi import serve_asgi
 from tests.conftest import Harness, issue_policy, make_emulator, make_settings
 from tests.test_review_loop import actions_of, card_text, ephemerals_for, open_modal
 
@@ -186,7 +186,7 @@ async def test_slack_failure_during_a_page_is_retried_without_duplicates(hitl: H
 
 async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
     emulator = make_emulator()
-    clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     async with serve_emulator(emulator) as api_url:
         settings = make_settings(db_url, api_url)
         rt = await start_hitl(settings, issue_policy(), clock)
@@ -212,11 +212,11 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
 
 
 async def test_two_sweepers_page_each_of_200_cases_exactly_once(db_url: str) -> None:
-    clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     settings = make_settings(db_url, "http://127.0.0.1:9/api/")
     runtimes = [build_hitl(settings, issue_policy(), clock) for _ in range(2)]
-    from bot.domain.escalation import Escalation
     from bot.domain.audit import SYSTEM
+    from bot.domain.escalation import Escalation
     from tests.conftest import escalation
 
     for n in range(200):
@@ -261,14 +261,14 @@ def _timing(sla: timedelta) -> TierTiming:
     ],
 )
 def test_business_hours_arithmetic(start_utc: datetime, sla: timedelta, expected_utc: datetime) -> None:
-    start = start_utc.replace(tzinfo=timezone.utc)
-    assert tier_deadline(start, _timing(sla)) == expected_utc.replace(tzinfo=timezone.utc)
+    start = start_utc.replace(tzinfo=UTC)
+    assert tier_deadline(start, _timing(sla)) == expected_utc.replace(tzinfo=UTC)
 
 
 def test_business_day_means_the_length_of_the_window() -> None:
     assert business_span(timedelta(days=1), BERLIN) == timedelta(hours=8)
     assert business_span(timedelta(days=2, hours=3), BERLIN) == timedelta(hours=19)
     # Reminder at 75 % of 8 business hours starting Friday 16:00 CEST: 1h Friday + 5h Monday.
-    start = datetime(2026, 10, 23, 14, 0, tzinfo=timezone.utc)
-    assert remind_time(start, _timing(timedelta(days=1))) == datetime(2026, 10, 26, 13, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 10, 23, 14, 0, tzinfo=UTC)
+    assert remind_time(start, _timing(timedelta(days=1))) == datetime(2026, 10, 26, 13, 0, tzinfo=UTC)
     assert add_business_time(start, timedelta(0), BERLIN) == start

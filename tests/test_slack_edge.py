@@ -22,11 +22,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from blocks.ids import ActionId
+from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys, request_key
+from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from slack_emulator import serve_emulator, sign
 from slack_emulator.client import payload_body
 from slack_emulator.webapi import serve_asgi
-from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys, request_key
-from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from store import slack_requests
 from store.models import SlackRequestKey
 from tests.conftest import SIGNING_SECRET, Harness, serve_hitl, serve_replica

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import InputId
-from slack_emulator.blockkit import Limits, check_message
-from slack_emulator.workspace import SlackError
 from bot.domain.pauses import MAX_REASON, Mode
 from handlers.slack import forms, slash
+from slack_emulator.blockkit import Limits, check_message
+from slack_emulator.workspace import SlackError
 from tests.conftest import Harness
 
 CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F) | st.characters(min_codepoint=0x7F, max_codepoint=0x9F)

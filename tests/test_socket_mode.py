@@ -8,10 +8,10 @@ import asyncio
 import pytest
 
 from blocks.ids import ActionId, CallbackId
+from bot.clock import ManualClock
 from bot.config import ConfigError, load_settings
 from slack_emulator import Emulator, SlackRequestSender
 from slack_emulator.socket_mode import SocketModeTransport
-from bot.clock import ManualClock
 from tests.conftest import serve_hitl
 from tests.test_ops import text_of
 from tests.test_review_loop import actions_of, card_text

@@ -15,17 +15,25 @@ from typing import Any
 import httpx
 import pytest
 
-from slack_emulator import Emulator, serve_emulator
-from bot.domain.escalation import Escalation
 from bot.compose import build_hitl
-from bot.services.decision_rules import DecisionRequest
-from tests.conftest import decide_directly
-from bot.startup import SlackCheckFailed, check_channels, policy_channels, verify_token
-from bot.slack import create_slack_client
 from bot.domain.audit import SYSTEM, Actor
 from bot.domain.cases import CaseStatus
+from bot.domain.escalation import Escalation
+from bot.services.decision_rules import DecisionRequest
+from bot.slack import create_slack_client
+from bot.startup import SlackCheckFailed, check_channels, policy_channels, verify_token
+from slack_emulator import Emulator, serve_emulator
 from tests import dbs
-from tests.conftest import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
+from tests.conftest import (
+    API_TOKEN,
+    ISSUE_POLICY_YAML,
+    SIGNING_SECRET,
+    decide_directly,
+    escalation,
+    issue_policy,
+    make_emulator,
+    make_settings,
+)
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/api/"  # discard port: nothing listens, connections are refused at once
 

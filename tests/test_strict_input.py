@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -170,7 +170,7 @@ def test_parser_refuses_integers_python_cannot_read_and_deep_nesting_without_cra
 
 async def test_stored_deadline_far_in_the_future_no_longer_breaks_anything(hitl: Harness) -> None:
     """What hitl stored it can read back: the status API, the card and the export take every accepted case."""
-    deadline = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=300)
+    deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(days=300)
     hitl.clock.set(deadline - timedelta(days=300))
     response = await hitl.escalate(sla_deadline=deadline.isoformat())
     assert response.status_code == 201

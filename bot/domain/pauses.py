@@ -31,7 +31,7 @@ class Scope:
     value: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Scope":
+    def parse(cls, text: str) -> Scope:
         cleaned = text.strip()
         if cleaned.lower() == "all":
             return cls("all")

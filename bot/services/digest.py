@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from blocks.digest import build_digest
-
 from bot.clock import Clock
 from bot.domain.outbox import Digest
 from bot.outbox import Wake

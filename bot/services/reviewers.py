@@ -65,7 +65,7 @@ class ReviewerDirectory:
                 return fresh  # fetched by whoever held the lock before us
             try:
                 response = await self._client.usergroups_users_list(usergroup=group_id)
-            except (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, SlackApiError, SlackClientError, aiohttp.ClientError, OSError) as exc:
                 stale = self._cached(group_id, self._usable_for)
                 age = self._clock() - self._groups[group_id][0] if group_id in self._groups else None
                 if stale is None:

@@ -13,9 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.audit import Actor, AuditAction
-from store.db import DATABASE_BUSY
 from store.audit import append_audit
-from store.db import Database
+from store.db import DATABASE_BUSY, Database
 
 log = logging.getLogger(__name__)
 

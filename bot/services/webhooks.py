@@ -13,7 +13,7 @@ import logging
 import re
 import ssl
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -111,7 +111,7 @@ class WebhookDelivery:
         secret = self._deliverable_with(item, message.url)
         body = json.dumps(message.body, ensure_ascii=False, separators=(",", ":"))
         # Real time, not the domain clock: receivers check the signature's timestamp against their own clock.
-        headers = signed_headers(secret, message.event_id, datetime.now(timezone.utc), body)
+        headers = signed_headers(secret, message.event_id, datetime.now(UTC), body)
         try:
             status, retry_after = await _post(self.http, message.url, body.encode("utf-8"), headers)
         except BlockedAddress as exc:

@@ -23,9 +23,9 @@ from hitl_client import (
     Unauthorized,
     UnexpectedDecision,
     Unreachable,
+    _core,
     require_approval,
 )
-from hitl_client import _core
 from hitl_client import client as client_module
 
 URL = "http://hitl.test"

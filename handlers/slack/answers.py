@@ -10,8 +10,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from store.db import DATABASE_BUSY
 from handlers.slack.payloads import click_location, reviewer_of
+from store.db import DATABASE_BUSY
 
 log = logging.getLogger(__name__)
 

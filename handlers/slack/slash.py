@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from blocks.text import escape_mrkdwn
-from bot.durations import format_duration, parse_duration
 from bot.domain.pauses import KillArgs, parse_kill_args
+from bot.durations import format_duration, parse_duration
 
 # Slack sends a command's text as typed (a few thousand characters at most); past this it is not a command.
 MAX_TEXT = 4000

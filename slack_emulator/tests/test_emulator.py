@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from slack_emulator import Emulator, Limits, SlackRequestSender, serve_asgi, serve_emulator, sign
-from slack_emulator.workspace import TEAM_ID
 from slack_emulator.tests import slack_fixtures
+from slack_emulator.workspace import TEAM_ID
 
 SECRET = "test-signing-secret"
 

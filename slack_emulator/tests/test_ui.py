@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -76,7 +76,7 @@ MODAL = {
 
 @dataclass
 class FakeControls:
-    clock: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc))
+    clock: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 9, 0, tzinfo=UTC))
     advanced: list[float] = field(default_factory=list)
 
     def users(self) -> list[dict[str, Any]]:

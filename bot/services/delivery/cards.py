@@ -77,7 +77,7 @@ async def send_rendered(render: CardRender, send: Callable[[str, list[Block]], A
     minimal card instead, which always fits. A refusal of the destination is left to the outbox (dead letter)."""
     try:
         text, blocks = render.full()
-    except Exception:  # noqa: BLE001 - stored data the full card can't draw: the case must still reach people
+    except Exception:  # stored data the full card can't draw: the case must still reach people
         log.exception("the card of %s could not be drawn in full; sending the minimal card", render.case.case_id)
         return await send(*render.minimal())
     try:

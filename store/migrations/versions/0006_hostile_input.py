@@ -5,8 +5,9 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-05
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import store.models
 
 revision = "0006"
