@@ -78,7 +78,8 @@ CHANNEL = "C0BILLING"
 
 
 class Clicks:
-    """Signed, unique Approve clicks on the cards, built from a Slack-shaped block_actions fixture (slack_emulator/tests/fixtures/slack)."""
+    """Signed, unique Approve clicks on the cards, built from a Slack-shaped block_actions fixture
+    (slack_emulator/tests/fixtures/slack)."""
 
     def __init__(self, cards: list[dict[str, Any]], reviewers: list[str]) -> None:
         self.template = json.loads(FIXTURE.read_text()) if FIXTURE.exists() else {"type": "block_actions", "api_app_id": "A0HITL", "team": {"id": "T0HITL"}, "enterprise": None, "is_enterprise_install": False}
@@ -223,7 +224,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "args": vars(args),
         "method": (
-            f"open-loop fixed-rate generator ({args.client} + asyncio in its own process): request i starts at t0 + i/rate, "
+            f"open-loop fixed-rate generator ({args.client} + asyncio in its own " "process): request i starts at t0 + i/rate, "
             "response time measured from that scheduled start (no coordinated omission)"
         ),
         "phases": [],
@@ -239,7 +240,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 bare = bare_bolt_server(workdir, emulator.api_url, log_level=args.log_level)
                 await hitl.start()
                 await bare.start()
-                log(f"hitl serve (pid {hitl.pid}, {args.db}) and the bare Bolt app (pid {bare.pid}) are up; emulator pid {emulator.proc.pid}")  # type: ignore[union-attr]
+                log(f"hitl serve (pid {hitl.pid}, {args.db}) and the bare Bolt app (pid " f"{bare.pid}) are up; emulator pid {emulator.proc.pid}")  # type: ignore[union-attr]
 
                 # The cards.
                 async with api_client(hitl.url, connections=16) as api:
@@ -280,9 +281,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         report["phases"].append(result)
                         lat = result["latency_ms"]
                         log(
-                            f"{name:4} {rate:5.0f} req/s: p50 {lat.get('p50')} ms p99 {lat.get('p99')} ms max {lat.get('max')} ms, "
+                            f"{name:4} {rate:5.0f} req/s: p50 {lat.get('p50')} ms p99 " f"{lat.get('p99')} ms max {lat.get('max')} ms, "
                             f"non-200 {result['non_200']}, server CPU {result['cpu_cores'].get('server')}"
-                            + (f", modal p99 {result['modal']['click_to_modal_ms'].get('p99')} ms, missing {result['modal']['missing']} (told {result['modal']['told_overloaded']}), warnings {result['hitl_log_errors']['warning']['count']}, errors {result['hitl_log_errors']['count']} logged" if "modal" in result else "")
+                            + (f", modal p99 {result['modal']['click_to_modal_ms'].get('p99')} ms, " f"missing {result['modal']['missing']} (told " f"{result['modal']['told_overloaded']}), warnings " f"{result['hitl_log_errors']['warning']['count']}, errors " f"{result['hitl_log_errors']['count']} logged" if "modal" in result else "")
                         )
                         await asyncio.sleep(args.pause)
                 report["hitl_log_errors"] = [line for line in (workdir / "hitl.log").read_text(errors="replace").splitlines() if "ERROR" in line or "Traceback" in line][:20]
@@ -350,29 +351,29 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{modal.get('views_open_calls', 0)}/{modal.get('clicks', 0)}",
                 f"{modal.get('told_overloaded', 0)} / {modal.get('silent', 0)}",
                 f"{bare['cpu_cores'].get('server')} / {bare['cpu_cores'].get('others')}",
-                f"{hitl['cpu_cores'].get('server')} / {hitl['cpu_cores'].get('emulator')} / {hitl['cpu_cores'].get('load_generator')} / {hitl['cpu_cores'].get('others')}",
+                f"{hitl['cpu_cores'].get('server')} / {hitl['cpu_cores'].get('emulator')} " f"/ {hitl['cpu_cores'].get('load_generator')} / " f"{hitl['cpu_cores'].get('others')}",
             ]
         )
     a = report["args"]
     head = (
         f"Ack latency (`python bench/ack_latency.py`), {machine_line(report['machine'])}; hitl on {a['db']}, "
-        f"{a['duration']:.0f} s per rate and server, {a['rounds']} round(s), each row the round least disturbed by other processes, {a['cases']} cards x 3 reviewers; {report['method']}."
+        f"{a['duration']:.0f} s per rate and server, {a['rounds']} round(s), each " f"row the round least disturbed by other processes, {a['cases']} cards x " f"3 reviewers; {report['method']}."
     )
     table = md_table(
         ["req/s", "bare p50 ms", "bare p99 ms", "hitl p50 ms", "hitl p99 ms", "hitl max ms", "p50 ×", "p99 ×", "non-200 bare / hitl", "click→modal p50 ms", "click→modal p99 ms", "modals opened", "told overloaded / silent", "CPU bare / others", "CPU hitl / emulator / generator / others"],
         rows,
     )
     verdict = [
-        f"- {c['rate']:.0f} req/s: hitl p99 = {c['p99_ratio']} × bare (round {c['round']}; every round: {c['p99_ratio_all_rounds']})" + (" (target: < 3 × and < 500 ms: " + ("met" if c["target_met"] else "MISSED") + ")" if c["rate"] == 100 else "")
+        f"- {c['rate']:.0f} req/s: hitl p99 = {c['p99_ratio']} × bare (round " f"{c['round']}; every round: {c['p99_ratio_all_rounds']})" + (" (target: < 3 × and < 500 ms: " + ("met" if c["target_met"] else "MISSED") + ")" if c["rate"] == 100 else "")
         for c in report["comparison"]
     ]
     busy = [f"{c['rate']:.0f} req/s ({c['others_cores']} cores)" for c in report["comparison"] if c["others_cores"] > 0.25]
     notes = [
-        *([f"- WARNING: even in the least disturbed round, other processes used over a quarter of a core at {', '.join(busy)}: rerun on a quiet machine."] if busy else []),
+        *(["- WARNING: even in the least disturbed round, other processes used over " f"a quarter of a core at {', '.join(busy)}: rerun on a quiet machine."] if busy else []),
         "",
-        "Response time = the HTTP answer to the signed click (Bolt acks before the listener's work), from the scheduled send. "
+        "Response time = the HTTP answer to the signed click (Bolt acks before " "the listener's work), from the scheduled send. "
         "click→modal = scheduled send → the emulator receiving hitl's `views.open` (Slack's trigger_id lives 3 s). "
-        "CPU in cores (1.0 = one core) over the phase; `others` = the rest of the machine (other people's processes on a shared box).",
+        "CPU in cores (1.0 = one core) over the phase; `others` = the rest of " "the machine (other people's processes on a shared box).",
     ]
     return "\n".join([head, "", table, "", *verdict, *notes])
 

@@ -195,7 +195,7 @@ def write_results(name: str, report: dict[str, Any]) -> Path:
     started = report.get("machine", {}).get("git", {}).get("commit")
     now = git_head()
     if started and now and started != now:
-        report.setdefault("warnings", []).append(f"HEAD moved from {started} to {now} during the run: a server started after the move (if any) ran the newer code")
+        report.setdefault("warnings", []).append(f"HEAD moved from {started} to {now} during the run: a server started " "after the move (if any) ran the newer code")
         print(f"WARNING: HEAD moved from {started[:10]} to {now[:10]} during the run", file=sys.stderr)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / name
@@ -578,7 +578,7 @@ async def open_loop(send: Callable[[int], Awaitable[Any]], *, rate: float, durat
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, scheduled)))
-    done, still = await asyncio.wait(tasks, timeout=drain_timeout)
+    _, still = await asyncio.wait(tasks, timeout=drain_timeout)
     for task in still:
         task.cancel()
     if still:

@@ -174,7 +174,7 @@ async def run_database(backend: str, args: argparse.Namespace, workdir: Path) ->
                     ratio = round(hitl_round["per_second"] / raw["per_second"], 3) if raw["per_second"] else None
                     result["rounds"].append({"hitl": hitl_round, "raw": raw, "ratio": ratio})
                     log(
-                        f"{backend} round {n + 1}: hitl {hitl_round['per_second']}/s (p50 {hitl_round['latency_ms'].get('p50')} ms, p99 {hitl_round['latency_ms'].get('p99')} ms, "
+                        f"{backend} round {n + 1}: hitl {hitl_round['per_second']}/s (p50 " f"{hitl_round['latency_ms'].get('p50')} ms, p99 " f"{hitl_round['latency_ms'].get('p99')} ms, "
                         f"{posted['statuses']}), raw inserts {raw['per_second']}/s -> {ratio}"
                     )
             stats = await emulator.stats()
@@ -210,26 +210,26 @@ def markdown(report: dict[str, Any]) -> str:
                     raw["latency_ms"].get("p50"),
                     f"{r['ratio'] * 100:.0f} %" if r["ratio"] is not None else None,
                     " ".join(f"{k}:{v}" for k, v in sorted(h["statuses"].items()) if k != "201") or "0",
-                    f"{h['cpu_cores'].get('server')} / {h['cpu_cores'].get('load_generator')} / {h['cpu_cores'].get('others')}",
+                    f"{h['cpu_cores'].get('server')} / {h['cpu_cores'].get('load_generator')} " f"/ {h['cpu_cores'].get('others')}",
                 ]
             )
     head = (
         f"Ingest throughput (`python bench/ingest_throughput.py --db {a['db']}`), {machine_line(report['machine'])}; "
-        f"{a['clients']} concurrent clients (closed loop, httpx), {a['escalations']:,} escalations per round over 3 queues, after {a['warmup']} warm-up."
+        f"{a['clients']} concurrent clients (closed loop, httpx), " f"{a['escalations']:,} escalations per round over 3 queues, after " f"{a['warmup']} warm-up."
     )
     table = md_table(
         ["database", "round", "accepted", "hitl /s", "hitl p50 ms", "hitl p99 ms", "raw inserts /s", "raw p50 ms", "hitl / raw", "non-201", "CPU hitl / generator / others"],
         rows,
     )
     verdict = [
-        f"- {db['database']}: median hitl {db['hitl_per_second_median']:.1f}/s vs raw {db['raw_per_second_median']:.1f}/s = "
-        f"{(db['ratio_median'] or 0) * 100:.0f} % (target ≥ 30 %: {'met' if db['target_met'] else 'MISSED'}); cards posted meanwhile: {db['cards_posted_meanwhile']}"
+        f"- {db['database']}: median hitl {db['hitl_per_second_median']:.1f}/s vs " f"raw {db['raw_per_second_median']:.1f}/s = "
+        f"{(db['ratio_median'] or 0) * 100:.0f} % (target ≥ 30 %: " f"{'met' if db['target_met'] else 'MISSED'}); cards posted meanwhile: " f"{db['cards_posted_meanwhile']}"
         for db in report["databases"]
     ]
     notes = [
         "",
-        "raw = plain SQLAlchemy Core inserts of the very rows hitl stored (case, `received` audit event, `post_card` outbox item), "
-        "one transaction per escalation, same driver and engine settings, same concurrency. CPU in cores over the round; "
+        "raw = plain SQLAlchemy Core inserts of the very rows hitl stored (case, " "`received` audit event, `post_card` outbox item), "
+        "one transaction per escalation, same driver and engine settings, same " "concurrency. CPU in cores over the round; "
         "`others` = the rest of the machine (PostgreSQL's backends count there, and other people's processes).",
     ]
     return "\n".join([head, "", table, "", *verdict, *notes])

@@ -177,7 +177,7 @@ async def measure(label: str, url: str, sweep: str, stored: int, args: argparse.
         "hwm_kb": status.get("VmHWM"),
         "startup_seconds": round(hitl.started_after, 2) if hitl else None,
     }
-    log(f"  {label}, sweep {sweep}: RSS {mb(result['rss_median_kb'])} MB (peak {mb(result['hwm_kb'])} MB), started in {result['startup_seconds']} s")
+    log(f"  {label}, sweep {sweep}: RSS {mb(result['rss_median_kb'])} MB (peak " f"{mb(result['hwm_kb'])} MB), started in {result['startup_seconds']} s")
     return result
 
 
@@ -221,8 +221,8 @@ def markdown(report: dict[str, Any]) -> str:
                 ]
             )
     head = (
-        f"Memory (`python bench/memory.py --db {a['db']}`), {machine_line(report['machine'])}; VmRSS of `hitl serve` after a warm-up "
-        f"(200 status reads, 50 escalations posted, then {a['warmup']:.0f} s), median of {a['sample']:.0f} one-second samples."
+        f"Memory (`python bench/memory.py --db {a['db']}`), " f"{machine_line(report['machine'])}; VmRSS of `hitl serve` after a " "warm-up "
+        f"(200 status reads, 50 escalations posted, then {a['warmup']:.0f} s), " f"median of {a['sample']:.0f} one-second samples."
     )
     table = md_table(["database", "stored cases", "sweep_every", "RSS at start MB", "RSS MB", "peak (VmHWM) MB", "× empty", "start-up s"], rows)
     return "\n".join([head, "", table])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -105,7 +106,7 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
             await hitl.start()
             await asyncio.sleep(2)  # start-up posts (none expected) and the first sweep
             await emulator.forget()
-            log(f"{backend}, {rate:g}/s per channel enforced, HITL_SLACK_CHANNEL_RATE={hitl_rate:g}: hitl serve pid {hitl.pid}; burst of {args.escalations} escalations")
+            log(f"{backend}, {rate:g}/s per channel enforced, " f"HITL_SLACK_CHANNEL_RATE={hitl_rate:g}: hitl serve pid {hitl.pid}; burst " f"of {args.escalations} escalations")
             bodies = [escalation_for_channel(f"burst-{i:05d}", CHANNELS[i % 3]) for i in range(args.escalations)]
             cpu = CpuMeter({"server": hitl.pid, "emulator": emulator.proc.pid, "load_generator": os.getpid()})  # type: ignore[union-attr]
             cpu.begin()
@@ -150,7 +151,7 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
         limited = sum(1 for c in calls if c["channel"] == channel and c["status"] == 429)
         other_failed = sum(1 for c in calls if c["channel"] == channel and not c["ok"] and c["status"] != 429)
         ids = [m["case_id"] for m in cards[channel] if m["case_id"]]
-        gaps = [b - a for a, b in zip(ok, ok[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(ok)]
         steady = (len(ok) - 1) / (ok[-1] - ok[0]) if len(ok) > 1 and ok[-1] > ok[0] else None
         overall = len(ok) / (ok[-1] - burst_start) if ok else None
         expected_ids = [c for c in order.get(channel, []) if c in accepted]
@@ -198,7 +199,7 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
     worst = min((c["delivered_vs_limit"] or 0) for c in per_channel)
     result["target_met"] = worst >= 0.9 and result["undelivered"] == 0 and result["duplicates"] == 0
     log(
-        f"  {len(all_ids)} cards, undelivered {result['undelivered']} (still queued {outbox['pending']}, given up {outbox['dead']}), duplicates {result['duplicates']}, 429s {result['served_429']}, "
+        f"  {len(all_ids)} cards, undelivered {result['undelivered']} (still " f"queued {outbox['pending']}, given up {outbox['dead']}), duplicates " f"{result['duplicates']}, 429s {result['served_429']}, "
         f"throughput/limit {[c['delivered_vs_limit'] for c in per_channel]}, in order {result['in_queue_order']}"
     )
     return result
@@ -229,16 +230,16 @@ def markdown(report: dict[str, Any]) -> str:
             )
     head = (
         f"Posting under Slack's limit (`python bench/posting_rate.py`), {machine_line(report['machine'])}; "
-        f"{report['args']['escalations']} escalations in one burst over 3 channels; the emulator enforces the rate per channel "
-        "(scaled up from Slack's 1/s to keep the run short, where it says 5/s) with 429 + Retry-After, and hitl runs with HITL_SLACK_CHANNEL_RATE at the same rate."
+        f"{report['args']['escalations']} escalations in one burst over 3 " "channels; the emulator enforces the rate per channel "
+        "(scaled up from Slack's 1/s to keep the run short, where it says 5/s) " "with 429 + Retry-After, and hitl runs with HITL_SLACK_CHANNEL_RATE at " "the same rate."
     )
     table = md_table(
         ["database", "enforced", "HITL_SLACK_CHANNEL_RATE", "channel", "cards", "delivered /s", "of the limit", "/s from burst start", "min gap s", "p50 gap s", "max gap s", "429s", "undelivered at the end", "duplicates", "in order"],
         rows,
     )
     verdict = [
-        f"- {r['database']} at {r['enforced_rate']:g}/s: {r['accepted']} accepted in {r['burst']['seconds']} s, every card within {r['all_cards_within_s'] if r['all_cards_within_s'] is not None else 'NOT within ' + str(r['waited_s'])} s "
-        f"(ideal {r['expected_s']} s); 429s {r['served_429']}, undelivered when the wait ended {r['undelivered']} (still queued {r['outbox']['pending']}, given up {r['outbox']['dead']}, lost {r['lost']}), duplicates {r['duplicates']}; "
+        f"- {r['database']} at {r['enforced_rate']:g}/s: {r['accepted']} accepted " f"in {r['burst']['seconds']} s, every card within " f"{r['all_cards_within_s'] if r['all_cards_within_s'] is not None else 'NOT within ' + str(r['waited_s'])} " "s "
+        f"(ideal {r['expected_s']} s); 429s {r['served_429']}, undelivered when " f"the wait ended {r['undelivered']} (still queued " f"{r['outbox']['pending']}, given up {r['outbox']['dead']}, lost " f"{r['lost']}), duplicates {r['duplicates']}; "
         f"target (≥ 90 % of the limit, none lost, no duplicate): {'met' if r['target_met'] else 'MISSED'}"
         for r in report["runs"]
     ]

@@ -272,7 +272,7 @@ async def _explain_postgres(url: str, statement: Any) -> dict[str, Any]:
         "uses_index": INDEX in "\n".join(plan),
         "generic_uses_index": INDEX in "\n".join(generic),
         "query_ms_median": round(statistics.median(timings), 3),
-        "note": "after ANALYZE cases; plan_generic = EXPLAIN EXECUTE of the server's $n form under plan_cache_mode=force_generic_plan",
+        "note": ("after ANALYZE cases; plan_generic = EXPLAIN EXECUTE of the server's $n form " "under plan_cache_mode=force_generic_plan"),
     }
 
 
@@ -382,7 +382,7 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
     sweep = parse_duration(args.sweep).total_seconds()
     n_background = max(0, n_open - n_breach)
     result: dict[str, Any] = {"database": backend, "scenario": label, "open_cases": n_open, "breaching": n_breach, "sweep_seconds": sweep}
-    log(f"{backend}/{label}: {n_open:,} open cases, {n_breach:,} breaching over {args.window:.0f}s, sweep every {args.sweep}")
+    log(f"{backend}/{label}: {n_open:,} open cases, {n_breach:,} breaching over " f"{args.window:.0f}s, sweep every {args.sweep}")
     async with fresh_database(backend, workdir, args.pg_url) as url:
         seconds = await insert_background_cases(url, n_background)
         result["insert_background_seconds"] = round(seconds, 2)
@@ -431,7 +431,7 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
                 deadlines, seconds = await insert_breaching_cases(url, emulator, n_breach, first, args.window)
                 result["insert_breaching_seconds"] = round(seconds, 2)
                 last_deadline = max(deadlines.values()).timestamp() if deadlines else healthy
-                log(f"  server healthy after {healthy - spawned:.1f}s; {n_breach:,} breaching cases due {args.lead:.0f}..{args.lead + args.window:.0f}s from now")
+                log(f"  server healthy after {healthy - spawned:.1f}s; {n_breach:,} breaching " f"cases due {args.lead:.0f}..{args.lead + args.window:.0f}s from now")
 
                 give_up = last_deadline + args.timeout
                 done_at: float | None = None
@@ -512,7 +512,7 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
         facts = await db_facts(backend, url)
         detect, deliver = [], []
         page_first = {c: min(ats) for c, ats in pages.items()}
-        for case_id, at, details in facts["breached"]:
+        for case_id, at, _details in facts["breached"]:
             if case_id in deadlines:
                 detect.append(at.timestamp() - deadlines[case_id].timestamp())
                 if case_id in page_first:
@@ -549,29 +549,29 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     sweep = report["args"]["sweep"]
     lines = [
-        f"SLA sweep benchmark (`python bench/sla_sweep.py --db {report['args']['db']}`), {m['nproc']} CPU, {m['ram_gb']} GB RAM, "
-        f"Python {m['python']}, {m['date'][:10]}; sweep every {sweep}, breaches spread over {report['args']['window']:.0f} s.",
+        "SLA sweep benchmark (`python bench/sla_sweep.py --db " f"{report['args']['db']}`), {m['nproc']} CPU, {m['ram_gb']} GB RAM, "
+        f"Python {m['python']}, {m['date'][:10]}; sweep every {sweep}, breaches " f"spread over {report['args']['window']:.0f} s.",
         "",
-        "| database | open cases | breaching | paged | p50 delay | p95 | p99 | max | p99 / sweep | p99 deadline→sweep | p99 sweep→page | duplicates | RSS idle | RSS peak |",
+        "| database | open cases | breaching | paged | p50 delay | p95 | p99 | " "max | p99 / sweep | p99 deadline→sweep | p99 sweep→page | duplicates | " "RSS idle | RSS peak |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["runs"]:
         d = r["delay_seconds"]
         lines.append(
-            f"| {r['database']} | {r['open_cases']:,} | {r['breaching']:,} | {r['paged']:,} | {_s(d.get('p50'))} | {_s(d.get('p95'))} | {_s(d.get('p99'))} | {_s(d.get('max'))} | "
-            f"{r['p99_over_sweep']} | {_s(r['breakdown_seconds']['deadline_to_sweep'].get('p99'))} | {_s(r['breakdown_seconds']['sweep_to_page'].get('p99'))} | "
+            f"| {r['database']} | {r['open_cases']:,} | {r['breaching']:,} | " f"{r['paged']:,} | {_s(d.get('p50'))} | {_s(d.get('p95'))} | " f"{_s(d.get('p99'))} | {_s(d.get('max'))} | "
+            f"{r['p99_over_sweep']} | " f"{_s(r['breakdown_seconds']['deadline_to_sweep'].get('p99'))} | " f"{_s(r['breakdown_seconds']['sweep_to_page'].get('p99'))} | "
             f"{r['duplicate_pages']} | {_mb(r['rss_kb']['idle_median'])} MB | {_mb(r['rss_kb']['peak_hwm'])} MB |"
         )
     lines.append("")
     lines.append(
-        "delay = page received by the loopback Slack emulator - the case's tier deadline; deadline→sweep = the sweep pass's `now` "
-        "(audit `sla_breached.at`) - deadline; sweep→page = page received - that `now`. RSS idle = median VmRSS of `hitl serve` "
+        "delay = page received by the loopback Slack emulator - the case's tier " "deadline; deadline→sweep = the sweep pass's `now` "
+        "(audit `sla_breached.at`) - deadline; sweep→page = page received - that " "`now`. RSS idle = median VmRSS of `hitl serve` "
         "while it sweeps over the open cases before any is due; peak = VmHWM."
     )
     lines.append("")
     for db, memory in report["memory"].items():
         lines.append(
-            f"- {db}: RSS from {memory['small_open']:,} to {memory['large_open']:,} open cases: idle ×{memory['idle_ratio']}, peak ×{memory['peak_ratio']}."
+            f"- {db}: RSS from {memory['small_open']:,} to {memory['large_open']:,} " f"open cases: idle ×{memory['idle_ratio']}, peak ×{memory['peak_ratio']}."
         )
     for db, plan in report["plans"].items():
         verdict = "uses" if plan["uses_index"] else "does NOT use"
@@ -583,12 +583,12 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["runs"]:
         if r.get("page_rate_per_second"):
             lines.append(
-                f"- {r['database']} {r['scenario']}: pages reached the one tier-2 channel at {r['page_rate_per_second']}/s, "
-                f"{r['page_rate_vs_channel_rate']:.0%} of the configured channel rate ({report['args']['channel_rate']:g}/s)."
+                f"- {r['database']} {r['scenario']}: pages reached the one tier-2 channel " f"at {r['page_rate_per_second']}/s, "
+                f"{r['page_rate_vs_channel_rate']:.0%} of the configured channel rate " f"({report['args']['channel_rate']:g}/s)."
             )
     for r in report["runs"]:
         if not r["target_p99_under_2x_sweep"]:
-            lines.append(f"- target missed: {r['database']} {r['open_cases']:,} open: p99 {r['delay_seconds'].get('p99')} s ≥ 2 × {sweep} or pages missing ({r['missing']})")
+            lines.append(f"- target missed: {r['database']} {r['open_cases']:,} open: p99 " f"{r['delay_seconds'].get('p99')} s ≥ 2 × {sweep} or pages missing " f"({r['missing']})")
     return "\n".join(lines)
 
 
@@ -612,16 +612,16 @@ async def main_async(args: argparse.Namespace) -> int:
                 report["runs"].append(run)
                 runs[label] = run
             if "small" in runs and "large" in runs:
-                s, l = runs["small"]["rss_kb"], runs["large"]["rss_kb"]
+                small, large = runs["small"]["rss_kb"], runs["large"]["rss_kb"]
                 report["memory"][backend] = {
                     "small_open": runs["small"]["open_cases"],
                     "large_open": runs["large"]["open_cases"],
-                    "small_idle_kb": s["idle_median"],
-                    "large_idle_kb": l["idle_median"],
-                    "small_peak_kb": s["peak_hwm"],
-                    "large_peak_kb": l["peak_hwm"],
-                    "idle_ratio": round(l["idle_median"] / s["idle_median"], 3) if s["idle_median"] and l["idle_median"] else None,
-                    "peak_ratio": round(l["peak_hwm"] / s["peak_hwm"], 3) if s["peak_hwm"] else None,
+                    "small_idle_kb": small["idle_median"],
+                    "large_idle_kb": large["idle_median"],
+                    "small_peak_kb": small["peak_hwm"],
+                    "large_peak_kb": large["peak_hwm"],
+                    "idle_ratio": round(large["idle_median"] / small["idle_median"], 3) if small["idle_median"] and large["idle_median"] else None,
+                    "peak_ratio": round(large["peak_hwm"] / small["peak_hwm"], 3) if small["peak_hwm"] else None,
                 }
             for run in runs.values():
                 if "explain" in run:
@@ -644,7 +644,7 @@ async def main_async(args: argparse.Namespace) -> int:
             print("-- generic plan (prepared statement):")
             for line in plan["plan_generic"]:
                 print("   " + line)
-        print(f"-- mentions {INDEX}: {'YES' if plan['uses_index'] else 'NO'}; query takes {plan['query_ms_median']} ms (median of 5)")
+        print(f"-- mentions {INDEX}: {'YES' if plan['uses_index'] else 'NO'}; query " f"takes {plan['query_ms_median']} ms (median of 5)")
         print()
     print(markdown(report))
     print(f"\nresults: {out.relative_to(ROOT)} ({report['total_seconds']} s)")

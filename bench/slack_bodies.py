@@ -19,6 +19,7 @@ import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,7 +36,7 @@ async def measure(db_url: str) -> list[BodySize]:
         return await largest_bodies(hitl)
 
 
-def run() -> dict[str, object]:
+def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         # Migrating runs its own event loop: before ours.
         db_url = dbs.fresh_sqlite(dbs.sqlite_template(Path(tmp)), Path(tmp))
@@ -44,10 +45,13 @@ def run() -> dict[str, object]:
     return {"machine": machine(), "cap": MAX_BODY_BYTES, "largest": largest, "cap_over_largest": round(MAX_BODY_BYTES / largest, 2), "bodies": [asdict(s) for s in sizes]}
 
 
-def markdown(report: dict[str, object]) -> str:
-    rows = [[b["shape"], b["kind"], f"{b['view_json_bytes']:,}", f"{b['bytes']:,}", b["status"]] for b in report["bodies"]]  # type: ignore[index, union-attr]
+def markdown(report: dict[str, Any]) -> str:
+    rows = [[b["shape"], b["kind"], f"{b['view_json_bytes']:,}", f"{b['bytes']:,}", b["status"]] for b in report["bodies"]]
     table = md_table(["draft", "request", "view JSON bytes", "body bytes", "answer"], rows, "llrrr")
-    return f"Slack request bodies (`python bench/slack_bodies.py`), {machine_line(report['machine'])}\n\n{table}\n\ncap {report['cap']:,} bytes = {report['cap_over_largest']} x the largest ({report['largest']:,})"  # type: ignore[index]
+    return (
+        f"Slack request bodies (`python bench/slack_bodies.py`), {machine_line(report['machine'])}\n\n{table}\n\n"
+        f"cap {report['cap']:,} bytes = {report['cap_over_largest']} x the largest ({report['largest']:,})"
+    )
 
 
 def main() -> int:

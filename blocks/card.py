@@ -85,7 +85,7 @@ def _risk(esc: Escalation) -> str:
 
 
 def _queue_fact(view: CardView) -> str:
-    return f"*Queue*\n{escape_mrkdwn(plain(view.queue, 80))} · tier {view.tier} of {view.tier_count}\n{escape_mrkdwn(plain(view.tier_name, 80))}"
+    return f"*Queue*\n{escape_mrkdwn(plain(view.queue, 80))} · tier {view.tier} of {view.tier_count}\n" f"{escape_mrkdwn(plain(view.tier_name, 80))}"
 
 
 def _due_fact(view: CardView, now: datetime) -> str:
@@ -131,7 +131,7 @@ def _decision_blocks(view: CardView, scale: Scale) -> list[Block]:
     if decision.final_action and proposed and decision.final_action.get("args") != proposed.args:
         final_args = decision.final_action.get("args") or {}
         changed = [(k, v) for k, v in final_args.items() if proposed.args.get(k) != v]
-        lines = [f"• *{fit(k, scale(60))}*: {fit(format_arg(proposed.args.get(k)), scale(120))} → {fit(format_arg(v), scale(120))}" for k, v in changed]
+        lines = [f"• *{fit(k, scale(60))}*: {fit(format_arg(proposed.args.get(k)), scale(120))} " f"→ {fit(format_arg(v), scale(120))}" for k, v in changed]
         body = fit_items(lines, TEXT - 40, "+{n} more changed arguments (in the API record)")
         blocks.append(section("*Action as approved (edited)*\n" + body, untrusted=True))
     return blocks
@@ -197,7 +197,7 @@ def _page_link(page: PageView, label: str) -> str:
 
 def _page_banner(page_for: PageView, who: list[str], scale: Scale) -> Block:
     return section(
-        f"🚨 *Escalated to tier {page_for.tier} ({escape_mrkdwn(plain(page_for.tier_name, 80))})*: tier {page_for.tier - 1}'s SLA ran out with no decision. "
+        f"🚨 *Escalated to tier {page_for.tier} ({escape_mrkdwn(plain(page_for.tier_name, 80))})*: " f"tier {page_for.tier - 1}'s SLA ran out with no decision. "
         f"{mentions(who, scale(1000))} please review."
     )
 
@@ -211,7 +211,7 @@ def _paging_blocks(view: CardView, page_for: PageView | None, who: list[str], sc
         links = ", ".join(_page_link(p, f"tier {p.tier} ({escape_mrkdwn(plain(p.tier_name, 60))})") for p in later[-5:])
         blocks.append(context(f"🚨 Escalated after SLA breach to {links}"))
     if view.unhandled and view.decision is None:
-        blocks.append(section("🆘 *Unhandled*: no decision after the last tier and every re-page. Ops have been alerted; the case can still be decided here."))
+        blocks.append(section("🆘 *Unhandled*: no decision after the last tier and every re-page. " "Ops have been alerted; the case can still be decided here."))
     if view.claimed_by and view.decision is None:
         since = f" since {slack_date(view.claimed_at)}" if view.claimed_at else ""
         blocks.append(context(f"🙋 Claimed by <@{view.claimed_by}>{since}"))
@@ -236,7 +236,7 @@ def _card_blocks(view: CardView, now: datetime, page_for: PageView | None, who: 
     blocks: list[Block] = [_header(view)]
     if view.paused_mode and view.decision is None:
         what = "switched off" if view.paused_mode == "off" else "paused (human-only)"
-        blocks.append(section(f"⏸️ *Automation was {what}* for this case's context when it arrived: this answer only ships if a human approves it."))
+        blocks.append(section(f"⏸️ *Automation was {what}* for this case's context when it arrived: " "this answer only ships if a human approves it."))
     blocks.extend(_paging_blocks(view, page_for, who, scale))
     if view.decision:
         blocks.extend(_decision_blocks(view, scale))

@@ -33,10 +33,10 @@ def _trend(trend: dict[str, Any]) -> str:
 
 def _queue_line(name: str, f: dict[str, Any]) -> str:
     return (
-        f"*{escape_mrkdwn(plain(name, 40))}* · {f['received']} received ({_trend(f['escalation_trend'])}) · {f['decided']} decided: "
+        f"*{escape_mrkdwn(plain(name, 40))}* · {f['received']} received " f"({_trend(f['escalation_trend'])}) · {f['decided']} decided: "
         f"{f['approved']} approved, {f['edited']} edited, {f['rejected']} rejected · {f['pending']} pending\n"
-        f"Acceptance {_pct(f['draft_acceptance_rate'])} · edit distance {('–' if f['mean_edit_distance'] is None else number(f['mean_edit_distance'], '.2f'))} · "
-        f"time to decision median {_duration(f['median_time_to_decision_s'])}, p90 {_duration(f['p90_time_to_decision_s'])} · "
+        f"Acceptance {_pct(f['draft_acceptance_rate'])} · " f"edit distance {('–' if f['mean_edit_distance'] is None else number(f['mean_edit_distance'], '.2f'))} · "
+        f"time to decision median {_duration(f['median_time_to_decision_s'])}, " f"p90 {_duration(f['p90_time_to_decision_s'])} · "
         f"SLA breaches {f['sla_breaches']}, decided late {_pct(f['sla_miss_rate'])}"
     )
 
@@ -57,7 +57,7 @@ def _oldest_line(figures: dict[str, Any], now: datetime) -> str:
     for case in figures["oldest_pending"][:10]:
         name = f"`{escape_mrkdwn(plain(case['case_id'], 80))}`"
         waited = human_delta(now - datetime.fromisoformat(case["received_at"]))
-        oldest.append(f"{link(case.get('link'), name) or name} ({escape_mrkdwn(plain(case['queue'], 80))} tier {case['tier']}, waiting {waited})")
+        oldest.append(f"{link(case.get('link'), name) or name} " f"({escape_mrkdwn(plain(case['queue'], 80))} tier {case['tier']}, waiting {waited})")
     return "*Oldest pending:* " + ", ".join(oldest)
 
 
@@ -80,7 +80,7 @@ def _digest_blocks(figures: dict[str, Any], header: Block, span: str, now: datet
     if figures["oldest_pending"]:
         blocks.append(section(_oldest_line(figures, now)))
     if figures["killswitch"]:
-        events = [f"{'⏸️ paused' if e['action'] == 'killed' else '▶️ resumed'} `{fit(str(e['scope']), 160)}` by <@{e['by']}> {slack_date(datetime.fromisoformat(e['at']), '{time}')}" for e in figures["killswitch"][:10]]
+        events = [f"{'⏸️ paused' if e['action'] == 'killed' else '▶️ resumed'} `{fit(str(e['scope']), 160)}` " f"by <@{e['by']}> {slack_date(datetime.fromisoformat(e['at']), '{time}')}" for e in figures["killswitch"][:10]]
         blocks.append(section("*Kill switch:* " + "; ".join(events)))
     else:
         blocks.append(context("Kill switch: no activity.", untrusted=False))
@@ -92,11 +92,11 @@ def build_digest(figures: dict[str, Any], *, title: str, now: datetime) -> tuple
     start, end = datetime.fromisoformat(window["start"]), datetime.fromisoformat(window["end"])
     totals = figures["totals"]
     header = {"type": "header", "text": {"type": "plain_text", "text": label(title, 150)}}
-    span = f"{slack_date(start, '{date_short} {time}')} → {slack_date(end, '{date_short} {time}')} ({escape_mrkdwn(plain(window['timezone'], 60))})"
+    span = f"{slack_date(start, '{date_short} {time}')} → {slack_date(end, '{date_short} {time}')} " f"({escape_mrkdwn(plain(window['timezone'], 60))})"
     if totals["received"] == 0 and totals["decided"] == 0:
         text = f"No escalations in this period. {totals['pending']} case(s) still pending."
         return f"{title}: {text}", [header, section(f"{span}\n{text}"), *_anchor(figures)]
-    text = f"{title}: {totals['received']} received, {totals['decided']} decided, {totals['pending']} pending, {totals['sla_breaches']} SLA breaches"
+    text = f"{title}: {totals['received']} received, {totals['decided']} decided, " f"{totals['pending']} pending, {totals['sla_breaches']} SLA breaches"
     return text, fit_message(lambda scale: _digest_blocks(figures, header, span, now, scale))
 
 

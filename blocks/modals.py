@@ -46,7 +46,7 @@ def _modal(callback: CallbackId, title: str, submit: str, blocks: list[dict[str,
 
 def _summary(view: CardView) -> dict[str, Any]:
     text = (
-        f"*{escape_mrkdwn(plain(view.queue, 80))}* · tier {view.tier} of {view.tier_count} · case `{fit(view.case_id, 128)}`\n"
+        f"*{escape_mrkdwn(plain(view.queue, 80))}* · tier {view.tier} of {view.tier_count} " f"· case `{fit(view.case_id, 128)}`\n"
         f"{fit(view.escalation.reason_for_escalation, 600)}"
     )
     return section(text, untrusted=True)
@@ -272,9 +272,9 @@ def build_edit_modal(view: CardView, meta: ModalMetadata) -> View:
     inputs = _draft_inputs(parts, room)
     blocks: list[dict[str, Any]] = [_summary(view)]
     if len(parts) > 1:
-        said = f"The draft is {len(draft):,} characters, so it is split over {len(parts)} boxes. They are joined back in order when you submit."
+        said = f"The draft is {len(draft):,} characters, so it is split over {len(parts)} boxes. " "They are joined back in order when you submit."
         if len(inputs) < len(parts):
-            said += f" Parts {len(inputs) + 1}–{len(parts)} are more than one Slack form can hold: they are kept exactly as written."
+            said += f" Parts {len(inputs) + 1}–{len(parts)} are more than one Slack form can hold: " "they are kept exactly as written."
         blocks.append(context(said, untrusted=False))
     blocks += inputs
     blocks += _action_inputs(view, room)

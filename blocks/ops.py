@@ -14,6 +14,7 @@ from bot.domain.pauses import MAX_REASON, ActiveSwitch, Mode
 # Rows are packed into sections and listed while the answer fits Slack's budget; the rest is counted.
 LIST_CHARS = 4500
 
+# ruff: disable[E501]  # each line of the help is one line in Slack
 HELP = """*hitl* — humans in the loop of your LLM system. Subcommands:
 • `/hitl status` — what is paused, open cases per queue and tier, oldest pending, breaches today
 • `/hitl queue [name]` — pending cases of a queue with time left and links (all queues without a name)
@@ -22,6 +23,7 @@ HELP = """*hitl* — humans in the loop of your LLM system. Subcommands:
 • `/hitl digest [queue] [--since 7d]` — the digest's figures, just for you (default: the last 24 hours)
 • `/hitl help` — this help
 Examples: `/hitl kill tenant:acme refunds look wrong since 14:00` · `/hitl kill model:gpt-support mode:off PII leak` · `/hitl resume tenant:acme fixed in v2.3` · `/hitl queue billing`"""
+# ruff: enable[E501]
 
 
 def _message(text: str) -> tuple[str, list[Block]]:
@@ -35,27 +37,27 @@ def build_help(prefix: str = "") -> tuple[str, list[Block]]:
 
 def describe_switch(switch: ActiveSwitch) -> str:
     mode = "off (disabled)" if switch.mode is Mode.OFF else "human-only"
-    return f"`{fit(str(switch.scope), 200)}` · {mode} · by <@{switch.created_by}> {slack_date(switch.created_at)} · _{fit(switch.reason, 300)}_"
+    return f"`{fit(str(switch.scope), 200)}` · {mode} · by <@{switch.created_by}> " f"{slack_date(switch.created_at)} · _{fit(switch.reason, 300)}_"
 
 
 def build_kill_announcement(switch: ActiveSwitch) -> tuple[str, list[Block]]:
     what = "switched off" if switch.mode is Mode.OFF else "paused: every output goes to human review"
-    return _message(f"⏸️ *Automation {what}* for `{fit(str(switch.scope), 200)}` by <@{switch.created_by}>.\n*Reason:* {fit(switch.reason, 1500)}")
+    return _message(f"⏸️ *Automation {what}* for `{fit(str(switch.scope), 200)}` by <@{switch.created_by}>.\n" f"*Reason:* {fit(switch.reason, 1500)}")
 
 
 def build_dead_letter_notice(item_id: int, kind: str, case_id: str | None, destination: str, error: str) -> tuple[str, list[Block]]:
     where = f"<#{destination}>" if destination[:1] in ("C", "G") and destination.isalnum() else f"`{escape_mrkdwn(plain(destination, 120))}`"
     case = f" of case `{escape_mrkdwn(plain(case_id, 128))}`" if case_id else ""
     return _message(
-        f"⚠️ *Outbox dead letter* #{item_id}: `{escape_mrkdwn(kind)}`{case} to {where} can't be delivered: `{fit(error, 300)}`. "
-        f"Everything queued behind it goes on. Fix the cause, then `hitl outbox retry {item_id}` (or `hitl outbox drop {item_id}`); "
+        f"⚠️ *Outbox dead letter* #{item_id}: `{escape_mrkdwn(kind)}`{case} to {where} " f"can't be delivered: `{fit(error, 300)}`. "
+        f"Everything queued behind it goes on. " f"Fix the cause, then `hitl outbox retry {item_id}` (or `hitl outbox drop {item_id}`); "
         "`hitl outbox list --dead` shows any others this hour."
     )
 
 
 def build_resume_announcement(switch: ActiveSwitch, by: str, reason: str) -> tuple[str, list[Block]]:
     return _message(
-        f"▶️ *Automation resumed* for `{fit(str(switch.scope), 200)}` by <@{by}> (paused {slack_date(switch.created_at)} by <@{switch.created_by}>).\n*Reason:* {fit(reason, 1500)}"
+        f"▶️ *Automation resumed* for `{fit(str(switch.scope), 200)}` by <@{by}> " f"(paused {slack_date(switch.created_at)} by <@{switch.created_by}>).\n*Reason:* {fit(reason, 1500)}"
     )
 
 
@@ -85,7 +87,7 @@ def _time_left(deadline: datetime, now: datetime) -> str:
 def _case_line(case: PendingCase, now: datetime) -> str:
     name = f"`{escape_mrkdwn(plain(case.case_id, 80))}`"
     claimed = f" · 🙋 <@{case.claimed_by}>" if case.claimed_by else ""
-    return f"• {link(case.link, name) or name} · {escape_mrkdwn(plain(case.queue, 80))} tier {case.tier} · {_time_left(case.deadline, now)}{claimed}"
+    return f"• {link(case.link, name) or name} · {escape_mrkdwn(plain(case.queue, 80))} tier {case.tier} " f"· {_time_left(case.deadline, now)}{claimed}"
 
 
 def _status_blocks(switches: tuple[ActiveSwitch, ...], load: list[QueueLoad], oldest: PendingCase | None, breaches_today: int, now: datetime, scale: Scale) -> list[Block]:

@@ -61,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     policy = _policy(settings.policy_path, settings.outbound_rules)
     hooked = [q.name for q in policy.queues if q.webhook_url] + (["ops"] if policy.ops and policy.ops.webhook_url else [])
     if hooked and not settings.webhook_secret:
-        raise CliError(f"HITL_WEBHOOK_SECRET is required: the policy sets webhook_url ({', '.join(hooked)}), and webhooks are signed")
+        raise CliError(f"HITL_WEBHOOK_SECRET is required: " f"the policy sets webhook_url ({', '.join(hooked)}), and webhooks are signed")
     identity = _check_slack(settings, policy)
     _upgrade(settings.database_url)
     app = create_asgi_app(build_hitl(settings, policy, identity=identity))
@@ -117,7 +117,7 @@ def cmd_check_policy(args: argparse.Namespace) -> int:
         print(f"{index}. {queue.name}  when {match}")
         for number, tier in enumerate(queue.tiers, start=1):
             timing = queue.timing(number)
-            print(f"     tier {number}: {tier.name}  channel {tier.channel}  sla {format_duration(timing.sla)}  reviewers {', '.join(tier.reviewers)}")
+            print(f"     tier {number}: {tier.name}  channel {tier.channel}  " f"sla {format_duration(timing.sla)}  reviewers {', '.join(tier.reviewers)}")
         if queue.approve_checklist:
             print(f"     approve checklist: {len(queue.approve_checklist)} item(s)")
     if not policy.has_catch_all:
@@ -196,7 +196,7 @@ def _run_with_sessions(settings: Settings, work: Callable[..., Any]) -> Any:
                 await _require_schema(engine, where)
             except (OperationalError, DBAPIError, OSError) as exc:
                 reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                raise CliError(f"HITL_DATABASE_URL: cannot open the database at {where}: {reason[0] if reason else type(exc).__name__}") from None
+                raise CliError(f"HITL_DATABASE_URL: cannot open the database at {where}: " f"{reason[0] if reason else type(exc).__name__}") from None
             return await work(create_sessionmaker(engine))
         finally:
             await engine.dispose()
@@ -218,7 +218,7 @@ def _database_place(url: str) -> str:
         return parsed.render_as_string(hide_password=True)
     path = parsed.database or ""
     if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
-        raise CliError(f"HITL_DATABASE_URL: there is no database at {Path(path).resolve()}; run `hitl db upgrade` to create one, or point HITL_DATABASE_URL at hitl's database")
+        raise CliError(f"HITL_DATABASE_URL: there is no database at {Path(path).resolve()}; " "run `hitl db upgrade` to create one, or point HITL_DATABASE_URL at hitl's database")
     return str(Path(path).resolve()) if path and path != ":memory:" else url
 
 
@@ -227,12 +227,12 @@ async def _require_schema(engine: Any, where: str) -> None:
 
     current = await current_revision(engine)
     if current is None:
-        raise CliError(f"HITL_DATABASE_URL: the database at {where} has no hitl schema; run `hitl db upgrade` or point HITL_DATABASE_URL at hitl's database")
+        raise CliError(f"HITL_DATABASE_URL: the database at {where} has no hitl schema; " "run `hitl db upgrade` or point HITL_DATABASE_URL at hitl's database")
     head = head_revision()
     if current != head:
         if known_revision(current):
-            raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, this hitl needs {head}; run `hitl db upgrade`")
-        raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, newer than this hitl knows ({head}); upgrade hitl")
+            raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, " f"this hitl needs {head}; run `hitl db upgrade`")
+        raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, " f"newer than this hitl knows ({head}); upgrade hitl")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -324,11 +324,11 @@ def cmd_webhooks_retry(args: argparse.Namespace) -> int:
             for item in items:
                 await append_audit(session, action=AuditAction.WEBHOOK_RESENT, actor=CLI, at=now, case_id=args.case_id, details={"event_id": item.payload.get("event_id")})
         for item in items:
-            print(f"queued again: {item.payload.get('event_id')} ({item.payload.get('body', {}).get('type')}) -> {item.payload.get('url')}")
+            print(f"queued again: {item.payload.get('event_id')} ({item.payload.get('body', {}).get('type')}) " f"-> {item.payload.get('url')}")
         return len(items)
 
     if not _run_with_sessions(settings, work):
-        raise CliError(f"case {args.case_id!r} has no webhook (unknown case, or neither callback_url nor the queue's webhook_url was set)")
+        raise CliError(f"case {args.case_id!r} has no webhook " "(unknown case, or neither callback_url nor the queue's webhook_url was set)")
     print("a running `hitl serve` delivers them within a second")
     return 0
 
@@ -342,7 +342,7 @@ def _outbox_line(item: Any) -> str:
         state = "pending" + (" (out of line)" if item.line_released_at else "")
     when = (item.dead_at or item.next_attempt_at).isoformat(timespec="seconds")
     error = (item.last_error or "").replace("\n", " ")[:120]
-    return f"{item.id:>8}  {item.kind:<16} {state:<22} {item.attempts:>3}  {when}  {item.case_id or '-'}  {item.ordering_key or '-'}  {error}"
+    return f"{item.id:>8}  {item.kind:<16} {state:<22} {item.attempts:>3}  {when}  " f"{item.case_id or '-'}  {item.ordering_key or '-'}  {error}"
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
@@ -353,7 +353,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
             return await list_items(session, dead=args.dead, limit=args.limit)
 
     items = _run_with_sessions(_settings(), work)
-    print(f"{'id':>8}  {'kind':<16} {'state':<22} {'try':>3}  {'next attempt / dead at':<25}  case  ordering key  last error")
+    print(f"{'id':>8}  {'kind':<16} {'state':<22} {'try':>3}  " f"{'next attempt / dead at':<25}  case  ordering key  last error")
     for item in items:
         print(_outbox_line(item))
     print(f"{len(items)} item(s)" + (f" (the newest {args.limit})" if len(items) == args.limit else ""), file=sys.stderr)

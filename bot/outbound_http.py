@@ -27,6 +27,7 @@ from bot.outbound import IPAddress, OutboundRules, ip_literal, redact_url, resol
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 DNS_TIMEOUT_SECONDS = 5.0
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 # A name with many addresses is tried on at most this many (all of them were checked).
 MAX_ADDRESSES_TRIED = 3
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -91,7 +92,7 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport (request and response mapping, error types) over a pool using `PinnedBackend`."""
 
-    def __init__(self, backend: PinnedBackend, ssl_context: ssl.SSLContext | None = None, limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)) -> None:
+    def __init__(self, backend: PinnedBackend, ssl_context: ssl.SSLContext | None = None, limits: httpx.Limits = POOL_LIMITS) -> None:
         super().__init__(trust_env=False, limits=limits)
         # httpx has no public way to choose the pool's network backend; swap the pool it built, loudly if an
         # httpx upgrade changed that attribute.

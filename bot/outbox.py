@@ -7,6 +7,7 @@ so two workers never hold the same item; items sharing an ordering key go out on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -181,10 +182,8 @@ class OutboxWorker:
                     log.warning("outbox claim postponed, database busy: %s", type(exc).__name__)
                 except Exception:  # keep the loop alive whatever happens
                     log.exception("outbox claim failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
-            except TimeoutError:
-                pass
         await asyncio.gather(*in_flight, return_exceptions=True)
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)

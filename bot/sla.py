@@ -7,7 +7,7 @@ listed, and across DST changes it follows the wall clock of the time zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bot.policy import BusinessHours, TierTiming
 
@@ -22,7 +22,7 @@ def business_span(sla: timedelta, hours: BusinessHours) -> timedelta:
 
 
 def _window_length(hours: BusinessHours) -> timedelta:
-    return datetime.combine(datetime.min, hours.closes) - datetime.combine(datetime.min, hours.opens)
+    return datetime.combine(date.min, hours.closes) - datetime.combine(date.min, hours.opens)
 
 
 def add_business_time(start: datetime, span: timedelta, hours: BusinessHours) -> datetime:

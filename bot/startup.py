@@ -72,13 +72,13 @@ async def verify_token(
         except Exception as exc:  # noqa: BLE001 - sorted below into "stop now", "try again" and "give up"
             code = slack_error_code(exc)
             if isinstance(exc, SlackApiError) and code in BAD_TOKEN:
-                raise SlackCheckFailed(f"SLACK_BOT_TOKEN: Slack refused the bot token ({code}); install the app again or copy its current Bot User OAuth Token") from None
+                raise SlackCheckFailed(f"SLACK_BOT_TOKEN: Slack refused the bot token ({code}); " "install the app again or copy its current Bot User OAuth Token") from None
             if not _transient(exc):
-                raise SlackCheckFailed(f"SLACK_BOT_TOKEN: auth.test failed ({code}) at {settings.slack_api_url}; is SLACK_API_URL Slack's Web API?") from None
+                raise SlackCheckFailed(f"SLACK_BOT_TOKEN: auth.test failed ({code}) at {settings.slack_api_url}; " "is SLACK_API_URL Slack's Web API?") from None
             delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
             if clock() + delay > waited_until:
                 waited = format_duration(settings.slack_startup_wait)
-                raise SlackCheckFailed(f"SLACK_API_URL: could not reach Slack at {settings.slack_api_url} for {waited} ({code}); check the network, or set HITL_SLACK_STARTUP_WAIT to wait longer") from None
+                raise SlackCheckFailed(f"SLACK_API_URL: could not reach Slack at {settings.slack_api_url} for {waited} ({code}); " "check the network, or set HITL_SLACK_STARTUP_WAIT to wait longer") from None
             log.warning("could not reach Slack for auth.test (%s); trying again in %.0f s", code, delay)
             attempt += 1
             await sleep(delay)
@@ -94,7 +94,7 @@ async def verify_token(
         raise SlackCheckFailed("SLACK_BOT_TOKEN: auth.test named no workspace (team_id); hitl needs a bot token installed in one workspace")
     expected = settings.slack_team_id
     if expected and identity.team_id != expected:
-        raise SlackCheckFailed(f"SLACK_TEAM_ID: the bot token belongs to workspace {identity.team_id} ({identity.team_name or 'unnamed'}), not {expected}; use that workspace's token or fix SLACK_TEAM_ID")
+        raise SlackCheckFailed(f"SLACK_TEAM_ID: the bot token belongs to workspace {identity.team_id} " f"({identity.team_name or 'unnamed'}), " f"not {expected}; use that workspace's token or fix SLACK_TEAM_ID")
     return identity
 
 
@@ -114,7 +114,7 @@ async def channel_problem(client: AsyncWebClient, identity: SlackIdentity, chann
     except SlackApiError as exc:
         code = slack_error_code(exc)
         if code == "channel_not_found":
-            return f"channel {channel} was not found, or it is private and the bot is not in it: invite it with /invite @hitl"
+            return f"channel {channel} was not found, or it is private and the bot is not in it: " "invite it with /invite @hitl"
         if code == "missing_scope":
             return f"channel {channel}: could not check it, the token lacks channels:read / groups:read (see manifest.yml)"
         return f"channel {channel}: could not check it ({code})"
@@ -129,7 +129,7 @@ async def channel_problem(client: AsyncWebClient, identity: SlackIdentity, chann
         return f"channel {name} is private and the bot is not in it: invite it with /invite @hitl"
     if identity.scopes is not None and "chat:write.public" in identity.scopes:
         return None
-    return f"channel {name}: the bot is not in it and the token lacks chat:write.public; invite it with /invite @hitl or add the scope (see manifest.yml)"
+    return f"channel {name}: the bot is not in it and the token lacks chat:write.public; " "invite it with /invite @hitl or add the scope (see manifest.yml)"
 
 
 async def check_channels(client: AsyncWebClient, identity: SlackIdentity, channels: Iterable[str]) -> list[str]:

@@ -24,6 +24,6 @@ with HitlClient() as hitl:  # HITL_URL, HITL_API_TOKEN
     except TimedOut:
         sys.exit(f"no decision yet: `hitl.get({case.case_id!r})` later finds it")
     if decision.approved:
-        print(f"{decision.outcome} by {decision.decided_by.name if decision.decided_by else '?'}: send this:\n{decision.final_text}")
+        print(f"{decision.outcome} by {decision.decided_by.name if decision.decided_by else '?'}: " f"send this:\n{decision.final_text}")
     else:
         print(f"rejected ({decision.reason}): {decision.note}")

@@ -1,3 +1,4 @@
+# ruff: disable[E501]  # the table of limits keeps one row a line
 """Block Kit checks the emulator runs on every message and view write: it refuses what Slack refuses.
 
 Two passes. slack_sdk's model classes check structure (known block and element types, required fields) and
@@ -52,6 +53,7 @@ JSON); a view's bad fields or blocks are `invalid_arguments` (views.* list no `i
 250 kB `view_too_large`. Detail strings copy Slack's shape: `must be less than 3001 characters
 [json-pointer:/blocks/0/text/text]`.
 """
+# ruff: enable[E501]
 
 from __future__ import annotations
 
@@ -394,7 +396,7 @@ def _sdk_block_problems(blocks: list[Any], pointer: str) -> list[str]:
                 problems.append(f"unknown block type {raw.get('type')!r} [json-pointer:{pointer}/{i}]")
                 continue
             block.to_dict()
-        except Exception as exc:  # slack_sdk raises assorted types for malformed input
+        except Exception as exc:  # noqa: BLE001 - slack_sdk raises assorted types for malformed input
             problems.append(f"{exc} [json-pointer:{pointer}/{i}]")
     return problems
 
@@ -441,7 +443,7 @@ def check_message(text: Any, blocks: Any, limits: Limits) -> None:
         raise SlackError("invalid_blocks", problems)
     cost = blocks_text_cost(blocks, limits)
     if cost > limits.message_blocks_text:
-        raise SlackError("msg_blocks_too_long", [f"blocks count {cost} characters (text plus {limits.block_overhead} a block), limit {limits.message_blocks_text}"])
+        raise SlackError("msg_blocks_too_long", [f"blocks count {cost} characters (text plus {limits.block_overhead} a block), " f"limit {limits.message_blocks_text}"])
 
 
 def check_metadata(raw: Any, limits: Limits) -> dict[str, Any] | None:
@@ -513,6 +515,6 @@ def _sdk_view_problems(view: dict[str, Any]) -> list[str]:
     # one back; View() tolerates unknown keys, so pass everything through.
     try:
         View(**view).to_dict()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - slack_sdk raises assorted types for malformed input
         return [f"{exc} [json-pointer:/view]"]
     return []

@@ -1,6 +1,8 @@
 """The browser face of the emulator (`hitl dev`): a Slack-like page over the emulated workspace.
 
-    routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(bot_url, secret, emulator), controls=controls)
+    routes = create_ui_routes(
+        emulator, sender_factory=lambda: SlackRequestSender(bot_url, secret, emulator), controls=controls
+    )
     app = create_webapi_app(emulator, extra_routes=routes)
 
 `GET /` serves the page (`static/`), `GET /ui/state` what one user sees, and the `POST /ui/*` routes turn what a

@@ -405,7 +405,7 @@ class Workspace:
     # ---- triggers ----------------------------------------------------------
 
     def issue_trigger_id(self, user_id: str, view_id: str | None = None) -> str:
-        trigger_id = f"{self.rng.randrange(10**12, 10**13)}.{self.rng.randrange(10**11, 10**12)}.{self._token(32, '0123456789abcdef')}"
+        trigger_id = f"{self.rng.randrange(10**12, 10**13)}.{self.rng.randrange(10**11, 10**12)}." f"{self._token(32, '0123456789abcdef')}"
         self.triggers[trigger_id] = Trigger(trigger_id, user_id, self.clock(), view_id)
         return trigger_id
 
@@ -417,9 +417,8 @@ class Workspace:
             if self.strict_triggers:
                 raise SlackError("invalid_trigger_id")
             return Trigger(trigger_id, "", self.clock())  # fixture trigger ids: no owner known
-        if trigger.used or self.clock() - trigger.issued_at > TRIGGER_TTL_SECONDS:
-            if self.strict_triggers:
-                raise SlackError("expired_trigger_id")
+        if self.strict_triggers and (trigger.used or self.clock() - trigger.issued_at > TRIGGER_TTL_SECONDS):
+            raise SlackError("expired_trigger_id")
         trigger.used = True
         return trigger
 
@@ -475,7 +474,7 @@ class Workspace:
         # Lenient: with no modal open, a push behaves like an open.
         previous = self.views[stack[-1]] if stack else None
         stored = self._new_view(view, previous=previous)
-        self._store_view(stored, trigger.user_id, stack=stack + [stored["id"]])
+        self._store_view(stored, trigger.user_id, stack=[*stack, stored["id"]])
         return copy.deepcopy(stored)
 
     def _store_view(self, stored: dict[str, Any], user_id: str, *, stack: list[str]) -> None:

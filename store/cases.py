@@ -186,4 +186,4 @@ async def card_links(session: AsyncSession, case_ids: list[str]) -> dict[str, st
     rows = await session.execute(
         select(SlackMessage.case_id, SlackMessage.permalink).where(SlackMessage.case_id.in_(case_ids), SlackMessage.kind == "card", SlackMessage.permalink.is_not(None))
     )
-    return {case_id: link for case_id, link in rows.all()}
+    return dict(rows.all())

@@ -241,7 +241,7 @@ async def test_reject_with_missing_note_shows_inline_errors(dev: Dev) -> None:
     await modal.locator(".input-block[data-block-id=note] textarea").fill("   ")
     await modal.locator(".modal-submit").click()
     note_error = modal.locator(".input-block[data-block-id=note] .input-error")
-    await page.wait_for_function("() => (document.querySelector('.input-block[data-block-id=note] .input-error') || {}).textContent?.startsWith('Add a note')")
+    await page.wait_for_function("() => (document.querySelector('.input-block[data-block-id=note] .input-error') || {})" ".textContent?.startsWith('Add a note')")
     assert (await note_error.inner_text()).startswith("Add a note: what is wrong")
     assert await modal.locator(".input-block[data-block-id=reason] .input-error").is_hidden()
     assert await modal.locator(".input-block[data-block-id=reason] select").input_value() == "hallucination"
@@ -345,8 +345,10 @@ async def test_mrkdwn_is_rendered_as_nodes_never_html(dev: Dev) -> None:
     rendered = await asyncio.wait_for(dev.page.evaluate(
         """() => {
         const r = (t, v) => window.hitlDev.renderMrkdwn(t, {verbatim: v});
-        const hostile = r('&lt;img src=x onerror=alert(1)&gt; <javascript:alert(1)|click> \\u00010\\u0002 *b* _i_ ~s~ `c` &amp;amp;');
-        const rich = r('*bold* _it_ ~gone~ `x<y` <https://example.com/a_b|label> <@U0SME1> <!subteam^S0BILLING> <#C0OPS>\\n&gt; quoted\\n```pre *not bold*```');
+        const hostile = r('&lt;img src=x onerror=alert(1)&gt; <javascript:alert(1)|click> '
+          + '\\u00010\\u0002 *b* _i_ ~s~ `c` &amp;amp;');
+        const rich = r('*bold* _it_ ~gone~ `x<y` <https://example.com/a_b|label> <@U0SME1> '
+          + '<!subteam^S0BILLING> <#C0OPS>\\n&gt; quoted\\n```pre *not bold*```');
         const date = r('<!date^1700000000^{date_short_pretty} at {time}|fallback>');
         const styledLink = r('<https://example.com|`case-9` *now*>').querySelector('a');
         return {

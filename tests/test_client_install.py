@@ -42,7 +42,7 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_client_installs_alone(fresh_venv: Path) -> None:
-    probe = "import importlib.util, json, hitl_client, mcp; print(json.dumps([m for m in %r if importlib.util.find_spec(m)]))" % (SERVER_ONLY,)
+    probe = f"import importlib.util, json, hitl_client, mcp; " f"print(json.dumps([m for m in {SERVER_ONLY!r} if importlib.util.find_spec(m)]))"
     found = subprocess.run([str(fresh_venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, cwd=fresh_venv, timeout=60)
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout) == []  # none of the server's dependencies came along

@@ -92,7 +92,7 @@ async def test_a_call_that_outlives_its_timeout_is_pending_and_a_repeat_finds_th
         permission = {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_09"}
         first = await call(session, "permission_prompt", permission)
         permission_case = _core.stable_case_id("mcp-permission", "Bash", BASH, "toolu_09")
-        assert first == {"behavior": "deny", "message": f"still pending, case_id {permission_case}: no reviewer has decided in Slack yet, so Bash was not run."}
+        assert first == {"behavior": "deny", "message": (f"still pending, case_id {permission_case}: " "no reviewer has decided in Slack yet, so Bash was not run.")}
         assert await call(session, "permission_prompt", permission) == first
         refund = {"action": "refund", "args": {"amount": 5}, "reason": "r"}
         pending = await call(session, "request_approval", refund)

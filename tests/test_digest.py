@@ -44,10 +44,11 @@ async def add_case(rt: Hitl, case_id: str, queue: str, created: datetime, *, out
     async with rt.db.write.begin() as session:
         session.add(
             Case(
-                case_id=case_id, payload=payload, payload_hash="x", queue=queue, tier=1, status=outcome or "pending", version=1, channel="C0X",
-                sla_deadline=sla or created + timedelta(hours=4), tier_deadline=sla or created + timedelta(hours=4), outcome=outcome, decided_at=decided,
-                decided_by=by if outcome else None, decided_by_name=by.lower() if outcome else None, edit_ratio=edit_ratio, reason=category,
-                created_at=created, updated_at=decided or created,
+                case_id=case_id, payload=payload, payload_hash="x", queue=queue, tier=1, status=outcome or "pending",
+                version=1, channel="C0X", sla_deadline=sla or created + timedelta(hours=4),
+                tier_deadline=sla or created + timedelta(hours=4), outcome=outcome, decided_at=decided,
+                decided_by=by if outcome else None, decided_by_name=by.lower() if outcome else None,
+                edit_ratio=edit_ratio, reason=category, created_at=created, updated_at=decided or created,
             )
         )  # fmt: skip
 
@@ -79,7 +80,8 @@ async def test_every_figure_matches_the_hand_computed_value(db_url: str) -> None
     assert (window.start, window.end) == (t(20, 8), t(21, 8))
     figures = await rt.digests.compute_figures(window)
     billing = figures["queues"]["billing"]
-    assert {k: billing[k] for k in ("received", "decided", "approved", "edited", "rejected", "pending", "sla_breaches")} == {
+    counted = ("received", "decided", "approved", "edited", "rejected", "pending", "sla_breaches")
+    assert {k: billing[k] for k in counted} == {
         "received": 5, "decided": 5, "approved": 2, "edited": 2, "rejected": 1, "pending": 1, "sla_breaches": 1,
     }  # fmt: skip
     assert billing["sla_miss_rate"] == 0.4  # b3 and b6 decided after their deadline, of 5
@@ -232,7 +234,6 @@ async def test_on_demand_digest_ephemeral_and_cli_json(hitl: Harness, monkeypatc
 def _write_policy(monkeypatch) -> str:  # type: ignore[no-untyped-def]
     import tempfile
 
-    path = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
-    path.write(ISSUE_POLICY_YAML)
-    path.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as path:
+        path.write(ISSUE_POLICY_YAML)
     return path.name

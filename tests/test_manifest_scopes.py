@@ -23,7 +23,8 @@ SURELY_CALLED = {"auth.test", "chat.postMessage", "chat.update", "chat.postEphem
 @cache
 def client_methods() -> dict[str, frozenset[str]]:
     """slack-sdk's AsyncWebClient: each public method → the Web API methods it calls (`self.api_call("x.y")`),
-    following calls to its own other methods (files_upload_v2 → files.getUploadURLExternal + files.completeUploadExternal)."""
+    following calls to its own other methods
+    (files_upload_v2 → files.getUploadURLExternal + files.completeUploadExternal)."""
     tree = ast.parse(inspect.getsource(async_client))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "AsyncWebClient")
     direct: dict[str, set[str]] = {}

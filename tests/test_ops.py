@@ -50,7 +50,7 @@ async def test_kill_pauses_announces_audits_and_the_api_sees_it(hitl: Harness) -
     assert response.status_code == 200 and response.json()["response_type"] == "ephemeral"
     assert "Paused `tenant:acme` · human-only" in text_of(response)
     await hitl.settle()
-    [announcement] = [m for m in hitl.emulator.messages("C0OPS")]
+    [announcement] = list(hitl.emulator.messages("C0OPS"))
     assert "Automation paused" in announcement.text and "`tenant:acme`" in announcement.text and "<@U0OPS1>" in announcement.text
     verdict = (await hitl.api.get("/v1/killswitch", params={"tenant": "acme", "skill": "billing"})).json()
     assert verdict["paused"] is True and verdict["mode"] == "human-only"

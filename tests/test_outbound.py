@@ -57,7 +57,7 @@ HOOK_NAME = "hooks.hitl.example"
 TRIED: Counter[str] = Counter()
 
 
-# ---------------------------------------------------------------------------------------------- spellings
+# -------------------------------------------------------------------------------- spellings
 
 def _number(value: int, style: str, zeros: int, upper: bool) -> str:
     if style == "hex":
@@ -73,7 +73,7 @@ def ipv4_spelling(draw: st.DrawFn, address: ipaddress.IPv4Address) -> str:
     """Any inet_aton spelling: 1-4 parts (the last one fills the remaining bytes), each decimal, hex or octal."""
     parts = draw(st.integers(1, 4))
     octets = list(address.packed)
-    values = octets[: parts - 1] + [int.from_bytes(bytes(octets[parts - 1 :]), "big")]
+    values = [*octets[: parts - 1], int.from_bytes(bytes(octets[parts - 1 :]), "big")]
     styles = st.sampled_from(["decimal", "hex", "octal"])
     return ".".join(_number(v, draw(styles), draw(st.integers(0, 3)), draw(st.booleans())) for v in values)
 
@@ -142,7 +142,7 @@ def public_url(draw: st.DrawFn) -> tuple[str, str]:
     return f"{scheme}://{f'[{host}]' if ':' in host else host}/hook", kind
 
 
-# ---------------------------------------------------------------------------------------------- helpers
+# -------------------------------------------------------------------------------- helpers
 
 @dataclass
 class RecordingBackend(httpcore.AsyncNetworkBackend):
@@ -211,7 +211,7 @@ def _report_counts() -> Iterator[None]:
         print("\ngenerated inputs tried: " + ", ".join(f"{name} {count}" for name, count in sorted(TRIED.items())) + f"; total {total}")
 
 
-# ---------------------------------------------------------------------------------------------- the address policy, generated
+# -------------------------------------------------------------------------------- the address policy, generated
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(forbidden_url())
@@ -296,7 +296,7 @@ def test_redacted_urls_keep_no_query_value_or_password(params: list[tuple[str, s
         assert value not in redacted and f"{name}=***" in redacted
 
 
-# ---------------------------------------------------------------------------------------------- the address policy, by example
+# -------------------------------------------------------------------------------- the address policy, by example
 
 @pytest.mark.parametrize(
     "url",
@@ -371,7 +371,7 @@ def test_stored_errors_read_back_as_categories(stored: str | None, category: str
     assert failure_category(stored) == category
 
 
-# ---------------------------------------------------------------------------------------------- the transport
+# -------------------------------------------------------------------------------- the transport
 
 def test_dns_rebinding_cannot_move_a_checked_connection() -> None:
     """The resolver answers public, then loopback: each connection dials only what its own lookup answered
@@ -458,7 +458,7 @@ async def test_a_proxy_in_the_environment_is_not_used(monkeypatch: pytest.Monkey
             assert (await client.get(url + "/")).status_code == 200
 
 
-# ---------------------------------------------------------------------------------------------- end to end
+# -------------------------------------------------------------------------------- end to end
 
 @dataclass
 class Receiver:

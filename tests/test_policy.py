@@ -92,5 +92,5 @@ def test_check_policy_bad_file_is_one_clear_error(tmp_path: Path, capsys: pytest
     path.write_text("queues:\n  - name: x\n    tiers: [{name: a, channel: C0X, reviewers: [U0A], sla: soon}]\n")
     assert main(["check-policy", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == f"hitl: {path}: queues[0].tiers[0].sla: 'soon' is not a duration (use s, m, h, d: e.g. 90s, 30m, 4h, 1d, 1h30m)"
+    assert err.strip() == f"hitl: {path}: queues[0].tiers[0].sla: " "'soon' is not a duration (use s, m, h, d: e.g. 90s, 30m, 4h, 1d, 1h30m)"
     assert "Traceback" not in err

@@ -82,7 +82,7 @@ property_settings = settings(
 @pytest.fixture(scope="module", autouse=True)
 def _report() -> Any:
     yield
-    print(f"\nrenders: {RENDERED['inputs']} generated inputs, {RENDERED['renders']} renders, each accepted by the emulator")
+    print(f"\nrenders: {RENDERED['inputs']} generated inputs, " f"{RENDERED['renders']} renders, each accepted by the emulator")
 
 
 @st.composite
@@ -287,10 +287,10 @@ def test_decision_modals_fit(view: CardView, checklist: list[str], channel: str)
 
 
 @property_settings
-@given(hostile(100_000, alphabets=ALPHABETS + [" a", "a\n\n\n", "\u3000x"]))
+@given(hostile(100_000, alphabets=[*ALPHABETS, " a", "a\n\n\n", "\u3000x"]))
 def test_a_draft_of_any_shape_splits_into_inputs_and_back(draft: str) -> None:
     RENDERED["inputs"] += 1
-    parts, seps = split_for_inputs(draft)
+    parts, _separators = split_for_inputs(draft)
     assert all(slack_len(p) <= 3000 and p == p.strip() for p in parts)
     assert len(parts) <= 75  # 100,000 astral characters; ~38 for any other text
     assert draft_from_inputs(draft, parts) == draft

@@ -113,7 +113,7 @@ async def test_same_case_id_different_content_is_409(hitl: Harness) -> None:
     assert response.status_code == 409
     assert response.json()["fields"] == [{"field": "case_id", "message": "already used for a different escalation"}]
     status = await hitl.status("case-1")
-    assert [e["action"] for e in status["timeline"]][0] == "received"
+    assert status["timeline"][0]["action"] == "received"
     assert len([e for e in status["timeline"] if e["action"] == "received"]) == 1
 
 

@@ -36,7 +36,7 @@ SUBCOMMANDS = st.sampled_from(["help", "status", "queue", "digest", "kill", "res
 
 @st.composite
 def command_texts(draw: st.DrawFn) -> str:
-    words = [draw(SUBCOMMANDS)] + draw(st.lists(TOKENS, max_size=6))
+    words = [draw(SUBCOMMANDS), *draw(st.lists(TOKENS, max_size=6))]
     text = words[0]
     for word in words[1:]:
         text += draw(SEPARATORS) + word

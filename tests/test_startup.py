@@ -218,7 +218,7 @@ async def test_database_commands_on_a_missing_sqlite_file_say_so_and_create_noth
     db = tmp_path / "nothing-here.db"
     code, out, stderr = await run_cli(tmp_path, *command, HITL_DATABASE_URL=f"sqlite:///{db}")
     assert (code, out) == (2, "")
-    assert one_line(stderr) == f"hitl: HITL_DATABASE_URL: there is no database at {db}; run `hitl db upgrade` to create one, or point HITL_DATABASE_URL at hitl's database"
+    assert one_line(stderr) == f"hitl: HITL_DATABASE_URL: there is no database at {db}; " "run `hitl db upgrade` to create one, or point HITL_DATABASE_URL at hitl's database"
     assert list(tmp_path.iterdir()) == []
 
 

@@ -37,7 +37,7 @@ class Scope:
             return cls("all")
         match = _SCOPE.fullmatch(cleaned)
         if not match or _CONTROL.search(cleaned):
-            raise ValueError(f"`{_CONTROL.sub('?', cleaned[:60])}` is not a scope: use all, queue:<name>, tenant:<id>, model:<name> or skill:<name>")
+            raise ValueError(f"`{_CONTROL.sub('?', cleaned[:60])}` is not a scope: " "use all, queue:<name>, tenant:<id>, model:<name> or skill:<name>")
         return cls(match.group(1), match.group(2))
 
     @staticmethod

@@ -176,7 +176,9 @@ class Digests:
         return figures, text, blocks
 
     async def post_digest(self, window: Window, channel: str, *, queue: str | None, key: str, trend_threshold: float = 0.5, claim: bool = True) -> bool:
-        """Queue a digest post (and its chart) for `channel`. With `claim`, only the first process to claim `key` posts."""
+        """Queue a digest post (and its chart) for `channel`.
+
+        With `claim`, only the first process to claim `key` posts."""
         figures, text, blocks = await self.render_digest(window, queue, trend_threshold)
         chart = render_chart(await self.chart_days(window, queue), title=f"Decisions per day ({queue or 'all queues'})")
         try:

@@ -26,9 +26,9 @@ class ExportFormat(StrEnum):
 
 
 CSV_COLUMNS = [
-    "case_id", "queue", "tenant_id", "outcome", "reason", "note", "edit_distance", "edit_ratio", "reviewer_id", "reviewer_name",
-    "model_name", "model_version", "prompt_hash", "received_at", "decided_at", "tier", "user_question", "model_draft", "final_text",
-    "evidence", "proposed_action", "final_action",
+    "case_id", "queue", "tenant_id", "outcome", "reason", "note", "edit_distance", "edit_ratio",
+    "reviewer_id", "reviewer_name", "model_name", "model_version", "prompt_hash", "received_at", "decided_at",
+    "tier", "user_question", "model_draft", "final_text", "evidence", "proposed_action", "final_action",
 ]  # fmt: skip
 
 

@@ -139,7 +139,7 @@ class WebhookDelivery:
         """The signing secret, or GiveUp: too late, nothing to sign with, or a URL the rules refuse (checked again
         here: the item may predate the rules, and the policy's URLs are not checked by ingest)."""
         if self.clock.now() - item.created_at > self.give_up_after:
-            raise GiveUp(f"expired: not delivered within {format_duration(self.give_up_after)} (last failure: {failure_category(item.last_error)})")
+            raise GiveUp(f"expired: not delivered within {format_duration(self.give_up_after)} " f"(last failure: {failure_category(item.last_error)})")
         if not self.secret:
             raise GiveUp("no_secret: HITL_WEBHOOK_SECRET is not set")
         refusal = url_refusal(url, self.rules)

@@ -105,7 +105,12 @@ def build_server(client: AsyncHitlClient, *, timeout: float = DEFAULT_TIMEOUT, s
             raise ToolError(f"hitl: {exc}") from None
 
     @server.tool(structured_output=False)
-    async def permission_prompt(tool_name: str, input: dict[str, Any], ctx: Context, tool_use_id: str | None = None) -> CallToolResult:  # noqa: A002 - Claude Code's name
+    async def permission_prompt(
+        tool_name: str,
+        input: dict[str, Any],  # noqa: A002 - Claude Code's name
+        ctx: Context,
+        tool_use_id: str | None = None,
+    ) -> CallToolResult:
         """Claude Code's --permission-prompt-tool: a reviewer in Slack allows (maybe with edited input) or
         denies the tool call. Answers {"behavior": "allow", "updatedInput": …} or {"behavior": "deny", "message": …}."""
         return _permission_answer(await _permission(client, ctx, timeout, skill, tool_name, input, tool_use_id))
@@ -143,7 +148,7 @@ def _outcome(case: Case) -> Outcome:
         unhandled = " Paging ran out in Slack; it is still open for a reviewer." if case.unhandled else ""
         return Outcome(
             status="pending", case_id=case.case_id, unhandled=case.unhandled,
-            message=f"still pending, case_id {case.case_id}: no reviewer has decided yet.{unhandled} Call get_decision with this case_id later.",
+            message=(f"still pending, case_id {case.case_id}: no reviewer has decided yet.{unhandled} " "Call get_decision with this case_id later."),
         )
     decision = _core.decision_of(case)
     action = decision.proposed_action
@@ -187,7 +192,7 @@ async def _permission(
     except HitlError as exc:  # fail closed: without an answer from hitl nothing runs
         return {"behavior": "deny", "message": f"hitl could not get a decision, so the tool was not run: {exc}"}
     if case.pending:
-        return {"behavior": "deny", "message": f"still pending, case_id {case_id}: no reviewer has decided in Slack yet, so {tool_name} was not run."}
+        return {"behavior": "deny", "message": (f"still pending, case_id {case_id}: " f"no reviewer has decided in Slack yet, so {tool_name} was not run.")}
     decision = _core.decision_of(case)
     if decision.approved:
         approved = decision.proposed_action

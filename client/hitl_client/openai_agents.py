@@ -58,7 +58,7 @@ async def resolve_interruptions(
         await client.escalate(call.case_id, *call.texts(reason), proposed_action=call.proposal, **fields)
     deadline = None if timeout is None else time.monotonic() + timeout
     decisions = [await client.wait(call.case_id, timeout=_left(deadline)) for call in calls]
-    for call, decision in zip(calls, decisions):
+    for call, decision in zip(calls, decisions, strict=True):
         call.apply(state, decision)
     return state
 
@@ -79,7 +79,7 @@ def resolve_interruptions_sync(
         client.escalate(call.case_id, *call.texts(reason), proposed_action=call.proposal, **fields)
     deadline = None if timeout is None else time.monotonic() + timeout
     decisions = [client.wait(call.case_id, timeout=_left(deadline)) for call in calls]
-    for call, decision in zip(calls, decisions):
+    for call, decision in zip(calls, decisions, strict=True):
         call.apply(state, decision)
     return state
 

@@ -28,9 +28,12 @@ log = logging.getLogger(__name__)
 
 Blocks = list[dict[str, Any]]
 # An inline modal error holds at most 150 characters; nothing from the request is echoed.
-STRANGER_FIELD = "Only members of the workspace this hitl is installed in can pause it. Nothing was changed; the attempt was recorded."
+STRANGER_FIELD = (
+    "Only members of the workspace this hitl is installed in can pause it. "
+    "Nothing was changed; the attempt was recorded."
+)
 KILL_FORM_REFUSALS = {
-    "membership_unverified": "I couldn't check your user-group membership with Slack just now. Nothing was changed; try again in a minute.",
+    "membership_unverified": ("I couldn't check your user-group membership with Slack just now. " "Nothing was changed; try again in a minute."),
     "not_an_operator": "Only the operators named in the policy can pause automation.",
 }
 
@@ -121,7 +124,7 @@ async def _resume(call: Call, parsed: slash.Resume) -> None:
         active = ", ".join(f"`{escape_mrkdwn(str(s.scope))}`" for s in call.svc.board.switches[:20]) or "none"
         await call.answer(f"Nothing is paused for `{escape_mrkdwn(str(args.scope))}`. Active pauses: {active}.")
         return
-    await call.answer(f"▶️ Resumed `{escape_mrkdwn(str(lifted.scope))}` (was {lifted.mode.value} since its pause by <@{lifted.created_by}>).")
+    await call.answer(f"▶️ Resumed `{escape_mrkdwn(str(lifted.scope))}` " f"(was {lifted.mode.value} since its pause by <@{lifted.created_by}>).")
 
 
 Subcommand = Callable[[Call, Any], Awaitable[None]]

@@ -28,7 +28,10 @@ DECISION_LOOKUP_BUDGET = 2.0
 # Slack waits 3 s for the answer to a modal submission; answer in time even when the database does not.
 SUBMISSION_BUDGET = 2.5
 
-OPEN_FAILED = "Slack couldn't open the form just now (it has to open within 3 seconds of a click). Nothing was changed: please click again."
+OPEN_FAILED = (
+    "Slack couldn't open the form just now (it has to open within 3 seconds of a click). "
+    "Nothing was changed: please click again."
+)
 
 
 async def on_decision_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:

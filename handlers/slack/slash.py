@@ -151,7 +151,7 @@ def _since(value: str) -> timedelta | Usage:
     except ValueError:
         return Usage(f"`--since` takes a duration like `24h` or `7d`, not `{shown(value)}`.", "digest")
     if not SINCE_MIN <= since <= SINCE_MAX:
-        return Usage(f"`--since` must be from {format_duration(SINCE_MIN)} to {format_duration(SINCE_MAX)}, not {format_duration(since)}.", "digest")
+        return Usage(f"`--since` must be from {format_duration(SINCE_MIN)} to {format_duration(SINCE_MAX)}, " f"not {format_duration(since)}.", "digest")
     return since
 
 
