@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -43,6 +44,7 @@ def create_bolt_app(hitl: Hitl) -> AsyncApp:
     async def answer_listener_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
         """Errors before the ack: Slack gets an answer that says what happened. (After the ack, handlers.slack.answers.
         after_ack has already answered the person.)"""
+        headers: dict[str, str | Sequence[str]]
         if isinstance(error, OVERLOADED):
             log.warning("database unavailable or too slow during a Slack request: %s", type(error).__name__)
             if body.get("type") == "view_submission" and (field := first_input_block(body)):

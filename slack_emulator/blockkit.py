@@ -352,7 +352,8 @@ class _Checker:
             value = element.get(key)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
                 self.add(f"must be a whole number from {low} to {high}", f"{p}/{key}")
-        max_length = element.get("max_length") if isinstance(element.get("max_length"), int) else longest
+        declared = element.get("max_length")
+        max_length = declared if isinstance(declared, int) else longest
         initial = element.get("initial_value")
         if initial is not None:
             if not isinstance(initial, str):
@@ -499,7 +500,8 @@ def _view_field_problems(view: dict[str, Any], limits: Limits) -> list[str]:
         checker.text_object(view.get("title"), "/view/title", limit=limits.view_text_field, plain_only=True)
         for name in ("submit", "close"):
             checker.text_object(view.get(name), f"/view/{name}", limit=limits.view_text_field, plain_only=True, required=False)
-        blocks = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+        declared = view.get("blocks")
+        blocks = declared if isinstance(declared, list) else []
         if view.get("submit") is None and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks):
             checker.add("submit is required when the view has an input block", "/view/submit")
     metadata = view.get("private_metadata")

@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Text, bindparam, func, insert, select, text
+from sqlalchemy import Table, Text, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.audit import Actor, AuditAction
@@ -42,7 +42,7 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + canonical_json(_content(event))).encode("utf-8")).hexdigest()
 
 
-_EVENTS = AuditEvent.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)  # declared with the ORM: always a Table, typed as any FromClause
 _CONTENT_COLUMNS = ("case_id", "action", "actor_type", "actor_id", "actor_team", "actor_name", "at", "details")
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.cases import CaseStatus, Decision, SlackUser
+from store.db import rowcount
 from store.models import OPEN_STATUSES, Case, SlackMessage
 
 
@@ -72,7 +73,7 @@ async def record_card_posted(session: AsyncSession, case: Case, *, ts: str, now:
         .values(message_ts=ts, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if not result.rowcount:
+    if not rowcount(result):
         return False
     session.add(SlackMessage(case_id=case.case_id, kind="card", tier=1, channel=case.channel, ts=ts, permalink=permalink, created_at=now))
     return True
@@ -138,7 +139,7 @@ async def set_permalink(session: AsyncSession, message_id: int, permalink: str) 
     result = await session.execute(
         update(SlackMessage).where(SlackMessage.id == message_id, SlackMessage.permalink.is_(None)).values(permalink=permalink).execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def record_message(session: AsyncSession, message: SlackMessage) -> bool:
@@ -186,4 +187,4 @@ async def card_links(session: AsyncSession, case_ids: list[str]) -> dict[str, st
     rows = await session.execute(
         select(SlackMessage.case_id, SlackMessage.permalink).where(SlackMessage.case_id.in_(case_ids), SlackMessage.kind == "card", SlackMessage.permalink.is_not(None))
     )
-    return dict(rows.all())
+    return {case_id: link for case_id, link in rows.all() if link is not None}  # none are: the query leaves them out

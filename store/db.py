@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, select
+from sqlalchemy import CursorResult, Result, event, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # The database briefly unavailable (SQLite's write lock, a full pool, PostgreSQL restarting): try again later.
 DATABASE_BUSY = (DBAPIError, PoolTimeout)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an INSERT, UPDATE or DELETE matched. `session.execute` returns a CursorResult for those, typed as
+    the Result it derives from."""
+    return cast("CursorResult[*tuple[Any, ...]]", result).rowcount
 
 
 def is_sqlite(url: str) -> bool:

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.models import AuditEvent, Case, SlackMessage
 
 
-def _seconds_to_decision(session: AsyncSession) -> ColumnElement[float]:
+def _seconds_to_decision(session: AsyncSession) -> ColumnElement[Any]:
+    """Seconds from arrival to decision: numeric on PostgreSQL (a Decimal), real on SQLite (a float)."""
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", Case.decided_at - Case.created_at)
     return (func.julianday(Case.decided_at) - func.julianday(Case.created_at)) * literal_column("86400.0")
@@ -41,7 +42,8 @@ async def outcomes(session: AsyncSession, start: datetime, end: datetime, queue:
     )
     result: dict[str, dict[str, int]] = {}
     for name, outcome, n in rows.all():
-        result.setdefault(name, {})[outcome] = int(n)
+        if outcome is not None:  # a decided case always has one; the column is empty while a case is pending
+            result.setdefault(name, {})[outcome] = int(n)
     return result
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.db import rowcount
 from store.models import KillSwitch
 
 
@@ -25,4 +26,4 @@ async def lift(session: AsyncSession, scope: str, *, by: str, reason: str, now: 
     result = await session.execute(
         update(KillSwitch).where(KillSwitch.id == switch.id, KillSwitch.lifted_at.is_(None)).values(lifted_at=now, lifted_by=by, lifted_reason=reason)
     )
-    return switch if result.rowcount else None
+    return switch if rowcount(result) else None

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.domain.outbox import DeadReason, OutboxKind, OutboxMessage
+from store.db import rowcount
 from store.models import OutboxItem
 
 
@@ -35,7 +36,7 @@ async def enqueue(session: AsyncSession, message: OutboxMessage, *, now: datetim
         "created_at": now,
     }
     result = await session.execute(_ENQUEUE[session.get_bind().dialect.name], values)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 def _open() -> Any:
@@ -116,7 +117,7 @@ async def mark_delivered(session: AsyncSession, item_id: int, token: str, now: d
         .where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None))
         .values(delivered_at=now, claimed_until=None, last_error=None)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def mark_failed(
@@ -142,7 +143,7 @@ async def mark_failed(
     result = await session.execute(
         update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None)).values(**values)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[OutboxKind, ...], now: datetime, why: str) -> int:
@@ -151,7 +152,7 @@ async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[Outb
         .where(OutboxItem.case_id == case_id, OutboxItem.kind.in_(kinds), _open())
         .values(dead_at=now, dead_reason=DeadReason.CANCELLED.value, last_error=why)
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 async def items_for_case(session: AsyncSession, case_id: str) -> list[OutboxItem]:
@@ -222,7 +223,7 @@ async def list_items(session: AsyncSession, *, dead: bool, limit: int) -> list[O
         where = and_(OutboxItem.dead_at.is_not(None), OutboxItem.dead_reason != DeadReason.CANCELLED.value)
         order = OutboxItem.id.desc()
     else:
-        where, order = _open(), OutboxItem.id
+        where, order = _open(), OutboxItem.id.asc()
     return list((await session.execute(select(OutboxItem).where(where).order_by(order).limit(limit))).scalars())
 
 

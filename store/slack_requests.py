@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from store.db import rowcount
 from store.models import SlackRequestKey
 
 
@@ -44,7 +45,7 @@ async def prune(session: AsyncSession, before: datetime, limit: int) -> int:
     """Delete up to `limit` keys seen before `before`, oldest first (index on seen_at); how many went."""
     oldest = select(SlackRequestKey.key).where(SlackRequestKey.seen_at < before).order_by(SlackRequestKey.seen_at).limit(limit)
     result = await session.execute(delete(SlackRequestKey).where(SlackRequestKey.key.in_(oldest)).execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 async def seen_since(session: AsyncSession, since: datetime) -> list[tuple[str, datetime]]:

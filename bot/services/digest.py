@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -112,7 +113,7 @@ class Digests:
         window_days = (end - start).total_seconds() / 86400
 
         def figures(name: str | None) -> dict[str, Any]:
-            pick = (lambda d: d.get(name, 0)) if name else (lambda d: sum(d.values()))
+            pick: Callable[[dict[str, int]], int] = (lambda d: d.get(name, 0)) if name else (lambda d: sum(d.values()))
             by_outcome = outcomes.get(name, {}) if name else {k: sum(o.get(k, 0) for o in outcomes.values()) for k in ("approved", "edited", "rejected")}
             decided = sum(by_outcome.values())
             edited = by_outcome.get("edited", 0)

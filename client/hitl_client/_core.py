@@ -59,7 +59,7 @@ class RetryPolicy:
     max_delay: float = 8.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        base = min(self.first_delay * 2 ** (attempt - 1), self.max_delay)
+        base = min(self.first_delay * 2.0 ** (attempt - 1), self.max_delay)
         delay = base / 2 + random.uniform(0, base / 2)  # jitter: clients cut off together don't return together
         if retry_after is not None:
             delay = max(delay, min(retry_after, RETRY_AFTER_MAX))
@@ -114,7 +114,8 @@ def escalation_body(case_id: str, model_draft: str, reason_for_escalation: str, 
     body = {"case_id": case_id, "model_draft": model_draft, "reason_for_escalation": reason_for_escalation}
     # None means "not given": the server's defaults apply, and a retry sends the very same body.
     body.update({k: v for k, v in fields.items() if v is not None})
-    return to_jsonable_python(body)
+    jsonable: dict[str, Any] = to_jsonable_python(body)
+    return jsonable
 
 
 def created_case(response: httpx.Response, base_url: str, case_id: str) -> Case:

@@ -60,7 +60,7 @@ class _Pause:
 
 def review_interrupts(
     client: HitlClient, interrupts: Sequence[Interrupt], *, timeout: float | None = None, reason: str | None = None, **fields: Any
-) -> Command:
+) -> Command[str]:
     """Escalate every action of these interrupts, wait for the decisions, and return the `Command` to resume with.
 
     `fields` go with each escalation (`skill`, `risk_level`, `tenant_id`, …); `timeout` bounds the whole wait."""
@@ -75,7 +75,7 @@ def review_interrupts(
 
 async def areview_interrupts(
     client: AsyncHitlClient, interrupts: Sequence[Interrupt], *, timeout: float | None = None, reason: str | None = None, **fields: Any
-) -> Command:
+) -> Command[str]:
     """`review_interrupts` for asyncio."""
     pauses = [_pause(i) for i in interrupts]
     for pause in pauses:
@@ -117,9 +117,9 @@ def _pause(interrupt: Interrupt) -> _Pause:
         ]
         return _Pause(interrupt, INBOX, requests, isinstance(value, list))
     if isinstance(value, Mapping) and "action_requests" in value:
-        allowed = {c.get("action_name"): set(c.get("allowed_decisions") or ()) for c in value.get("review_configs") or ()}
+        allowed_by_action = {c.get("action_name"): set(c.get("allowed_decisions") or ()) for c in value.get("review_configs") or ()}
         requests = [
-            _request(interrupt, i, a.get("name"), a.get("args"), a.get("description"), allowed.get(a.get("name"), set()))
+            _request(interrupt, i, a.get("name"), a.get("args"), a.get("description"), allowed_by_action.get(a.get("name"), set()))
             for i, a in enumerate(value["action_requests"])
         ]
         return _Pause(interrupt, BATCHED, requests, False)

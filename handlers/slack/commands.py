@@ -140,7 +140,8 @@ SUBCOMMANDS: dict[type, Subcommand] = {
 
 
 async def on_hitl_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
-    text = command.get("text") if isinstance(command.get("text"), str) else ""
+    raw = command.get("text")
+    text = raw if isinstance(raw, str) else ""
     call = Call(ack, command, client, services(context), reviewer_of(command), text)
     if (denial := call.svc.access.stranger(call.who)) is not None:
         refusal = await call.svc.access.refuse(call.who, denial, case_id=None, details={"command": slash.subcommand(text), "text": audit_text(text)})

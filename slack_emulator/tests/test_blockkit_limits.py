@@ -13,7 +13,7 @@ from slack_emulator.blockkit import Limits, check_message, check_metadata, check
 from slack_emulator.workspace import SlackError
 
 LIMITS = Limits()
-Check = Callable[[], None]
+Check = Callable[[], object]  # a check passes or raises; what it returns is not looked at
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
@@ -63,7 +63,7 @@ def budget_message(cost: int) -> Check:
 def view_of_bytes(size: int) -> Check:
     """A modal whose JSON is exactly `size` bytes as the emulator measures it."""
     blocks = [section("x" * 2900) for _ in range(size // 2950)]
-    view = {"type": "modal", "title": plain("T"), "blocks": blocks}
+    view: dict[str, Any] = {"type": "modal", "title": plain("T"), "blocks": blocks}
     measured = len(json.dumps(view, separators=(",", ":")).encode())
     filler = size - measured - len(json.dumps(section(""), separators=(",", ":"))) - 1
     view["blocks"].append(section("y" * filler))

@@ -18,7 +18,9 @@ from slack_emulator.tests import slack_fixtures
 
 SPEC_PATH = slack_fixtures.shared_file("slack_web_openapi_v2.json")
 pytestmark = pytest.mark.skipif(SPEC_PATH is None, reason="Slack's OpenAPI spec is not beside the repository")
-JSON_TYPES = {"string": str, "object": dict, "array": list, "boolean": bool, "integer": int, "number": (int, float)}
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "object": (dict,), "array": (list,), "boolean": (bool,), "integer": (int,), "number": (int, float)
+}
 
 
 def _spec() -> dict[str, Any]:
@@ -36,7 +38,7 @@ def _types(spec: dict[str, Any], schema: dict[str, Any]) -> tuple[type, ...] | N
     schema = _resolve(spec, schema)
     if "type" in schema:
         declared = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        return tuple(t for name in declared for t in (JSON_TYPES[name] if isinstance(JSON_TYPES.get(name), tuple) else (JSON_TYPES[name],)) if name in JSON_TYPES)
+        return tuple(t for name in declared if name in JSON_TYPES for t in JSON_TYPES[name])
     return None
 
 

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blocks.card import Block, CardView, PageView, build_minimal_card, build_review_card
+from blocks.budget import Block
+from blocks.card import CardView, PageView, build_minimal_card, build_review_card
 from bot.domain.audit import SYSTEM, AuditAction
 from bot.domain.outbox import OutboxMessage, PostCard, UpdateCard
 from bot.outbox import AfterDelivery

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blocks.card import Block
+from blocks.budget import Block
 from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
 from bot.domain.audit import SYSTEM, AuditAction
 from bot.domain.outbox import EscalationNote, OutboxMessage, Page, Remind, Repage, UnhandledAlert

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.card import Block
+from blocks.budget import Block
 from bot.clock import Clock
 from bot.domain.cases import CaseStatus
 from bot.domain.outbox import page_key, post_card_key
@@ -65,9 +65,10 @@ class SlackOut:
             if thread_ts:
                 response = await self.slack.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor)
             else:
-                oldest = {"oldest": f"{since:.6f}"} if since is not None else {}
-                response = await self.slack.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor, **oldest)
-            for message in response.get("messages", []):
+                oldest = f"{since:.6f}" if since is not None else None  # slack-sdk leaves out None arguments
+                response = await self.slack.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor, oldest=oldest)
+            messages: list[dict[str, Any]] = response.get("messages", [])
+            for message in messages:
                 metadata = message.get("metadata") or {}
                 if metadata.get("event_type") == event_type:
                     yield str(message["ts"]), metadata.get("event_payload") or {}
