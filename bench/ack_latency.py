@@ -61,7 +61,6 @@ from bench.common import (
     machine_line,
     md_table,
     open_loop,
-    pct,
     post_escalations,
     ratio,
     summary_ms,
@@ -77,10 +76,21 @@ CHANNEL = "C0BILLING"
 
 
 class Clicks:
-    """Signed, unique Approve clicks on the cards, built from a Slack-shaped block_actions fixture (slack_emulator/tests/fixtures/slack)."""
+    """Signed, unique Approve clicks on the cards, built from a Slack-shaped block_actions fixture
+    (slack_emulator/tests/fixtures/slack)."""
 
     def __init__(self, cards: list[dict[str, Any]], reviewers: list[str]) -> None:
-        self.template = json.loads(FIXTURE.read_text()) if FIXTURE.exists() else {"type": "block_actions", "api_app_id": "A0HITL", "team": {"id": "T0HITL"}, "enterprise": None, "is_enterprise_install": False}
+        self.template = (
+            json.loads(FIXTURE.read_text())
+            if FIXTURE.exists()
+            else {
+                "type": "block_actions",
+                "api_app_id": "A0HITL",
+                "team": {"id": "T0HITL"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        )
         self.cards = cards
         self.reviewers = reviewers
         self.pairs = [(card, user) for card in cards for user in reviewers]
@@ -120,7 +130,9 @@ class Clicks:
         return body, headers, trigger_id
 
 
-async def phase(target: str, url: str, clicks: Clicks, rate: float, duration: float, cpu: CpuMeter, client_kind: str) -> tuple[dict[str, Any], list[str], list[float]]:
+async def phase(
+    target: str, url: str, clicks: Clicks, rate: float, duration: float, cpu: CpuMeter, client_kind: str
+) -> tuple[dict[str, Any], list[str], list[float]]:
     """One open-loop run against one server. Returns (result, trigger ids, scheduled send times)."""
     planned = int(rate * duration)
     now = time.time()
@@ -153,7 +165,9 @@ async def phase(target: str, url: str, clicks: Clicks, rate: float, duration: fl
     return result, [p[2] for p in prepared], run.sent_at
 
 
-async def modal_opens(emulator: EmulatorProcess, triggers: list[str], sent_at: list[float], timeout: float) -> dict[str, Any]:
+async def modal_opens(
+    emulator: EmulatorProcess, triggers: list[str], sent_at: list[float], timeout: float
+) -> dict[str, Any]:
     """Wait for hitl's views.open of every click of the phase; click -> views.open received, per click."""
     wanted = {t: i for i, t in enumerate(triggers)}
     seen: dict[str, tuple[float, bool]] = {}
@@ -222,7 +236,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "args": vars(args),
         "method": (
-            f"open-loop fixed-rate generator ({args.client} + asyncio in its own process): request i starts at t0 + i/rate, "
+            f"open-loop fixed-rate generator ({args.client} + asyncio in its own process): request i starts at t0 + "
+            f"i/rate, "
             "response time measured from that scheduled start (no coordinated omission)"
         ),
         "phases": [],
@@ -234,11 +249,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await emulator.start()
             async with fresh_database(args.db, workdir, args.pg_url) as db_url:
-                hitl = hitl_server(workdir, db_url, emulator.api_url, ISSUE_POLICY_YAML, log_level=args.log_level, HITL_SLACK_CHANNEL_RATE=1000)
+                hitl = hitl_server(
+                    workdir,
+                    db_url,
+                    emulator.api_url,
+                    ISSUE_POLICY_YAML,
+                    log_level=args.log_level,
+                    HITL_SLACK_CHANNEL_RATE=1000,
+                )
                 bare = bare_bolt_server(workdir, emulator.api_url, log_level=args.log_level)
                 await hitl.start()
                 await bare.start()
-                log(f"hitl serve (pid {hitl.pid}, {args.db}) and the bare Bolt app (pid {bare.pid}) are up; emulator pid {emulator.proc.pid}")  # type: ignore[union-attr]
+                log(
+                    f"hitl serve (pid {hitl.pid}, {args.db}) and the bare Bolt app (pid {bare.pid}) are up; emulator "
+                    f"pid {emulator.proc.pid}"
+                )  # type: ignore[union-attr]
 
                 # The cards.
                 async with api_client(hitl.url, connections=16) as api:
@@ -266,9 +291,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for round_no, rate in [(n, r) for n in range(1, args.rounds + 1) for r in rates]:
                     for name in ("bare", "hitl"):
                         server = servers[name]
-                        cpu = CpuMeter({"server": server.pid, "emulator": emulator.proc.pid, "load_generator": os.getpid()})  # type: ignore[union-attr]
+                        cpu = CpuMeter(
+                            {"server": server.pid, "emulator": emulator.proc.pid, "load_generator": os.getpid()}
+                        )  # type: ignore[union-attr]
                         log_offset = log_size(workdir / "hitl.log")
-                        result, triggers, sent_at = await phase(name, server.url, clicks, rate, args.duration, cpu, args.client)
+                        result, triggers, sent_at = await phase(
+                            name, server.url, clicks, rate, args.duration, cpu, args.client
+                        )
                         if name == "hitl":
                             result["modal"] = await modal_opens(emulator, triggers, sent_at, timeout=120)
                             result["hitl_log_errors"] = log_errors(workdir / "hitl.log", log_offset)
@@ -279,12 +308,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         report["phases"].append(result)
                         lat = result["latency_ms"]
                         log(
-                            f"{name:4} {rate:5.0f} req/s: p50 {lat.get('p50')} ms p99 {lat.get('p99')} ms max {lat.get('max')} ms, "
+                            f"{name:4} {rate:5.0f} req/s: p50 {lat.get('p50')} ms p99 {lat.get('p99')} ms max "
+                            f"{lat.get('max')} ms, "
                             f"non-200 {result['non_200']}, server CPU {result['cpu_cores'].get('server')}"
-                            + (f", modal p99 {result['modal']['click_to_modal_ms'].get('p99')} ms, missing {result['modal']['missing']} (told {result['modal']['told_overloaded']}), warnings {result['hitl_log_errors']['warning']['count']}, errors {result['hitl_log_errors']['count']} logged" if "modal" in result else "")
+                            + (
+                                f", modal p99 {result['modal']['click_to_modal_ms'].get('p99')} ms, missing "
+                                f"{result['modal']['missing']} (told {result['modal']['told_overloaded']}), warnings "
+                                f"{result['hitl_log_errors']['warning']['count']}, errors "
+                                f"{result['hitl_log_errors']['count']} logged"
+                                if "modal" in result
+                                else ""
+                            )
                         )
                         await asyncio.sleep(args.pause)
-                report["hitl_log_errors"] = [line for line in (workdir / "hitl.log").read_text(errors="replace").splitlines() if "ERROR" in line or "Traceback" in line][:20]
+                report["hitl_log_errors"] = [
+                    line
+                    for line in (workdir / "hitl.log").read_text(errors="replace").splitlines()
+                    if "ERROR" in line or "Traceback" in line
+                ][:20]
         finally:
             for server in (hitl, bare):
                 if server is not None:
@@ -318,11 +359,18 @@ def compare(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "rate": rate,
                 "round": chosen,
                 "others_cores": disturbance(phases, rate, chosen),
-                "p99_ratio_all_rounds": [ratio(pair(phases, rate, n)[1]["latency_ms"].get("p99"), pair(phases, rate, n)[0]["latency_ms"].get("p99")) for n in rounds],
+                "p99_ratio_all_rounds": [
+                    ratio(
+                        pair(phases, rate, n)[1]["latency_ms"].get("p99"),
+                        pair(phases, rate, n)[0]["latency_ms"].get("p99"),
+                    )
+                    for n in rounds
+                ],
                 "p50_ratio": ratio(hitl["latency_ms"].get("p50"), bare["latency_ms"].get("p50")),
                 "p99_ratio": p99_ratio,
                 "hitl_p99_under_500ms": (hitl["latency_ms"].get("p99") or 1e9) < 500,
-                "target_met": rate != 100 or (p99_ratio is not None and p99_ratio < 3 and (hitl["latency_ms"].get("p99") or 1e9) < 500),
+                "target_met": rate != 100
+                or (p99_ratio is not None and p99_ratio < 3 and (hitl["latency_ms"].get("p99") or 1e9) < 500),
             }
         )
     return out
@@ -349,42 +397,88 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{modal.get('views_open_calls', 0)}/{modal.get('clicks', 0)}",
                 f"{modal.get('told_overloaded', 0)} / {modal.get('silent', 0)}",
                 f"{bare['cpu_cores'].get('server')} / {bare['cpu_cores'].get('others')}",
-                f"{hitl['cpu_cores'].get('server')} / {hitl['cpu_cores'].get('emulator')} / {hitl['cpu_cores'].get('load_generator')} / {hitl['cpu_cores'].get('others')}",
+                f"{hitl['cpu_cores'].get('server')} / {hitl['cpu_cores'].get('emulator')} / "
+                f"{hitl['cpu_cores'].get('load_generator')} / {hitl['cpu_cores'].get('others')}",
             ]
         )
     a = report["args"]
     head = (
         f"Ack latency (`python -m bench.ack_latency`), {machine_line(report['machine'])}; hitl on {a['db']}, "
-        f"{a['duration']:.0f} s per rate and server, {a['rounds']} round(s), each row the round least disturbed by other processes, {a['cases']} cards x 3 reviewers; {report['method']}."
+        f"{a['duration']:.0f} s per rate and server, {a['rounds']} round(s), each row the round least disturbed by "
+        f"other processes, {a['cases']} cards x 3 reviewers; {report['method']}."
     )
     table = md_table(
-        ["req/s", "bare p50 ms", "bare p99 ms", "hitl p50 ms", "hitl p99 ms", "hitl max ms", "p50 ×", "p99 ×", "non-200 bare / hitl", "click→modal p50 ms", "click→modal p99 ms", "modals opened", "told overloaded / silent", "CPU bare / others", "CPU hitl / emulator / generator / others"],
+        [
+            "req/s",
+            "bare p50 ms",
+            "bare p99 ms",
+            "hitl p50 ms",
+            "hitl p99 ms",
+            "hitl max ms",
+            "p50 ×",
+            "p99 ×",
+            "non-200 bare / hitl",
+            "click→modal p50 ms",
+            "click→modal p99 ms",
+            "modals opened",
+            "told overloaded / silent",
+            "CPU bare / others",
+            "CPU hitl / emulator / generator / others",
+        ],
         rows,
     )
     verdict = [
-        f"- {c['rate']:.0f} req/s: hitl p99 = {c['p99_ratio']} × bare (round {c['round']}; every round: {c['p99_ratio_all_rounds']})" + (" (target: < 3 × and < 500 ms: " + ("met" if c["target_met"] else "MISSED") + ")" if c["rate"] == 100 else "")
+        f"- {c['rate']:.0f} req/s: hitl p99 = {c['p99_ratio']} × bare (round {c['round']}; every round: "
+        f"{c['p99_ratio_all_rounds']})"
+        + (
+            " (target: < 3 × and < 500 ms: " + ("met" if c["target_met"] else "MISSED") + ")"
+            if c["rate"] == 100
+            else ""
+        )
         for c in report["comparison"]
     ]
-    busy = [f"{c['rate']:.0f} req/s ({c['others_cores']} cores)" for c in report["comparison"] if c["others_cores"] > 0.25]
+    busy = [
+        f"{c['rate']:.0f} req/s ({c['others_cores']} cores)" for c in report["comparison"] if c["others_cores"] > 0.25
+    ]
     notes = [
-        *([f"- WARNING: even in the least disturbed round, other processes used over a quarter of a core at {', '.join(busy)}: rerun on a quiet machine."] if busy else []),
+        *(
+            [
+                f"- WARNING: even in the least disturbed round, other processes used over a quarter of a core at "
+                f"{', '.join(busy)}: rerun on a quiet machine."
+            ]
+            if busy
+            else []
+        ),
         "",
-        "Response time = the HTTP answer to the signed click (Bolt acks before the listener's work), from the scheduled send. "
+        "Response time = the HTTP answer to the signed click (Bolt acks before the listener's work), from the "
+        "scheduled send. "
         "click→modal = scheduled send → the emulator receiving hitl's `views.open` (Slack's trigger_id lives 3 s). "
-        "CPU in cores (1.0 = one core) over the phase; `others` = the rest of the machine (other people's processes on a shared box).",
+        "CPU in cores (1.0 = one core) over the phase; `others` = the rest of the machine (other people's processes "
+        "on a shared box).",
     ]
     return "\n".join([head, "", table, "", *verdict, *notes])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--rates", default="50,100,200", help="requests per second, comma-separated")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per rate and server")
-    parser.add_argument("--rounds", type=int, default=2, help="repeat every rate; the table shows the round least disturbed by other processes")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="repeat every rate; the table shows the round least disturbed by other processes",
+    )
     parser.add_argument("--warmup", type=float, default=4.0, help="seconds of 50 req/s per server before measuring")
     parser.add_argument("--pause", type=float, default=3.0, help="idle seconds between phases")
     parser.add_argument("--cases", type=int, default=300, help="cards to click on (x 3 reviewers)")
-    parser.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp", help="the load generator's HTTP client")
+    parser.add_argument(
+        "--client", choices=["aiohttp", "httpx"], default="aiohttp", help="the load generator's HTTP client"
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--log-level", default="warning", help="uvicorn / hitl log level of both servers")

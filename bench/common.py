@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,14 @@ def escalation(case_id: str, **overrides: Any) -> dict[str, Any]:
         "skill": "billing",
         "user_question": "Can I get a refund for the double charge on invoice 1042?",
         "model_draft": "Yes. You were charged twice for invoice 1042; I have issued a refund of $49.00.",
-        "evidence": [{"document_id": "kb-refunds-7", "quote": "Duplicate charges are refunded in full.", "score": 0.91, "url": "https://kb.example.com/refunds"}],
+        "evidence": [
+            {
+                "document_id": "kb-refunds-7",
+                "quote": "Duplicate charges are refunded in full.",
+                "score": 0.91,
+                "url": "https://kb.example.com/refunds",
+            }
+        ],
         "risk_level": "medium",
         "reason_for_escalation": "Refund above the automatic limit",
         "model": {"name": "gpt-support", "version": "2026-10"},
@@ -83,7 +90,7 @@ def log(message: str) -> None:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def free_port() -> int:
@@ -101,7 +108,14 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def summary(values: list[float], *, quantiles: tuple[int, ...] = (50, 90, 99), scale: float = 1.0, digits: int = 2, with_min: bool = False) -> dict[str, Any]:
+def summary(
+    values: list[float],
+    *,
+    quantiles: tuple[int, ...] = (50, 90, 99),
+    scale: float = 1.0,
+    digits: int = 2,
+    with_min: bool = False,
+) -> dict[str, Any]:
     """count, [min], p<q> per quantile, max, mean of values * scale, rounded to `digits`."""
     if not values:
         return {"count": 0}
@@ -152,13 +166,29 @@ def machine() -> dict[str, Any]:
                 break
     git: dict[str, Any] = {}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--short"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.splitlines()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--short"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.splitlines()
         git = {"commit": head, "uncommitted_files": len(dirty)}
     from importlib.metadata import PackageNotFoundError, version
 
     versions: dict[str, str] = {}
-    for dist in ("slack_bolt", "slack_sdk", "uvicorn", "starlette", "SQLAlchemy", "aiosqlite", "asyncpg", "httpx", "aiohttp", "uvloop", "httptools"):
+    for dist in (
+        "slack_bolt",
+        "slack_sdk",
+        "uvicorn",
+        "starlette",
+        "SQLAlchemy",
+        "aiosqlite",
+        "asyncpg",
+        "httpx",
+        "aiohttp",
+        "uvloop",
+        "httptools",
+    ):
         with contextlib.suppress(PackageNotFoundError):
             versions[dist.lower()] = version(dist)
     with contextlib.suppress(Exception):
@@ -183,7 +213,9 @@ def machine_line(m: dict[str, Any]) -> str:
 
 def git_head() -> str:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     return ""
 
 
@@ -192,7 +224,10 @@ def write_results(name: str, report: dict[str, Any]) -> Path:
     started = report.get("machine", {}).get("git", {}).get("commit")
     now = git_head()
     if started and now and started != now:
-        report.setdefault("warnings", []).append(f"HEAD moved from {started} to {now} during the run: a server started after the move (if any) ran the newer code")
+        report.setdefault("warnings", []).append(
+            f"HEAD moved from {started} to {now} during the run: a server started "
+            "after the move (if any) ran the newer code"
+        )
         print(f"WARNING: HEAD moved from {started[:10]} to {now[:10]} during the run", file=sys.stderr)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / name
@@ -265,7 +300,9 @@ class CpuMeter:
 
 
 @contextlib.asynccontextmanager
-async def fresh_database(backend: str, workdir: Path, pg_base: str = DEFAULT_PG, *, migrate: bool = True) -> AsyncIterator[str]:
+async def fresh_database(
+    backend: str, workdir: Path, pg_base: str = DEFAULT_PG, *, migrate: bool = True
+) -> AsyncIterator[str]:
     """A migrated, empty database URL: a SQLite file in workdir, or a `hitl_bench_*` PostgreSQL database created
     for the run and dropped on exit."""
     if backend == "sqlite":
@@ -340,7 +377,15 @@ class EmulatorProcess:
     async def start(self) -> EmulatorProcess:
         self.port = free_port()
         self.root = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "bench.emulator_server", "--port", str(self.port), "--post-rate", str(self.post_rate)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.emulator_server",
+            "--port",
+            str(self.port),
+            "--post-rate",
+            str(self.post_rate),
+        ]
         with open(self.workdir / "emulator.log", "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=clean_env(), stdout=out, stderr=subprocess.STDOUT)
         await wait_http(self.proc, f"{self.root}/bench/stats", 60, "the emulator")
@@ -435,7 +480,16 @@ class ServerProcess:
         return ""
 
 
-def hitl_server(workdir: Path, db_url: str, api_url: str, policy_yaml: str, *, log_level: str = "warning", name: str = "hitl", **extra_env: Any) -> ServerProcess:
+def hitl_server(
+    workdir: Path,
+    db_url: str,
+    api_url: str,
+    policy_yaml: str,
+    *,
+    log_level: str = "warning",
+    name: str = "hitl",
+    **extra_env: Any,
+) -> ServerProcess:
     """`hitl serve` with the bench's secrets, a policy file, loopback only. extra_env: more HITL_* settings."""
     policy = workdir / f"{name}-policy.yml"
     policy.write_text(policy_yaml)
@@ -460,7 +514,9 @@ def hitl_server(workdir: Path, db_url: str, api_url: str, policy_yaml: str, *, l
 def bare_bolt_server(workdir: Path, api_url: str, *, log_level: str = "warning") -> ServerProcess:
     port = free_port()
     env = clean_env()
-    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=api_url, PYTHONUNBUFFERED="1")
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=api_url, PYTHONUNBUFFERED="1"
+    )
     cmd = [sys.executable, "-m", "bench.bare_bolt", "--port", str(port), "--log-level", log_level]
     return ServerProcess("bare-bolt", cmd, env, workdir, port)
 
@@ -552,7 +608,9 @@ class OpenLoopResult:
         return sum(n for s, n in self.statuses.items() if s != "200")
 
 
-async def open_loop(send: Callable[[int], Awaitable[Any]], *, rate: float, duration: float, drain_timeout: float = 30.0) -> OpenLoopResult:
+async def open_loop(
+    send: Callable[[int], Awaitable[Any]], *, rate: float, duration: float, drain_timeout: float = 30.0
+) -> OpenLoopResult:
     """Start request i at t0 + i / rate whatever happened to the earlier ones (no coordinated omission), and time
     each from its scheduled start. `send(i)` makes request i and returns an httpx response or a status code."""
     loop = asyncio.get_running_loop()
@@ -567,7 +625,7 @@ async def open_loop(send: Callable[[int], Awaitable[Any]], *, rate: float, durat
         try:
             response = await send(i)
             key = str(getattr(response, "status_code", response))
-        except (httpx.HTTPError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, httpx.HTTPError, aiohttp.ClientError, OSError) as exc:
             key = type(exc).__name__
         lat[i] = loop.time() - scheduled
         result.statuses[key] = result.statuses.get(key, 0) + 1
@@ -580,7 +638,7 @@ async def open_loop(send: Callable[[int], Awaitable[Any]], *, rate: float, durat
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, scheduled)))
-    done, still = await asyncio.wait(tasks, timeout=drain_timeout)
+    _, still = await asyncio.wait(tasks, timeout=drain_timeout)
     for task in still:
         task.cancel()
     if still:
@@ -609,7 +667,9 @@ class LoadClient:
 
     async def __aenter__(self) -> LoadClient:
         if self.kind != "httpx":
-            self._aiohttp = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout)
+            self._aiohttp = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._connections), timeout=self._timeout
+            )
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -142,7 +142,9 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--post-rate", type=float, default=0.0, help="chat.postMessage per second per channel (0: unlimited)")
+    parser.add_argument(
+        "--post-rate", type=float, default=0.0, help="chat.postMessage per second per channel (0: unlimited)"
+    )
     args = parser.parse_args()
     try:
         import uvloop  # the same loop uvicorn picks for hitl serve

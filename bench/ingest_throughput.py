@@ -64,19 +64,29 @@ def bodies(prefix: str, count: int) -> list[dict[str, Any]]:
     return [escalation_for_channel(f"{prefix}-{i:06d}", CHANNELS[i % 3]) for i in range(count)]
 
 
-async def stored_rows(url: str, case_ids: list[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]:
+async def stored_rows(
+    url: str, case_ids: list[str]
+) -> list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]:
     """(case row, its audit rows, its outbox rows) as hitl stored them, without the autoincrement ids."""
     wanted = set(case_ids)
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            cases = {r["case_id"]: dict(r) for r in (await conn.execute(select(Case.__table__))).mappings() if r["case_id"] in wanted}
+            cases = {
+                r["case_id"]: dict(r)
+                for r in (await conn.execute(select(Case.__table__))).mappings()
+                if r["case_id"] in wanted
+            }
             audit: dict[str, list[dict[str, Any]]] = {}
-            for r in (await conn.execute(select(AuditEvent.__table__).where(AuditEvent.action == "received"))).mappings():
+            for r in (
+                await conn.execute(select(AuditEvent.__table__).where(AuditEvent.action == "received"))
+            ).mappings():
                 if r["case_id"] in wanted:
                     audit.setdefault(r["case_id"], []).append(dict(r))
             outbox: dict[str, list[dict[str, Any]]] = {}
-            for r in (await conn.execute(select(OutboxItem.__table__).where(OutboxItem.kind == "post_card"))).mappings():
+            for r in (
+                await conn.execute(select(OutboxItem.__table__).where(OutboxItem.kind == "post_card"))
+            ).mappings():
                 if r["case_id"] in wanted:
                     row = dict(r)
                     # As enqueued: not yet claimed or delivered.
@@ -87,11 +97,19 @@ async def stored_rows(url: str, case_ids: list[str]) -> list[tuple[dict[str, Any
     out = []
     for case_id in case_ids:
         case = {k: v for k, v in cases[case_id].items() if k != "id"}
-        out.append((case, [{k: v for k, v in a.items() if k != "id"} for a in audit.get(case_id, [])], [{k: v for k, v in o.items() if k != "id"} for o in outbox.get(case_id, [])]))
+        out.append(
+            (
+                case,
+                [{k: v for k, v in a.items() if k != "id"} for a in audit.get(case_id, [])],
+                [{k: v for k, v in o.items() if k != "id"} for o in outbox.get(case_id, [])],
+            )
+        )
     return out
 
 
-async def raw_inserts(url: str, rows: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]], clients: int, cpu: CpuMeter) -> dict[str, Any]:
+async def raw_inserts(
+    url: str, rows: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]], clients: int, cpu: CpuMeter
+) -> dict[str, Any]:
     """One transaction per escalation (case + audit + outbox rows), `clients` concurrent tasks."""
     engine = create_engine(url, busy_timeout=2.0)  # hitl's default HITL_SQLITE_BUSY_TIMEOUT
     latencies: list[float] = []
@@ -123,7 +141,15 @@ async def raw_inserts(url: str, rows: list[tuple[dict[str, Any], list[dict[str, 
     finally:
         await engine.dispose()
     done = len(rows) - sum(errors.values())
-    return {"rows": len(rows), "inserted": done, "errors": errors, "elapsed": round(elapsed, 3), "per_second": round(done / elapsed, 1), "latency_ms": summary_ms(latencies), "cpu_cores": cpu_share}
+    return {
+        "rows": len(rows),
+        "inserted": done,
+        "errors": errors,
+        "elapsed": round(elapsed, 3),
+        "per_second": round(done / elapsed, 1),
+        "latency_ms": summary_ms(latencies),
+        "cpu_cores": cpu_share,
+    }
 
 
 async def run_database(backend: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -132,8 +158,13 @@ async def run_database(backend: str, args: argparse.Namespace, workdir: Path) ->
     hitl = None
     try:
         await emulator.start()
-        async with fresh_database(backend, workdir, args.pg_url) as hitl_url, fresh_database(backend, workdir, args.pg_url) as raw_url:
-            hitl = hitl_server(workdir, hitl_url, emulator.api_url, ISSUE_POLICY_YAML, log_level=args.log_level, name=f"hitl-{backend}")
+        async with (
+            fresh_database(backend, workdir, args.pg_url) as hitl_url,
+            fresh_database(backend, workdir, args.pg_url) as raw_url,
+        ):
+            hitl = hitl_server(
+                workdir, hitl_url, emulator.api_url, ISSUE_POLICY_YAML, log_level=args.log_level, name=f"hitl-{backend}"
+            )
             await hitl.start()
             log(f"{backend}: hitl serve pid {hitl.pid} up in {hitl.started_after:.1f}s")
             async with api_client(hitl.url, connections=args.clients) as api:
@@ -141,7 +172,12 @@ async def run_database(backend: str, args: argparse.Namespace, workdir: Path) ->
                 if warm["statuses"] != {"201": args.warmup}:
                     raise RuntimeError(f"warm-up: {warm['statuses']}")
                 # The baseline database gets the same warm-up rows, so both tables start the same size.
-                await raw_inserts(raw_url, await stored_rows(hitl_url, [b["case_id"] for b in bodies("warm", args.warmup)]), args.clients, CpuMeter({}))
+                await raw_inserts(
+                    raw_url,
+                    await stored_rows(hitl_url, [b["case_id"] for b in bodies("warm", args.warmup)]),
+                    args.clients,
+                    CpuMeter({}),
+                )
                 for n in range(args.rounds):
                     batch = bodies(f"r{n}", args.escalations)
                     cpu = CpuMeter({"server": hitl.pid, "emulator": emulator.proc.pid, "load_generator": os.getpid()})  # type: ignore[union-attr]
@@ -156,7 +192,14 @@ async def run_database(backend: str, args: argparse.Namespace, workdir: Path) ->
                     lat = posted["latencies"]
                     # Throughput in five equal time slices of the round (does it hold up as the outbox backlog grows?).
                     width = posted["elapsed"] / 5
-                    slices = [round(sum(1 for t in posted["accepted_at"] if k * width <= t < (k + 1) * width) / width, 1) for k in range(5)] if width else []
+                    slices = (
+                        [
+                            round(sum(1 for t in posted["accepted_at"] if k * width <= t < (k + 1) * width) / width, 1)
+                            for k in range(5)
+                        ]
+                        if width
+                        else []
+                    )
                     hitl_round = {
                         "escalations": len(batch),
                         "statuses": posted["statuses"],
@@ -172,12 +215,17 @@ async def run_database(backend: str, args: argparse.Namespace, workdir: Path) ->
                     ratio = round(hitl_round["per_second"] / raw["per_second"], 3) if raw["per_second"] else None
                     result["rounds"].append({"hitl": hitl_round, "raw": raw, "ratio": ratio})
                     log(
-                        f"{backend} round {n + 1}: hitl {hitl_round['per_second']}/s (p50 {hitl_round['latency_ms'].get('p50')} ms, p99 {hitl_round['latency_ms'].get('p99')} ms, "
+                        f"{backend} round {n + 1}: hitl {hitl_round['per_second']}/s (p50 "
+                        f"{hitl_round['latency_ms'].get('p50')} ms, p99 {hitl_round['latency_ms'].get('p99')} ms, "
                         f"{posted['statuses']}), raw inserts {raw['per_second']}/s -> {ratio}"
                     )
             stats = await emulator.stats()
             result["cards_posted_meanwhile"] = stats["by_method"].get("chat.postMessage", 0)
-            result["hitl_log_errors"] = [line for line in (workdir / f"hitl-{backend}.log").read_text(errors="replace").splitlines() if "ERROR" in line or "Traceback" in line][:20]
+            result["hitl_log_errors"] = [
+                line
+                for line in (workdir / f"hitl-{backend}.log").read_text(errors="replace").splitlines()
+                if "ERROR" in line or "Traceback" in line
+            ][:20]
     finally:
         if hitl is not None:
             await hitl.stop()
@@ -208,26 +256,44 @@ def markdown(report: dict[str, Any]) -> str:
                     raw["latency_ms"].get("p50"),
                     f"{r['ratio'] * 100:.0f} %" if r["ratio"] is not None else None,
                     " ".join(f"{k}:{v}" for k, v in sorted(h["statuses"].items()) if k != "201") or "0",
-                    f"{h['cpu_cores'].get('server')} / {h['cpu_cores'].get('load_generator')} / {h['cpu_cores'].get('others')}",
+                    f"{h['cpu_cores'].get('server')} / {h['cpu_cores'].get('load_generator')} / "
+                    f"{h['cpu_cores'].get('others')}",
                 ]
             )
     head = (
         f"Ingest throughput (`python -m bench.ingest_throughput --db {a['db']}`), {machine_line(report['machine'])}; "
-        f"{a['clients']} concurrent clients (closed loop, httpx), {a['escalations']:,} escalations per round over 3 queues, after {a['warmup']} warm-up."
+        f"{a['clients']} concurrent clients (closed loop, httpx), {a['escalations']:,} escalations per round over 3 "
+        f"queues, after {a['warmup']} warm-up."
     )
     table = md_table(
-        ["database", "round", "accepted", "hitl /s", "hitl p50 ms", "hitl p99 ms", "raw inserts /s", "raw p50 ms", "hitl / raw", "non-201", "CPU hitl / generator / others"],
+        [
+            "database",
+            "round",
+            "accepted",
+            "hitl /s",
+            "hitl p50 ms",
+            "hitl p99 ms",
+            "raw inserts /s",
+            "raw p50 ms",
+            "hitl / raw",
+            "non-201",
+            "CPU hitl / generator / others",
+        ],
         rows,
     )
     verdict = [
-        f"- {db['database']}: median hitl {db['hitl_per_second_median']:.1f}/s vs raw {db['raw_per_second_median']:.1f}/s = "
-        f"{(db['ratio_median'] or 0) * 100:.0f} % (target ≥ 30 %: {'met' if db['target_met'] else 'MISSED'}); cards posted meanwhile: {db['cards_posted_meanwhile']}"
+        f"- {db['database']}: median hitl {db['hitl_per_second_median']:.1f}/s vs raw "
+        f"{db['raw_per_second_median']:.1f}/s = "
+        f"{(db['ratio_median'] or 0) * 100:.0f} % (target ≥ 30 %: {'met' if db['target_met'] else 'MISSED'}); cards "
+        f"posted meanwhile: {db['cards_posted_meanwhile']}"
         for db in report["databases"]
     ]
     notes = [
         "",
-        "raw = plain SQLAlchemy Core inserts of the very rows hitl stored (case, `received` audit event, `post_card` outbox item), "
-        "one transaction per escalation, same driver and engine settings, same concurrency. CPU in cores over the round; "
+        "raw = plain SQLAlchemy Core inserts of the very rows hitl stored (case, `received` audit event, `post_card` "
+        "outbox item), "
+        "one transaction per escalation, same driver and engine settings, same concurrency. CPU in cores over the "
+        "round; "
         "`others` = the rest of the machine (PostgreSQL's backends count there, and other people's processes).",
     ]
     return "\n".join([head, "", table, "", *verdict, *notes])
@@ -235,7 +301,12 @@ def markdown(report: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     backends = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    report: dict[str, Any] = {"benchmark": "ingest_throughput", "machine": machine(), "args": vars(args), "databases": []}
+    report: dict[str, Any] = {
+        "benchmark": "ingest_throughput",
+        "machine": machine(),
+        "args": vars(args),
+        "databases": [],
+    }
     with tempfile.TemporaryDirectory(prefix="hitl-bench-ingest-") as tmp:
         for backend in backends:
             report["databases"].append(await run_database(backend, args, Path(tmp)))
@@ -243,7 +314,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--escalations", type=int, default=3000, help="escalations per round")
     parser.add_argument("--rounds", type=int, default=2, help="hitl/baseline rounds, alternating")

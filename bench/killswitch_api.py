@@ -37,7 +37,16 @@ async def seed(url: str, count: int) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             KillSwitch.__table__.insert(),
-            [{"scope": f"tenant:t{i}", "mode": "human-only", "reason": "bench", "created_by": "U0OPS1", "created_at": now} for i in range(count)],
+            [
+                {
+                    "scope": f"tenant:t{i}",
+                    "mode": "human-only",
+                    "reason": "bench",
+                    "created_by": "U0OPS1",
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
         )
     await engine.dispose()
 
@@ -60,7 +69,13 @@ async def measure(base: str, path: str, params: dict[str, str], requests: int, c
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     ms = summary_ms(latencies)
-    return {"requests": requests, "rps": round(requests / elapsed), "p50_ms": ms["p50"], "p99_ms": ms["p99"], "mean_ms": ms["mean"]}
+    return {
+        "requests": requests,
+        "rps": round(requests / elapsed),
+        "p50_ms": ms["p50"],
+        "p99_ms": ms["p99"],
+        "mean_ms": ms["mean"],
+    }
 
 
 async def main() -> None:
@@ -80,8 +95,16 @@ async def main() -> None:
             try:
                 await server.start()
                 results = {
-                    "killswitch_context": await measure(server.url, "/v1/killswitch", {"tenant": "t7", "model": "gpt", "skill": "billing", "queue": "billing"}, args.requests, args.concurrency),
-                    "killswitch_sequential": await measure(server.url, "/v1/killswitch", {"tenant": "t7"}, args.requests // 5, 1),
+                    "killswitch_context": await measure(
+                        server.url,
+                        "/v1/killswitch",
+                        {"tenant": "t7", "model": "gpt", "skill": "billing", "queue": "billing"},
+                        args.requests,
+                        args.concurrency,
+                    ),
+                    "killswitch_sequential": await measure(
+                        server.url, "/v1/killswitch", {"tenant": "t7"}, args.requests // 5, 1
+                    ),
                     "baseline_healthz": await measure(server.url, "/healthz", {}, args.requests, args.concurrency),
                 }
             finally:

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import hashlib
+import json
 import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +48,8 @@ from bench.common import (
     machine_line,
     md_table,
     post_escalations,
-    read_status,
     ratio,
+    read_status,
     wait_posted,
     write_results,
 )
@@ -85,7 +85,14 @@ def case_row(i: int, *, open_: bool, now: datetime) -> dict[str, Any]:
     }
     if open_:
         deadline = now + timedelta(days=10)
-        row.update(status="pending", sla_deadline=deadline, tier_deadline=deadline, due_at=deadline, tier_started_at=deadline - timedelta(hours=4), remind_due_at=None)
+        row.update(
+            status="pending",
+            sla_deadline=deadline,
+            tier_deadline=deadline,
+            due_at=deadline,
+            tier_started_at=deadline - timedelta(hours=4),
+            remind_due_at=None,
+        )
     else:
         outcome = ("approved", "edited", "rejected")[i % 3]
         deadline = created + timedelta(hours=4)
@@ -97,7 +104,9 @@ def case_row(i: int, *, open_: bool, now: datetime) -> dict[str, Any]:
             due_at=None,
             tier_started_at=created,
             outcome=outcome,
-            final_text=payload["model_draft"] if outcome == "approved" else ("Refunded $39.50 after checking invoice 1042." if outcome == "edited" else None),
+            final_text=payload["model_draft"]
+            if outcome == "approved"
+            else ("Refunded $39.50 after checking invoice 1042." if outcome == "edited" else None),
             reason="factual_error" if outcome == "rejected" else None,
             note="checked" if outcome != "approved" else None,
             checklist=[],
@@ -115,13 +124,16 @@ def case_row(i: int, *, open_: bool, now: datetime) -> dict[str, Any]:
 async def bulk_insert(url: str, total: int, open_count: int) -> float:
     """`total` cases, `open_count` of them open (spread evenly), in one transaction. Returns seconds."""
     began = time.perf_counter()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     step = max(1, total // max(open_count, 1)) if open_count else 0
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
             for start in range(0, total, BATCH):
-                rows = [case_row(i, open_=bool(step) and i % step == 0 and i // step < open_count, now=now) for i in range(start, min(total, start + BATCH))]
+                rows = [
+                    case_row(i, open_=bool(step) and i % step == 0 and i // step < open_count, now=now)
+                    for i in range(start, min(total, start + BATCH))
+                ]
                 keys = set().union(*(r.keys() for r in rows))  # executemany: every row needs every column
                 rows = [{k: r.get(k) for k in keys} for r in rows]
                 await conn.execute(insert(Case), rows)
@@ -130,14 +142,18 @@ async def bulk_insert(url: str, total: int, open_count: int) -> float:
     return time.perf_counter() - began
 
 
-async def measure(label: str, url: str, sweep: str, stored: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def measure(
+    label: str, url: str, sweep: str, stored: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
     emulator = EmulatorProcess(workdir)
     hitl = None
     policy = ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {sweep}}}\n"
     name = f"hitl-{label}-{sweep}"
     try:
         await emulator.start()
-        hitl = hitl_server(workdir, url, emulator.api_url, policy, log_level=args.log_level, name=name, HITL_SLACK_CHANNEL_RATE=1000)
+        hitl = hitl_server(
+            workdir, url, emulator.api_url, policy, log_level=args.log_level, name=name, HITL_SLACK_CHANNEL_RATE=1000
+        )
         await hitl.start()
         rss_start = read_status(hitl.pid).get("VmRSS", 0)
         async with api_client(hitl.url, connections=8) as api:
@@ -175,7 +191,10 @@ async def measure(label: str, url: str, sweep: str, stored: int, args: argparse.
         "hwm_kb": status.get("VmHWM"),
         "startup_seconds": round(hitl.started_after, 2) if hitl else None,
     }
-    log(f"  {label}, sweep {sweep}: RSS {mb(result['rss_median_kb'])} MB (peak {mb(result['hwm_kb'])} MB), started in {result['startup_seconds']} s")
+    log(
+        f"  {label}, sweep {sweep}: RSS {mb(result['rss_median_kb'])} MB (peak {mb(result['hwm_kb'])} MB), started "
+        f"in {result['startup_seconds']} s"
+    )
     return result
 
 
@@ -219,10 +238,24 @@ def markdown(report: dict[str, Any]) -> str:
                 ]
             )
     head = (
-        f"Memory (`python -m bench.memory --db {a['db']}`), {machine_line(report['machine'])}; VmRSS of `hitl serve` after a warm-up "
-        f"(200 status reads, 50 escalations posted, then {a['warmup']:.0f} s), median of {a['sample']:.0f} one-second samples."
+        f"Memory (`python -m bench.memory --db {a['db']}`), {machine_line(report['machine'])}; VmRSS of `hitl serve` "
+        f"after a warm-up "
+        f"(200 status reads, 50 escalations posted, then {a['warmup']:.0f} s), median of {a['sample']:.0f} "
+        f"one-second samples."
     )
-    table = md_table(["database", "stored cases", "sweep_every", "RSS at start MB", "RSS MB", "peak (VmHWM) MB", "× empty", "start-up s"], rows)
+    table = md_table(
+        [
+            "database",
+            "stored cases",
+            "sweep_every",
+            "RSS at start MB",
+            "RSS MB",
+            "peak (VmHWM) MB",
+            "× empty",
+            "start-up s",
+        ],
+        rows,
+    )
     return "\n".join([head, "", table])
 
 
@@ -236,11 +269,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--cases", type=int, default=100_000, help="stored cases in the loaded database")
     parser.add_argument("--open", type=int, default=10_000, help="of which open (pending, due in 10 days)")
-    parser.add_argument("--sweeps", default="5s,1d", help="sweep_every values to compare (the sweep on / effectively off)")
+    parser.add_argument(
+        "--sweeps", default="5s,1d", help="sweep_every values to compare (the sweep on / effectively off)"
+    )
     parser.add_argument("--warmup", type=float, default=30.0, help="idle seconds after the warm-up requests")
     parser.add_argument("--sample", type=float, default=20.0, help="seconds of one-per-second RSS samples")
     parser.add_argument("--pg-url", default=DEFAULT_PG)

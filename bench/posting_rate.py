@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -66,7 +67,13 @@ async def queued_order(url: str) -> dict[str, list[str]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = (await conn.execute(select(OutboxItem.ordering_key, OutboxItem.case_id, OutboxItem.attempts).where(OutboxItem.kind == "post_card").order_by(OutboxItem.id))).all()
+            rows = (
+                await conn.execute(
+                    select(OutboxItem.ordering_key, OutboxItem.case_id, OutboxItem.attempts)
+                    .where(OutboxItem.kind == "post_card")
+                    .order_by(OutboxItem.id)
+                )
+            ).all()
     finally:
         await engine.dispose()
     out: dict[str, list[str]] = defaultdict(list)
@@ -80,7 +87,13 @@ async def outbox_state(url: str) -> dict[str, Any]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            rows = (await conn.execute(select(OutboxItem.attempts, OutboxItem.delivered_at, OutboxItem.dead_at).where(OutboxItem.kind == "post_card"))).all()
+            rows = (
+                await conn.execute(
+                    select(OutboxItem.attempts, OutboxItem.delivered_at, OutboxItem.dead_at).where(
+                        OutboxItem.kind == "post_card"
+                    )
+                )
+            ).all()
     finally:
         await engine.dispose()
     return {
@@ -95,15 +108,31 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
     emulator = EmulatorProcess(workdir, post_rate=rate)
     hitl = None
     hitl_rate = round(rate * args.hitl_rate_factor, 4)
-    result: dict[str, Any] = {"database": backend, "enforced_rate": rate, "hitl_channel_rate": hitl_rate, "escalations": args.escalations}
+    result: dict[str, Any] = {
+        "database": backend,
+        "enforced_rate": rate,
+        "hitl_channel_rate": hitl_rate,
+        "escalations": args.escalations,
+    }
     try:
         await emulator.start()
         async with fresh_database(backend, workdir, args.pg_url) as url:
-            hitl = hitl_server(workdir, url, emulator.api_url, ISSUE_POLICY_YAML, log_level=args.log_level, name=f"hitl-{backend}-{rate:g}", HITL_SLACK_CHANNEL_RATE=hitl_rate)
+            hitl = hitl_server(
+                workdir,
+                url,
+                emulator.api_url,
+                ISSUE_POLICY_YAML,
+                log_level=args.log_level,
+                name=f"hitl-{backend}-{rate:g}",
+                HITL_SLACK_CHANNEL_RATE=hitl_rate,
+            )
             await hitl.start()
             await asyncio.sleep(2)  # start-up posts (none expected) and the first sweep
             await emulator.forget()
-            log(f"{backend}, {rate:g}/s per channel enforced, HITL_SLACK_CHANNEL_RATE={hitl_rate:g}: hitl serve pid {hitl.pid}; burst of {args.escalations} escalations")
+            log(
+                f"{backend}, {rate:g}/s per channel enforced, HITL_SLACK_CHANNEL_RATE={hitl_rate:g}: hitl serve pid "
+                f"{hitl.pid}; burst of {args.escalations} escalations"
+            )
             bodies = [escalation_for_channel(f"burst-{i:05d}", CHANNELS[i % 3]) for i in range(args.escalations)]
             cpu = CpuMeter({"server": hitl.pid, "emulator": emulator.proc.pid, "load_generator": os.getpid()})  # type: ignore[union-attr]
             cpu.begin()
@@ -136,7 +165,11 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
             stats = await emulator.stats()
             order = await queued_order(url)
             outbox = await outbox_state(url)
-            result["hitl_log_warnings"] = [line for line in (workdir / f"hitl-{backend}-{rate:g}.log").read_text(errors="replace").splitlines() if "WARNING" in line or "ERROR" in line][:15]
+            result["hitl_log_warnings"] = [
+                line
+                for line in (workdir / f"hitl-{backend}-{rate:g}.log").read_text(errors="replace").splitlines()
+                if "WARNING" in line or "ERROR" in line
+            ][:15]
     finally:
         if hitl is not None:
             await hitl.stop()
@@ -148,7 +181,7 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
         limited = sum(1 for c in calls if c["channel"] == channel and c["status"] == 429)
         other_failed = sum(1 for c in calls if c["channel"] == channel and not c["ok"] and c["status"] != 429)
         ids = [m["case_id"] for m in cards[channel] if m["case_id"]]
-        gaps = [b - a for a, b in zip(ok, ok[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(ok)]
         steady = (len(ok) - 1) / (ok[-1] - ok[0]) if len(ok) > 1 and ok[-1] > ok[0] else None
         overall = len(ok) / (ok[-1] - burst_start) if ok else None
         expected_ids = [c for c in order.get(channel, []) if c in accepted]
@@ -168,7 +201,13 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
                 "per_second_from_burst_start": round(overall, 3) if overall else None,
                 "first_card_after_s": round(ok[0] - burst_start, 3) if ok else None,
                 "last_card_after_s": round(ok[-1] - burst_start, 3) if ok else None,
-                "gap_s": {"min": round(min(gaps), 4), "p50": round(statistics.median(gaps), 4), "max": round(max(gaps), 4)} if gaps else {},
+                "gap_s": {
+                    "min": round(min(gaps), 4),
+                    "p50": round(statistics.median(gaps), 4),
+                    "max": round(max(gaps), 4),
+                }
+                if gaps
+                else {},
             }
         )
     all_ids = [m["case_id"] for msgs in cards.values() for m in msgs if m["case_id"]]
@@ -196,7 +235,8 @@ async def run_one(backend: str, rate: float, args: argparse.Namespace, workdir: 
     worst = min((c["delivered_vs_limit"] or 0) for c in per_channel)
     result["target_met"] = worst >= 0.9 and result["undelivered"] == 0 and result["duplicates"] == 0
     log(
-        f"  {len(all_ids)} cards, undelivered {result['undelivered']} (still queued {outbox['pending']}, given up {outbox['dead']}), duplicates {result['duplicates']}, 429s {result['served_429']}, "
+        f"  {len(all_ids)} cards, undelivered {result['undelivered']} (still queued {outbox['pending']}, given up "
+        f"{outbox['dead']}), duplicates {result['duplicates']}, 429s {result['served_429']}, "
         f"throughput/limit {[c['delivered_vs_limit'] for c in per_channel]}, in order {result['in_queue_order']}"
     )
     return result
@@ -227,20 +267,52 @@ def markdown(report: dict[str, Any]) -> str:
             )
     head = (
         f"Posting under Slack's limit (`python -m bench.posting_rate`), {machine_line(report['machine'])}; "
-        f"{report['args']['escalations']} escalations in one burst over 3 channels; the emulator enforces the rate per channel "
-        "(scaled up from Slack's 1/s to keep the run short, where it says 5/s) with 429 + Retry-After, and hitl runs with HITL_SLACK_CHANNEL_RATE at the same rate."
+        f"{report['args']['escalations']} escalations in one burst over 3 channels; the emulator enforces the rate "
+        f"per channel "
+        "(scaled up from Slack's 1/s to keep the run short, where it says 5/s) with 429 + Retry-After, and hitl runs "
+        "with HITL_SLACK_CHANNEL_RATE at the same rate."
     )
     table = md_table(
-        ["database", "enforced", "HITL_SLACK_CHANNEL_RATE", "channel", "cards", "delivered /s", "of the limit", "/s from burst start", "min gap s", "p50 gap s", "max gap s", "429s", "undelivered at the end", "duplicates", "in order"],
+        [
+            "database",
+            "enforced",
+            "HITL_SLACK_CHANNEL_RATE",
+            "channel",
+            "cards",
+            "delivered /s",
+            "of the limit",
+            "/s from burst start",
+            "min gap s",
+            "p50 gap s",
+            "max gap s",
+            "429s",
+            "undelivered at the end",
+            "duplicates",
+            "in order",
+        ],
         rows,
     )
     verdict = [
-        f"- {r['database']} at {r['enforced_rate']:g}/s: {r['accepted']} accepted in {r['burst']['seconds']} s, every card within {r['all_cards_within_s'] if r['all_cards_within_s'] is not None else 'NOT within ' + str(r['waited_s'])} s "
-        f"(ideal {r['expected_s']} s); 429s {r['served_429']}, undelivered when the wait ended {r['undelivered']} (still queued {r['outbox']['pending']}, given up {r['outbox']['dead']}, lost {r['lost']}), duplicates {r['duplicates']}; "
+        f"- {r['database']} at {r['enforced_rate']:g}/s: {r['accepted']} accepted in {r['burst']['seconds']} s, "
+        f"every card within "
+        f"{r['all_cards_within_s'] if r['all_cards_within_s'] is not None else 'NOT within ' + str(r['waited_s'])} s "
+        f"(ideal {r['expected_s']} s); 429s {r['served_429']}, undelivered when the wait ended {r['undelivered']} "
+        f"(still queued {r['outbox']['pending']}, given up {r['outbox']['dead']}, lost {r['lost']}), duplicates "
+        f"{r['duplicates']}; "
         f"target (≥ 90 % of the limit, none lost, no duplicate): {'met' if r['target_met'] else 'MISSED'}"
         for r in report["runs"]
     ]
-    return "\n".join([head, "", table, "", *verdict, "", "delivered /s = (cards - 1) / (last card - first card) in that channel, as the emulator clocked them."])
+    return "\n".join(
+        [
+            head,
+            "",
+            table,
+            "",
+            *verdict,
+            "",
+            "delivered /s = (cards - 1) / (last card - first card) in that channel, as the emulator clocked them.",
+        ]
+    )
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -255,12 +327,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", default="5", help="enforced posts per second per channel (comma-separated for several runs, e.g. 5,1)")
-    parser.add_argument("--hitl-rate-factor", type=float, default=1.0, help="HITL_SLACK_CHANNEL_RATE = enforced rate x this (default 1: exactly the limit)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--rate", default="5", help="enforced posts per second per channel (comma-separated for several runs, e.g. 5,1)"
+    )
+    parser.add_argument(
+        "--hitl-rate-factor",
+        type=float,
+        default=1.0,
+        help="HITL_SLACK_CHANNEL_RATE = enforced rate x this (default 1: exactly the limit)",
+    )
     parser.add_argument("--escalations", type=int, default=600)
-    parser.add_argument("--timeout", type=float, default=0.0, help="seconds to wait for every card (default: 8 x the ideal time, at least 120, + 60)")
-    parser.add_argument("--settle", type=float, default=5.0, help="seconds to keep watching for duplicates after the last card")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        help="seconds to wait for every card (default: 8 x the ideal time, at least 120, + 60)",
+    )
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="seconds to keep watching for duplicates after the last card"
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--log-level", default="warning")

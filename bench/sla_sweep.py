@@ -40,7 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +68,9 @@ from bench.common import (
     utcnow,
     write_results,
 )
+from bot.domain.escalation import Escalation
 from bot.durations import format_duration, parse_duration
 from slack_emulator import Emulator, serve_emulator
-from bot.domain.escalation import Escalation
 from store import cases as case_store
 from store.db import create_engine
 from store.models import AuditEvent, Case, OutboxItem, SlackMessage
@@ -132,14 +132,19 @@ async def insert_background_cases(url: str, count: int) -> float:
     try:
         async with engine.begin() as conn:  # one transaction (SQLite: one fsync)
             for start in range(0, count, BATCH):
-                rows = [case_row(f"bg-{i:07d}", deadline=later, message_ts=None, now=now) for i in range(start, min(count, start + BATCH))]
+                rows = [
+                    case_row(f"bg-{i:07d}", deadline=later, message_ts=None, now=now)
+                    for i in range(start, min(count, start + BATCH))
+                ]
                 await conn.execute(insert(Case), rows)
     finally:
         await engine.dispose()
     return time.perf_counter() - began
 
 
-async def insert_breaching_cases(url: str, emulator: Emulator, count: int, first: datetime, window: float, prefix: str = "breach") -> tuple[dict[str, datetime], float]:
+async def insert_breaching_cases(
+    url: str, emulator: Emulator, count: int, first: datetime, window: float, prefix: str = "breach"
+) -> tuple[dict[str, datetime], float]:
     """Cards pre-posted in the emulator, cases + their card rows inserted. Returns ({case_id: deadline}, seconds)."""
     began = time.perf_counter()
     now = utcnow()
@@ -150,11 +155,16 @@ async def insert_breaching_cases(url: str, emulator: Emulator, count: int, first
         case_id = f"{prefix}-{i:05d}"
         deadline = first + timedelta(seconds=window * i / max(count, 1))  # --window 0: all at once
         card = emulator.workspace.post_message(
-            CARD_CHANNEL, text=f"Review {case_id}", blocks=[], metadata={"event_type": "hitl_case", "event_payload": {"case_id": case_id}}
+            CARD_CHANNEL,
+            text=f"Review {case_id}",
+            blocks=[],
+            metadata={"event_type": "hitl_case", "event_payload": {"case_id": case_id}},
         )
         deadlines[case_id] = deadline
         rows.append(case_row(case_id, deadline=deadline, message_ts=card.ts, now=now))
-        messages.append({"case_id": case_id, "kind": "card", "tier": 1, "channel": CARD_CHANNEL, "ts": card.ts, "created_at": now})
+        messages.append(
+            {"case_id": case_id, "kind": "card", "tier": 1, "channel": CARD_CHANNEL, "ts": card.ts, "created_at": now}
+        )
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
@@ -204,7 +214,7 @@ async def explain(backend: str, url: str, now: datetime) -> dict[str, Any]:
 def _bound_values(bound: Any) -> list[Any]:
     """The positional parameters of a compiled statement, datetimes as naive UTC (as UTCDateTime binds them)."""
     values = [bound.params[name] for name in bound.positiontup or []]
-    return [v.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(v, datetime) else v for v in values]
+    return [v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v for v in values]
 
 
 def _explain_sqlite(url: str, statement: Any) -> dict[str, Any]:
@@ -216,7 +226,9 @@ def _explain_sqlite(url: str, statement: Any) -> dict[str, Any]:
     conn = sqlite3.connect(path)
     try:
         plan_literal = ["|".join(str(c) for c in row[1:]) for row in conn.execute("EXPLAIN QUERY PLAN " + literal)]
-        plan_bound = ["|".join(str(c) for c in row[1:]) for row in conn.execute("EXPLAIN QUERY PLAN " + str(bound), params)]
+        plan_bound = [
+            "|".join(str(c) for c in row[1:]) for row in conn.execute("EXPLAIN QUERY PLAN " + str(bound), params)
+        ]
         timings = []
         for _ in range(5):
             t = time.perf_counter()
@@ -270,7 +282,10 @@ async def _explain_postgres(url: str, statement: Any) -> dict[str, Any]:
         "uses_index": INDEX in "\n".join(plan),
         "generic_uses_index": INDEX in "\n".join(generic),
         "query_ms_median": round(statistics.median(timings), 3),
-        "note": "after ANALYZE cases; plan_generic = EXPLAIN EXECUTE of the server's $n form under plan_cache_mode=force_generic_plan",
+        "note": (
+            "after ANALYZE cases; plan_generic = EXPLAIN EXECUTE of the server's $n form "
+            "under plan_cache_mode=force_generic_plan"
+        ),
     }
 
 
@@ -344,7 +359,9 @@ def sweep_passes(text_log: str) -> dict[str, Any]:
     return {
         "runs_that_moved_cases": len(durations),
         "duration_seconds": summary_s(durations),
-        "skipped_still_running": sum(1 for line in text_log.splitlines() if "sweep_sla" in line and "maximum number of running instances" in line),
+        "skipped_still_running": sum(
+            1 for line in text_log.splitlines() if "sweep_sla" in line and "maximum number of running instances" in line
+        ),
         "missed": sum(1 for line in text_log.splitlines() if "sweep_sla" in line and "was missed by" in line),
     }
 
@@ -354,33 +371,61 @@ async def db_facts(backend: str, url: str) -> dict[str, Any]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            breached = (await conn.execute(select(AuditEvent.case_id, AuditEvent.at, AuditEvent.details).where(AuditEvent.action == "sla_breached"))).all()
-            paged = (await conn.execute(select(AuditEvent.case_id, AuditEvent.at).where(AuditEvent.action == "paged"))).all()
-            outbox = (
+            breached = (
                 await conn.execute(
-                    select(OutboxItem.kind, OutboxItem.delivered_at.is_not(None), OutboxItem.dead_at.is_not(None), func.count(), func.max(OutboxItem.attempts)).group_by(
-                        OutboxItem.kind, OutboxItem.delivered_at.is_not(None), OutboxItem.dead_at.is_not(None)
+                    select(AuditEvent.case_id, AuditEvent.at, AuditEvent.details).where(
+                        AuditEvent.action == "sla_breached"
                     )
                 )
             ).all()
+            paged = (
+                await conn.execute(select(AuditEvent.case_id, AuditEvent.at).where(AuditEvent.action == "paged"))
+            ).all()
+            outbox = (
+                await conn.execute(
+                    select(
+                        OutboxItem.kind,
+                        OutboxItem.delivered_at.is_not(None),
+                        OutboxItem.dead_at.is_not(None),
+                        func.count(),
+                        func.max(OutboxItem.attempts),
+                    ).group_by(OutboxItem.kind, OutboxItem.delivered_at.is_not(None), OutboxItem.dead_at.is_not(None))
+                )
+            ).all()
             tiers = (await conn.execute(select(Case.tier, func.count()).group_by(Case.tier))).all()
-            open_count = (await conn.execute(select(func.count()).select_from(Case).where(Case.status == "pending"))).scalar_one()
+            open_count = (
+                await conn.execute(select(func.count()).select_from(Case).where(Case.status == "pending"))
+            ).scalar_one()
     finally:
         await engine.dispose()
     return {
         "breached": [(r[0], r[1], r[2]) for r in breached],
         "paged": [(r[0], r[1]) for r in paged],
-        "outbox": [{"kind": k, "delivered": bool(d), "dead": bool(x), "count": int(c), "max_attempts": int(a or 0)} for k, d, x, c, a in outbox],
+        "outbox": [
+            {"kind": k, "delivered": bool(d), "dead": bool(x), "count": int(c), "max_attempts": int(a or 0)}
+            for k, d, x, c, a in outbox
+        ],
         "cases_by_tier": {int(t): int(c) for t, c in tiers},
         "open_cases": int(open_count),
     }
 
 
-async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def run_scenario(
+    backend: str, label: str, n_open: int, n_breach: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
     sweep = parse_duration(args.sweep).total_seconds()
     n_background = max(0, n_open - n_breach)
-    result: dict[str, Any] = {"database": backend, "scenario": label, "open_cases": n_open, "breaching": n_breach, "sweep_seconds": sweep}
-    log(f"{backend}/{label}: {n_open:,} open cases, {n_breach:,} breaching over {args.window:.0f}s, sweep every {args.sweep}")
+    result: dict[str, Any] = {
+        "database": backend,
+        "scenario": label,
+        "open_cases": n_open,
+        "breaching": n_breach,
+        "sweep_seconds": sweep,
+    }
+    log(
+        f"{backend}/{label}: {n_open:,} open cases, {n_breach:,} breaching over {args.window:.0f}s, sweep every "
+        f"{args.sweep}"
+    )
     async with fresh_database(backend, workdir, args.pg_url) as url:
         seconds = await insert_background_cases(url, n_background)
         result["insert_background_seconds"] = round(seconds, 2)
@@ -394,7 +439,12 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
             # --replicas N: N `hitl serve` processes on the one database (PostgreSQL), splitting sweeps and deliveries.
             servers = [
                 hitl_server(
-                    workdir, url, api_url, ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n", log_level="info", name=f"server-{backend}-{label}-{n}",
+                    workdir,
+                    url,
+                    api_url,
+                    ISSUE_POLICY_YAML + f"scheduler: {{sweep_every: {args.sweep}}}\n",
+                    log_level="info",
+                    name=f"server-{backend}-{label}-{n}",
                     HITL_SLACK_CHANNEL_RATE=str(args.channel_rate),
                 )
                 for n in range(args.replicas if backend == "postgres" else 1)
@@ -425,17 +475,22 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
                     await each.wait_ready(args.start_timeout)
                 healthy = time.time()
                 result["startup_seconds"] = round(healthy - spawned, 2)
-                first = datetime.fromtimestamp(healthy + args.lead, timezone.utc)
+                first = datetime.fromtimestamp(healthy + args.lead, UTC)
                 deadlines, seconds = await insert_breaching_cases(url, emulator, n_breach, first, args.window)
                 result["insert_breaching_seconds"] = round(seconds, 2)
                 last_deadline = max(deadlines.values()).timestamp() if deadlines else healthy
-                log(f"  server healthy after {healthy - spawned:.1f}s; {n_breach:,} breaching cases due {args.lead:.0f}..{args.lead + args.window:.0f}s from now")
+                log(
+                    f"  server healthy after {healthy - spawned:.1f}s; {n_breach:,} breaching cases due "
+                    f"{args.lead:.0f}..{args.lead + args.window:.0f}s from now"
+                )
 
                 give_up = last_deadline + args.timeout
                 done_at: float | None = None
                 for _ in range(int((give_up - time.time()) / 0.2) + 2):  # bounded by the timeout
                     if proc.poll() is not None:
-                        raise RuntimeError(f"hitl serve exited with {proc.returncode} during the run (log: {server_log})")
+                        raise RuntimeError(
+                            f"hitl serve exited with {proc.returncode} during the run (log: {server_log})"
+                        )
                     collect()
                     if len(pages) >= n_breach and done_at is None:
                         done_at = time.time()
@@ -463,13 +518,17 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
         p99 = result["delay_seconds"].get("p99")
         result["p99_over_sweep"] = round(p99 / sweep, 3) if p99 is not None else None
         result["target_p99_under_2x_sweep"] = bool(p99 is not None and p99 < 2 * sweep and not missing)
-        result["completed_in_seconds_after_last_deadline"] = round((done_at or ended) - last_deadline, 2) if done_at else None
+        result["completed_in_seconds_after_last_deadline"] = (
+            round((done_at or ended) - last_deadline, 2) if done_at else None
+        )
         # Pages all go to one channel: their rate is what that channel's pacing lets through (--window 0 makes
         # every case breach at once, the backlog case).
         firsts = sorted(min(ats) for ats in pages.values())
         span = firsts[-1] - firsts[0] if len(firsts) > 1 else 0.0
         result["page_rate_per_second"] = round((len(firsts) - 1) / span, 2) if span > 0 else None
-        result["page_rate_vs_channel_rate"] = round(result["page_rate_per_second"] / args.channel_rate, 3) if span > 0 else None
+        result["page_rate_vs_channel_rate"] = (
+            round(result["page_rate_per_second"] / args.channel_rate, 3) if span > 0 else None
+        )
 
         # RSS: idle = between healthy+5s and the first deadline (server sweeping every interval over N open
         # cases, nothing due); after = once every page was seen; peak = VmHWM.
@@ -510,7 +569,7 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
         facts = await db_facts(backend, url)
         detect, deliver = [], []
         page_first = {c: min(ats) for c, ats in pages.items()}
-        for case_id, at, details in facts["breached"]:
+        for case_id, at, _details in facts["breached"]:
             if case_id in deadlines:
                 detect.append(at.timestamp() - deadlines[case_id].timestamp())
                 if case_id in page_first:
@@ -529,8 +588,14 @@ async def run_scenario(backend: str, label: str, n_open: int, n_breach: int, arg
             result["explain"] = await explain(backend, url, utcnow())
         log(
             "  paged {}/{}: p50 {} s, p99 {} s (p99/sweep {}), duplicates {}, RSS idle {} MB peak {} MB".format(
-                len(pages), n_breach, result["delay_seconds"].get("p50"), p99, result["p99_over_sweep"], duplicates,
-                _mb(result["rss_kb"]["idle_median"]), _mb(result["rss_kb"]["peak_hwm"]),
+                len(pages),
+                n_breach,
+                result["delay_seconds"].get("p50"),
+                p99,
+                result["p99_over_sweep"],
+                duplicates,
+                _mb(result["rss_kb"]["idle_median"]),
+                _mb(result["rss_kb"]["peak_hwm"]),
             )
         )
     return result
@@ -547,46 +612,64 @@ def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     sweep = report["args"]["sweep"]
     lines = [
-        f"SLA sweep benchmark (`python -m bench.sla_sweep --db {report['args']['db']}`), {m['nproc']} CPU, {m['ram_gb']} GB RAM, "
-        f"Python {m['python']}, {m['date'][:10]}; sweep every {sweep}, breaches spread over {report['args']['window']:.0f} s.",
+        f"SLA sweep benchmark (`python -m bench.sla_sweep --db {report['args']['db']}`), {m['nproc']} CPU, "
+        f"{m['ram_gb']} GB RAM, "
+        f"Python {m['python']}, {m['date'][:10]}; sweep every {sweep}, breaches spread over "
+        f"{report['args']['window']:.0f} s.",
         "",
-        "| database | open cases | breaching | paged | p50 delay | p95 | p99 | max | p99 / sweep | p99 deadline→sweep | p99 sweep→page | duplicates | RSS idle | RSS peak |",
+        "| database | open cases | breaching | paged | p50 delay | p95 | p99 | max | p99 / sweep | p99 "
+        "deadline→sweep | p99 sweep→page | duplicates | RSS idle | RSS peak |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in report["runs"]:
         d = r["delay_seconds"]
         lines.append(
-            f"| {r['database']} | {r['open_cases']:,} | {r['breaching']:,} | {r['paged']:,} | {_s(d.get('p50'))} | {_s(d.get('p95'))} | {_s(d.get('p99'))} | {_s(d.get('max'))} | "
-            f"{r['p99_over_sweep']} | {_s(r['breakdown_seconds']['deadline_to_sweep'].get('p99'))} | {_s(r['breakdown_seconds']['sweep_to_page'].get('p99'))} | "
+            f"| {r['database']} | {r['open_cases']:,} | {r['breaching']:,} | {r['paged']:,} | {_s(d.get('p50'))} | "
+            f"{_s(d.get('p95'))} | {_s(d.get('p99'))} | {_s(d.get('max'))} | "
+            f"{r['p99_over_sweep']} | {_s(r['breakdown_seconds']['deadline_to_sweep'].get('p99'))} | "
+            f"{_s(r['breakdown_seconds']['sweep_to_page'].get('p99'))} | "
             f"{r['duplicate_pages']} | {_mb(r['rss_kb']['idle_median'])} MB | {_mb(r['rss_kb']['peak_hwm'])} MB |"
         )
     lines.append("")
     lines.append(
-        "delay = page received by the loopback Slack emulator - the case's tier deadline; deadline→sweep = the sweep pass's `now` "
-        "(audit `sla_breached.at`) - deadline; sweep→page = page received - that `now`. RSS idle = median VmRSS of `hitl serve` "
+        "delay = page received by the loopback Slack emulator - the case's tier deadline; deadline→sweep = the sweep "
+        "pass's `now` "
+        "(audit `sla_breached.at`) - deadline; sweep→page = page received - that `now`. RSS idle = median VmRSS of "
+        "`hitl serve` "
         "while it sweeps over the open cases before any is due; peak = VmHWM."
     )
     lines.append("")
     for db, memory in report["memory"].items():
         lines.append(
-            f"- {db}: RSS from {memory['small_open']:,} to {memory['large_open']:,} open cases: idle ×{memory['idle_ratio']}, peak ×{memory['peak_ratio']}."
+            f"- {db}: RSS from {memory['small_open']:,} to {memory['large_open']:,} open cases: idle "
+            f"×{memory['idle_ratio']}, peak ×{memory['peak_ratio']}."
         )
     for db, plan in report["plans"].items():
         verdict = "uses" if plan["uses_index"] else "does NOT use"
         extra = ""
         if "generic_uses_index" in plan:
             extra = f" (generic plan: {'uses' if plan['generic_uses_index'] else 'does NOT use'} it)"
-        key = next((s.strip(" ->") for s in plan["plan"] if INDEX in s or "Scan" in s or "SCAN" in s), plan["plan"][0] if plan["plan"] else "")
-        lines.append(f"- {db}: the sweep's claim query {verdict} `{INDEX}`{extra}: `{key}` ({plan['query_ms_median']} ms)")
+        key = next(
+            (s.strip(" ->") for s in plan["plan"] if INDEX in s or "Scan" in s or "SCAN" in s),
+            plan["plan"][0] if plan["plan"] else "",
+        )
+        lines.append(
+            f"- {db}: the sweep's claim query {verdict} `{INDEX}`{extra}: `{key}` ({plan['query_ms_median']} ms)"
+        )
     for r in report["runs"]:
         if r.get("page_rate_per_second"):
             lines.append(
-                f"- {r['database']} {r['scenario']}: pages reached the one tier-2 channel at {r['page_rate_per_second']}/s, "
-                f"{r['page_rate_vs_channel_rate']:.0%} of the configured channel rate ({report['args']['channel_rate']:g}/s)."
+                f"- {r['database']} {r['scenario']}: pages reached the one tier-2 channel at "
+                f"{r['page_rate_per_second']}/s, "
+                f"{r['page_rate_vs_channel_rate']:.0%} of the configured channel rate "
+                f"({report['args']['channel_rate']:g}/s)."
             )
     for r in report["runs"]:
         if not r["target_p99_under_2x_sweep"]:
-            lines.append(f"- target missed: {r['database']} {r['open_cases']:,} open: p99 {r['delay_seconds'].get('p99')} s ≥ 2 × {sweep} or pages missing ({r['missing']})")
+            lines.append(
+                f"- target missed: {r['database']} {r['open_cases']:,} open: p99 {r['delay_seconds'].get('p99')} s ≥ "
+                f"2 × {sweep} or pages missing ({r['missing']})"
+            )
     return "\n".join(lines)
 
 
@@ -603,23 +686,28 @@ async def main_async(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         for backend in backends:
             runs = {}
-            for label, n_open, n_breach in (("small", args.small_open, small_breach), ("large", args.open, args.breaching)):
+            for label, n_open, n_breach in (
+                ("small", args.small_open, small_breach),
+                ("large", args.open, args.breaching),
+            ):
                 if args.only and label != args.only:
                     continue
                 run = await run_scenario(backend, label, n_open, n_breach, args, workdir)
                 report["runs"].append(run)
                 runs[label] = run
             if "small" in runs and "large" in runs:
-                s, l = runs["small"]["rss_kb"], runs["large"]["rss_kb"]
+                s, big = runs["small"]["rss_kb"], runs["large"]["rss_kb"]
                 report["memory"][backend] = {
                     "small_open": runs["small"]["open_cases"],
                     "large_open": runs["large"]["open_cases"],
                     "small_idle_kb": s["idle_median"],
-                    "large_idle_kb": l["idle_median"],
+                    "large_idle_kb": big["idle_median"],
                     "small_peak_kb": s["peak_hwm"],
-                    "large_peak_kb": l["peak_hwm"],
-                    "idle_ratio": round(l["idle_median"] / s["idle_median"], 3) if s["idle_median"] and l["idle_median"] else None,
-                    "peak_ratio": round(l["peak_hwm"] / s["peak_hwm"], 3) if s["peak_hwm"] else None,
+                    "large_peak_kb": big["peak_hwm"],
+                    "idle_ratio": round(big["idle_median"] / s["idle_median"], 3)
+                    if s["idle_median"] and big["idle_median"]
+                    else None,
+                    "peak_ratio": round(big["peak_hwm"] / s["peak_hwm"], 3) if s["peak_hwm"] else None,
                 }
             for run in runs.values():
                 if "explain" in run:
@@ -642,7 +730,10 @@ async def main_async(args: argparse.Namespace) -> int:
             print("-- generic plan (prepared statement):")
             for line in plan["plan_generic"]:
                 print("   " + line)
-        print(f"-- mentions {INDEX}: {'YES' if plan['uses_index'] else 'NO'}; query takes {plan['query_ms_median']} ms (median of 5)")
+        print(
+            f"-- mentions {INDEX}: {'YES' if plan['uses_index'] else 'NO'}; query takes {plan['query_ms_median']} ms "
+            f"(median of 5)"
+        )
         print()
     print(markdown(report))
     print(f"\nresults: {out.relative_to(ROOT)} ({report['total_seconds']} s)")
@@ -656,18 +747,28 @@ def main() -> int:
     parser.add_argument("--open", type=int, default=100_000, help="open cases in the large scenario")
     parser.add_argument("--breaching", type=int, default=1_000, help="of which breach in the window (large scenario)")
     parser.add_argument("--small-open", type=int, default=1_000, help="open cases in the small scenario (RSS baseline)")
-    parser.add_argument("--small-breaching", type=int, default=None, help="breaching in the small scenario (default: --breaching / 10)")
+    parser.add_argument(
+        "--small-breaching", type=int, default=None, help="breaching in the small scenario (default: --breaching / 10)"
+    )
     parser.add_argument("--sweep", default="5s", help="scheduler.sweep_every of the policy")
     parser.add_argument("--window", type=float, default=60.0, help="seconds over which the deadlines are spread")
-    parser.add_argument("--lead", type=float, default=20.0, help="seconds from the server answering to the first deadline")
+    parser.add_argument(
+        "--lead", type=float, default=20.0, help="seconds from the server answering to the first deadline"
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="give up this long after the last deadline")
-    parser.add_argument("--settle", type=float, default=5.0, help="keep watching for duplicate pages this long after the last page")
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="keep watching for duplicate pages this long after the last page"
+    )
     parser.add_argument("--start-timeout", type=float, default=120.0, help="seconds to wait for /healthz")
     parser.add_argument("--pg-url", default=DEFAULT_PG, help="PostgreSQL server to create the run's database on")
     parser.add_argument("--only", choices=["small", "large"], default=None, help="run one scenario only")
     parser.add_argument("--explain-all", action="store_true", help="EXPLAIN after the small scenario too")
-    parser.add_argument("--channel-rate", type=float, default=1000.0, help="HITL_SLACK_CHANNEL_RATE of the server (posts/s per channel)")
-    parser.add_argument("--replicas", type=int, default=1, help="hitl serve processes on the one PostgreSQL database (SQLite: always 1)")
+    parser.add_argument(
+        "--channel-rate", type=float, default=1000.0, help="HITL_SLACK_CHANNEL_RATE of the server (posts/s per channel)"
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="hitl serve processes on the one PostgreSQL database (SQLite: always 1)"
+    )
     parser.add_argument("--output", default="sla_sweep.json", help="file name under bench/results/")
     args = parser.parse_args()
     parse_duration(args.sweep)  # fail fast on a bad duration

@@ -21,11 +21,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.common import ROOT, machine, machine_line, md_table, write_results
+from bot.clock import ManualClock
 from handlers.slack.events import MAX_BODY_BYTES
 from tests import dbs
-from tests.support import make_emulator, serve_hitl
 from tests.slack_bodies import BodySize, largest_bodies
-from bot.clock import ManualClock
+from tests.support import make_emulator, serve_hitl
 
 
 async def measure(db_url: str) -> list[BodySize]:
@@ -39,13 +39,23 @@ def run() -> dict[str, object]:
         db_url = dbs.fresh_sqlite(dbs.sqlite_template(Path(tmp)), Path(tmp))
         sizes = asyncio.run(measure(db_url))
     largest = max(s.bytes for s in sizes)
-    return {"machine": machine(), "cap": MAX_BODY_BYTES, "largest": largest, "cap_over_largest": round(MAX_BODY_BYTES / largest, 2), "bodies": [asdict(s) for s in sizes]}
+    return {
+        "machine": machine(),
+        "cap": MAX_BODY_BYTES,
+        "largest": largest,
+        "cap_over_largest": round(MAX_BODY_BYTES / largest, 2),
+        "bodies": [asdict(s) for s in sizes],
+    }
 
 
 def markdown(report: dict[str, object]) -> str:
-    rows = [[b["shape"], b["kind"], f"{b['view_json_bytes']:,}", f"{b['bytes']:,}", b["status"]] for b in report["bodies"]]  # type: ignore[index, union-attr]
+    rows = [
+        [b["shape"], b["kind"], f"{b['view_json_bytes']:,}", f"{b['bytes']:,}", b["status"]] for b in report["bodies"]
+    ]  # type: ignore[index, union-attr]
     table = md_table(["draft", "request", "view JSON bytes", "body bytes", "answer"], rows, "llrrr")
-    return f"Slack request bodies (`python -m bench.slack_bodies`), {machine_line(report['machine'])}\n\n{table}\n\ncap {report['cap']:,} bytes = {report['cap_over_largest']} x the largest ({report['largest']:,})"  # type: ignore[index]
+    head = f"Slack request bodies (`python -m bench.slack_bodies`), {machine_line(report['machine'])}"  # type: ignore[index]
+    cap = f"cap {report['cap']:,} bytes = {report['cap_over_largest']} x the largest ({report['largest']:,})"
+    return f"{head}\n\n{table}\n\n{cap}"
 
 
 def main() -> int:

@@ -81,7 +81,10 @@ def section(text: str, *, untrusted: bool = False) -> Block:
 
 
 def context(*texts_: str, untrusted: bool = True) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": t, **({"verbatim": True} if untrusted else {})} for t in texts_[:10]]}
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": t, **({"verbatim": True} if untrusted else {})} for t in texts_[:10]],
+    }
 
 
 def line_sections(lines: list[str], budget: int, more: str = "…and {n} more", hidden: int = 0) -> list[Block]:

@@ -9,9 +9,9 @@ from typing import Any
 
 from blocks.budget import TEXT, Block, Scale, context, fit_message, section
 from blocks.ids import ActionId, CaseRef
+from blocks.text import escape_mrkdwn, fit, fit_items, human_delta, link, mentions, number, plain, slack_date
 from bot.domain.cases import Decision, reason_label
 from bot.domain.escalation import Escalation
-from blocks.text import escape_mrkdwn, fit, fit_items, human_delta, link, mentions, number, plain, slack_date
 
 RISK_BADGE = {"low": "🟢 Low", "medium": "🟡 Medium", "high": "🟠 High", "critical": "🔴 Critical"}
 OUTCOME_BADGE = {"approved": "✅ Approved", "edited": "✏️ Edited", "rejected": "⛔ Rejected"}
@@ -75,7 +75,9 @@ def _decide_buttons(view: CardView) -> Block:
         _button(ActionId.APPROVE, "Approve", view.case_id, "primary"),
         _button(ActionId.EDIT, "Edit", view.case_id),
         _button(ActionId.REJECT, "Reject", view.case_id, "danger"),
-        _button(ActionId.UNCLAIM, "Unclaim", view.case_id) if view.claimed_by else _button(ActionId.CLAIM, "Claim", view.case_id),
+        _button(ActionId.UNCLAIM, "Unclaim", view.case_id)
+        if view.claimed_by
+        else _button(ActionId.CLAIM, "Claim", view.case_id),
     ]
     return {"type": "actions", "block_id": "decide", "elements": elements}
 
@@ -85,7 +87,10 @@ def _risk(esc: Escalation) -> str:
 
 
 def _queue_fact(view: CardView) -> str:
-    return f"*Queue*\n{escape_mrkdwn(plain(view.queue, 80))} · tier {view.tier} of {view.tier_count}\n{escape_mrkdwn(plain(view.tier_name, 80))}"
+    return (
+        f"*Queue*\n{escape_mrkdwn(plain(view.queue, 80))} · tier {view.tier} of {view.tier_count}\n"
+        f"{escape_mrkdwn(plain(view.tier_name, 80))}"
+    )
 
 
 def _due_fact(view: CardView, now: datetime) -> str:
@@ -126,12 +131,18 @@ def _decision_blocks(view: CardView, scale: Scale) -> list[Block]:
     if decision.note:
         blocks.append(section(f"*Note*\n{fit(decision.note, scale(NOTE_CHARS))}", untrusted=True))
     if decision.outcome == "edited" and decision.final_text:
-        blocks.append(section(f"*Final answer (as edited)*\n{fit(decision.final_text, scale(FINAL_CHARS))}", untrusted=True))
+        blocks.append(
+            section(f"*Final answer (as edited)*\n{fit(decision.final_text, scale(FINAL_CHARS))}", untrusted=True)
+        )
     proposed = view.escalation.proposed_action
     if decision.final_action and proposed and decision.final_action.get("args") != proposed.args:
         final_args = decision.final_action.get("args") or {}
         changed = [(k, v) for k, v in final_args.items() if proposed.args.get(k) != v]
-        lines = [f"• *{fit(k, scale(60))}*: {fit(format_arg(proposed.args.get(k)), scale(120))} → {fit(format_arg(v), scale(120))}" for k, v in changed]
+        lines = [
+            f"• *{fit(k, scale(60))}*: {fit(format_arg(proposed.args.get(k)), scale(120))} "
+            f"→ {fit(format_arg(v), scale(120))}"
+            for k, v in changed
+        ]
         body = fit_items(lines, TEXT - 40, "+{n} more changed arguments (in the API record)")
         blocks.append(section("*Action as approved (edited)*\n" + body, untrusted=True))
     return blocks
@@ -168,7 +179,11 @@ def _action_blocks(esc: Escalation, scale: Scale) -> list[Block]:
     items = list(action.args.items())
     if items:
         fields = [
-            {"type": "mrkdwn", "verbatim": True, "text": f"*{fit(key, scale(100))}*\n{fit(format_arg(value), scale(ACTION_VALUE_CHARS))}"}
+            {
+                "type": "mrkdwn",
+                "verbatim": True,
+                "text": f"*{fit(key, scale(100))}*\n{fit(format_arg(value), scale(ACTION_VALUE_CHARS))}",
+            }
             for key, value in items[:ACTION_FIELDS]
         ]
         blocks.append({"type": "section", "fields": fields})
@@ -187,7 +202,11 @@ def _impact_line(esc: Escalation) -> str | None:
     if impact.users_affected is not None:
         parts.append(f"{number(impact.users_affected)} users affected")
     if impact.compliance_risk:
-        parts.append("compliance risk" if impact.compliance_risk is True else f"compliance: {fit(str(impact.compliance_risk), 100)}")
+        parts.append(
+            "compliance risk"
+            if impact.compliance_risk is True
+            else f"compliance: {fit(str(impact.compliance_risk), 100)}"
+        )
     return "*Impact:* " + " · ".join(parts) if parts else None
 
 
@@ -197,7 +216,8 @@ def _page_link(page: PageView, label: str) -> str:
 
 def _page_banner(page_for: PageView, who: list[str], scale: Scale) -> Block:
     return section(
-        f"🚨 *Escalated to tier {page_for.tier} ({escape_mrkdwn(plain(page_for.tier_name, 80))})*: tier {page_for.tier - 1}'s SLA ran out with no decision. "
+        f"🚨 *Escalated to tier {page_for.tier} ({escape_mrkdwn(plain(page_for.tier_name, 80))})*: "
+        f"tier {page_for.tier - 1}'s SLA ran out with no decision. "
         f"{mentions(who, scale(1000))} please review."
     )
 
@@ -211,7 +231,12 @@ def _paging_blocks(view: CardView, page_for: PageView | None, who: list[str], sc
         links = ", ".join(_page_link(p, f"tier {p.tier} ({escape_mrkdwn(plain(p.tier_name, 60))})") for p in later[-5:])
         blocks.append(context(f"🚨 Escalated after SLA breach to {links}"))
     if view.unhandled and view.decision is None:
-        blocks.append(section("🆘 *Unhandled*: no decision after the last tier and every re-page. Ops have been alerted; the case can still be decided here."))
+        blocks.append(
+            section(
+                "🆘 *Unhandled*: no decision after the last tier and every re-page. "
+                "Ops have been alerted; the case can still be decided here."
+            )
+        )
     if view.claimed_by and view.decision is None:
         since = f" since {slack_date(view.claimed_at)}" if view.claimed_at else ""
         blocks.append(context(f"🙋 Claimed by <@{view.claimed_by}>{since}"))
@@ -221,7 +246,10 @@ def _paging_blocks(view: CardView, page_for: PageView | None, who: list[str], sc
 def _header(view: CardView) -> Block:
     badge = OUTCOME_BADGE.get(view.decision.outcome) if view.decision else None
     title = f"{badge} · " if badge else "Review needed · "
-    return {"type": "header", "text": {"type": "plain_text", "text": plain(f"{title}{view.queue}: {view.case_id}", 150), "emoji": True}}
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": plain(f"{title}{view.queue}: {view.case_id}", 150), "emoji": True},
+    }
 
 
 def _fallback(view: CardView, page_for: PageView | None) -> str:
@@ -236,7 +264,12 @@ def _card_blocks(view: CardView, now: datetime, page_for: PageView | None, who: 
     blocks: list[Block] = [_header(view)]
     if view.paused_mode and view.decision is None:
         what = "switched off" if view.paused_mode == "off" else "paused (human-only)"
-        blocks.append(section(f"⏸️ *Automation was {what}* for this case's context when it arrived: this answer only ships if a human approves it."))
+        blocks.append(
+            section(
+                f"⏸️ *Automation was {what}* for this case's context when it arrived: "
+                "this answer only ships if a human approves it."
+            )
+        )
     blocks.extend(_paging_blocks(view, page_for, who, scale))
     if view.decision:
         blocks.extend(_decision_blocks(view, scale))
@@ -247,7 +280,12 @@ def _card_blocks(view: CardView, now: datetime, page_for: PageView | None, who: 
         blocks.append(section(f"*User question*\n{fit(esc.user_question, scale(QUESTION_CHARS))}", untrusted=True))
     edited = view.decision is not None and view.decision.outcome == "edited"
     draft_label = "*Model draft (original)*" if edited else "*Model draft*"
-    blocks.append(section(f"{draft_label}\n{fit(esc.model_draft, scale(DRAFT_CHARS_WITH_FINAL if edited else DRAFT_CHARS))}", untrusted=True))
+    blocks.append(
+        section(
+            f"{draft_label}\n{fit(esc.model_draft, scale(DRAFT_CHARS_WITH_FINAL if edited else DRAFT_CHARS))}",
+            untrusted=True,
+        )
+    )
     blocks.extend(_evidence_blocks(esc, scale))
     blocks.extend(_action_blocks(esc, scale))
     impact = _impact_line(esc)
@@ -259,7 +297,9 @@ def _card_blocks(view: CardView, now: datetime, page_for: PageView | None, who: 
     return blocks
 
 
-def build_review_card(view: CardView, now: datetime, *, page_for: PageView | None = None, mentions: list[str] | None = None) -> tuple[str, list[Block]]:
+def build_review_card(
+    view: CardView, now: datetime, *, page_for: PageView | None = None, mentions: list[str] | None = None
+) -> tuple[str, list[Block]]:
     """The card for a case in its current state, and the notification text that goes with it.
 
     `page_for` renders the copy posted to a later tier's channel, with `mentions` of that tier's reviewers.
@@ -272,7 +312,9 @@ def build_review_card(view: CardView, now: datetime, *, page_for: PageView | Non
 TOO_LARGE = "Content too large for Slack: open the full case"
 
 
-def build_minimal_card(view: CardView, now: datetime, *, api_path: str, page_for: PageView | None = None, mentions: list[str] | None = None) -> tuple[str, list[Block]]:
+def build_minimal_card(
+    view: CardView, now: datetime, *, api_path: str, page_for: PageView | None = None, mentions: list[str] | None = None
+) -> tuple[str, list[Block]]:
     """A card that fits whatever the case holds, for when Slack refuses the full one: the header, risk, queue,
     tier, deadline (or the decision), the buttons while pending, and where to read the rest (`api_path`).
 

@@ -14,8 +14,8 @@ from typing import Any
 from blocks.budget import TEXT, VIEW_BLOCKS, VIEW_BYTES, context, line_sections, section, view_bytes
 from blocks.card import CardView, format_arg
 from blocks.ids import CallbackId, InputId, ModalMetadata
-from bot.domain.cases import RejectReason
 from blocks.text import escape_mrkdwn, fit, label, plain, text_len
+from bot.domain.cases import RejectReason
 
 View = dict[str, Any]
 
@@ -46,7 +46,8 @@ def _modal(callback: CallbackId, title: str, submit: str, blocks: list[dict[str,
 
 def _summary(view: CardView) -> dict[str, Any]:
     text = (
-        f"*{escape_mrkdwn(plain(view.queue, 80))}* · tier {view.tier} of {view.tier_count} · case `{fit(view.case_id, 128)}`\n"
+        f"*{escape_mrkdwn(plain(view.queue, 80))}* · tier {view.tier} of {view.tier_count} "
+        f"· case `{fit(view.case_id, 128)}`\n"
         f"{fit(view.escalation.reason_for_escalation, 600)}"
     )
     return section(text, untrusted=True)
@@ -58,7 +59,12 @@ def _note_input(*, required: bool, label_text: str, hint: str | None = None) -> 
         "block_id": InputId.NOTE.value,
         "optional": not required,
         "label": _plain(label_text, 2000),
-        "element": {"type": "plain_text_input", "action_id": InputId.VALUE.value, "multiline": True, "max_length": NOTE_MAX},
+        "element": {
+            "type": "plain_text_input",
+            "action_id": InputId.VALUE.value,
+            "multiline": True,
+            "max_length": NOTE_MAX,
+        },
     }
     if hint:
         block["hint"] = _plain(hint, 2000)
@@ -183,7 +189,12 @@ def _number_text(value: int | float) -> str | None:
 
 
 def _text_element(text: str) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": InputId.VALUE.value, "multiline": text_len(text) > 150 or "\n" in text, "max_length": INPUT_MAX}
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": InputId.VALUE.value,
+        "multiline": text_len(text) > 150 or "\n" in text,
+        "max_length": INPUT_MAX,
+    }
     if text:
         element["initial_value"] = text
     return element
@@ -194,9 +205,19 @@ def _arg_input(index: int, key: str, value: Any) -> dict[str, Any] | None:
     block: dict[str, Any] = {"type": "input", "block_id": arg_block_id(index), "label": _plain(key, 2000)}
     if isinstance(value, bool):
         options = [{"text": _plain("true", 75), "value": "true"}, {"text": _plain("false", 75), "value": "false"}]
-        block["element"] = {"type": "static_select", "action_id": InputId.VALUE.value, "options": options, "initial_option": options[0 if value else 1]}
+        block["element"] = {
+            "type": "static_select",
+            "action_id": InputId.VALUE.value,
+            "options": options,
+            "initial_option": options[0 if value else 1],
+        }
     elif isinstance(value, (int, float)) and (shown := _number_text(value)) is not None:
-        block["element"] = {"type": "number_input", "action_id": InputId.VALUE.value, "is_decimal_allowed": isinstance(value, float), "initial_value": shown}
+        block["element"] = {
+            "type": "number_input",
+            "action_id": InputId.VALUE.value,
+            "is_decimal_allowed": isinstance(value, float),
+            "initial_value": shown,
+        }
     else:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         if text_len(text) > INPUT_MAX:
@@ -229,10 +250,21 @@ def _draft_inputs(parts: list[str], room: _Room) -> list[dict[str, Any]]:
     blocks = []
     for index, part in enumerate(parts):
         name = "Answer" if len(parts) == 1 else f"Answer, part {index + 1} of {len(parts)}"
-        element: dict[str, Any] = {"type": "plain_text_input", "action_id": InputId.VALUE.value, "multiline": True, "max_length": INPUT_MAX}
+        element: dict[str, Any] = {
+            "type": "plain_text_input",
+            "action_id": InputId.VALUE.value,
+            "multiline": True,
+            "max_length": INPUT_MAX,
+        }
         if part:
             element["initial_value"] = part
-        block = {"type": "input", "block_id": draft_block_id(index), "label": _plain(name, 2000), "element": element, "optional": len(parts) > 1}
+        block = {
+            "type": "input",
+            "block_id": draft_block_id(index),
+            "label": _plain(name, 2000),
+            "element": element,
+            "optional": len(parts) > 1,
+        }
         if not room.take(block):
             break
         blocks.append(block)
@@ -243,7 +275,9 @@ def _action_inputs(view: CardView, room: _Room) -> list[dict[str, Any]]:
     action = view.escalation.proposed_action
     if action is None:
         return []
-    blocks: list[dict[str, Any]] = [section(f"*Proposed action:* `{fit(action.action, 128)}`: edit its arguments below.", untrusted=True)]
+    blocks: list[dict[str, Any]] = [
+        section(f"*Proposed action:* `{fit(action.action, 128)}`: edit its arguments below.", untrusted=True)
+    ]
     kept = []
     for index, (key, value) in enumerate(action.args.items()):
         block = _arg_input(index, key, value)
@@ -252,7 +286,15 @@ def _action_inputs(view: CardView, room: _Room) -> list[dict[str, Any]]:
         else:
             blocks.append(block)
     if kept:
-        blocks.append(context(fit("Kept as proposed, not editable here (too long for a Slack input, or no room left in this form): " + ", ".join(kept), TEXT)))
+        blocks.append(
+            context(
+                fit(
+                    "Kept as proposed, not editable here (too long for a Slack input, or no room left in this form): "
+                    + ", ".join(kept),
+                    TEXT,
+                )
+            )
+        )
     return blocks
 
 
@@ -264,22 +306,38 @@ def build_edit_modal(view: CardView, meta: ModalMetadata) -> View:
     """
     draft = view.escalation.model_draft
     parts, _ = split_for_inputs(draft)
-    note = _note_input(required=False, label_text="Note", hint="What did you change and why? It goes to the model team.")
-    skeleton = _modal(CallbackId.EDIT, "Edit draft", "Save edit", [_summary(view), note], meta.model_copy(update={"draft_parts": len(parts)}))
+    note = _note_input(
+        required=False, label_text="Note", hint="What did you change and why? It goes to the model team."
+    )
+    skeleton = _modal(
+        CallbackId.EDIT,
+        "Edit draft",
+        "Save edit",
+        [_summary(view), note],
+        meta.model_copy(update={"draft_parts": len(parts)}),
+    )
     # Reserved: the notes about the split and about kept arguments, and the action's heading.
     # A kept-arguments note is at most TEXT units, 6 bytes each once JSON-escaped.
     room = _Room(VIEW_BLOCKS - 2 - 3, VIEW_BYTES - view_bytes(skeleton) - TEXT * 6 - 2_000)
     inputs = _draft_inputs(parts, room)
     blocks: list[dict[str, Any]] = [_summary(view)]
     if len(parts) > 1:
-        said = f"The draft is {len(draft):,} characters, so it is split over {len(parts)} boxes. They are joined back in order when you submit."
+        said = (
+            f"The draft is {len(draft):,} characters, so it is split over {len(parts)} boxes. "
+            "They are joined back in order when you submit."
+        )
         if len(inputs) < len(parts):
-            said += f" Parts {len(inputs) + 1}–{len(parts)} are more than one Slack form can hold: they are kept exactly as written."
+            said += (
+                f" Parts {len(inputs) + 1}–{len(parts)} are more than one Slack form can hold: "
+                "they are kept exactly as written."
+            )
         blocks.append(context(said, untrusted=False))
     blocks += inputs
     blocks += _action_inputs(view, room)
     blocks.append(note)
-    return _modal(CallbackId.EDIT, "Edit draft", "Save edit", blocks, meta.model_copy(update={"draft_parts": len(inputs)}))
+    return _modal(
+        CallbackId.EDIT, "Edit draft", "Save edit", blocks, meta.model_copy(update={"draft_parts": len(inputs)})
+    )
 
 
 def build_reject_modal(view: CardView, meta: ModalMetadata) -> View:
@@ -290,12 +348,24 @@ def build_reject_modal(view: CardView, meta: ModalMetadata) -> View:
             "type": "input",
             "block_id": InputId.REASON.value,
             "label": _plain("Why is the draft wrong?", 2000),
-            "element": {"type": "static_select", "action_id": InputId.VALUE.value, "placeholder": _plain("Pick a category", 150), "options": options},
+            "element": {
+                "type": "static_select",
+                "action_id": InputId.VALUE.value,
+                "placeholder": _plain("Pick a category", 150),
+                "options": options,
+            },
         },
-        _note_input(required=True, label_text="Note", hint="Required: what should the answer have been, or what is wrong?"),
+        _note_input(
+            required=True, label_text="Note", hint="Required: what should the answer have been, or what is wrong?"
+        ),
     ]
     return _modal(CallbackId.REJECT, "Reject draft", "Reject", blocks, meta)
 
 
 def build_notice_modal(title: str, text: str) -> View:
-    return {"type": "modal", "title": _plain(title), "close": _plain("Close"), "blocks": [section(fit(text, TEXT, escape=False))]}
+    return {
+        "type": "modal",
+        "title": _plain(title),
+        "close": _plain("Close"),
+        "blocks": [section(fit(text, TEXT, escape=False))],
+    }

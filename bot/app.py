@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -34,15 +35,21 @@ def create_bolt_app(hitl: Hitl) -> AsyncApp:
     secret = hitl.settings.slack_signing_secret.get_secret_value() if hitl.settings.slack_signing_secret else None
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_SkipClientTokenWarning())
     app = AsyncApp(client=hitl.slack, signing_secret=secret, process_before_response=False)
-    provide(app, SlackServices(hitl.policy, hitl.access, hitl.reviews, hitl.killswitches, hitl.board, hitl.ops, hitl.digests))
+    provide(
+        app,
+        SlackServices(hitl.policy, hitl.access, hitl.reviews, hitl.killswitches, hitl.board, hitl.ops, hitl.digests),
+    )
     guards.register(app)
     review.register(app)
     commands.register(app)
 
     @app.error
-    async def answer_listener_error(error: Exception, body: dict[str, Any], response: BoltResponse | None) -> BoltResponse | None:
+    async def answer_listener_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
         """Errors before the ack: Slack gets an answer that says what happened. (After the ack, handlers.slack.answers.
         after_ack has already answered the person.)"""
+        headers: dict[str, str | Sequence[str]]
         if isinstance(error, OVERLOADED):
             log.warning("database unavailable or too slow during a Slack request: %s", type(error).__name__)
             if body.get("type") == "view_submission" and (field := first_input_block(body)):
@@ -63,4 +70,8 @@ def create_bolt_app(hitl: Hitl) -> AsyncApp:
 
 
 def _json(response: BoltResponse | None, answer: dict[str, Any]) -> BoltResponse | None:
-    return BoltResponse(status=200, body=json.dumps(answer), headers={"Content-Type": "application/json"}) if response is not None else None
+    return (
+        BoltResponse(status=200, body=json.dumps(answer), headers={"Content-Type": "application/json"})
+        if response is not None
+        else None
+    )

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -75,9 +75,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     policy = _policy(settings.policy_path, settings.outbound_rules)
-    hooked = [q.name for q in policy.queues if q.webhook_url] + (["ops"] if policy.ops and policy.ops.webhook_url else [])
+    hooked = [q.name for q in policy.queues if q.webhook_url] + (
+        ["ops"] if policy.ops and policy.ops.webhook_url else []
+    )
     if hooked and not settings.webhook_secret:
-        raise CliError(f"HITL_WEBHOOK_SECRET is required: the policy sets webhook_url ({', '.join(hooked)}), and webhooks are signed")
+        raise CliError(
+            f"HITL_WEBHOOK_SECRET is required: the policy sets webhook_url ({', '.join(hooked)}), and webhooks are "
+            f"signed"
+        )
     identity = _check_slack(settings, policy)
     _upgrade(settings.database_url)
     app = create_asgi_app(build_hitl(settings, policy, identity=identity))
@@ -114,7 +119,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     db_path = Path(args.db).resolve()
     token = os.environ.get("HITL_API_TOKEN", "").split(",")[0].strip() or "dev-token"
     try:
-        asyncio.run(run_dev(policy, source, host=args.host, port=args.port, db_path=db_path, seed=args.seed, api_token=token))
+        asyncio.run(
+            run_dev(policy, source, host=args.host, port=args.port, db_path=db_path, seed=args.seed, api_token=token)
+        )
     except KeyboardInterrupt:
         pass
     except (RuntimeError, OSError) as exc:
@@ -130,7 +137,10 @@ def cmd_check_policy(args: argparse.Namespace) -> int:
         print(f"{index}. {queue.name}  when {match}")
         for number, tier in enumerate(queue.tiers, start=1):
             timing = queue.timing(number)
-            print(f"     tier {number}: {tier.name}  channel {tier.channel}  sla {format_duration(timing.sla)}  reviewers {', '.join(tier.reviewers)}")
+            print(
+                f"     tier {number}: {tier.name}  channel {tier.channel}  sla {format_duration(timing.sla)}  "
+                f"reviewers {', '.join(tier.reviewers)}"
+            )
         if queue.approve_checklist:
             print(f"     approve checklist: {len(queue.approve_checklist)} item(s)")
     if not policy.has_catch_all:
@@ -163,7 +173,10 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     report = _run_with_sessions(settings, work)
     if report.ok:
-        print(f"audit chain intact: {report.checked} event(s) verified" + (f", {len(anchors)} anchor(s) match" if anchors else ""))
+        print(
+            f"audit chain intact: {report.checked} event(s) verified"
+            + (f", {len(anchors)} anchor(s) match" if anchors else "")
+        )
         return 0
     for brk in report.breaks:
         print(f"audit chain broken at event {brk.event_id} (case {brk.case_id or '-'}): {brk.problem}")
@@ -203,7 +216,10 @@ def _run_with_sessions(settings: Settings, work: Callable[..., Any]) -> Any:
                 await _require_schema(engine, where)
             except (OperationalError, DBAPIError, OSError) as exc:
                 reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-                raise CliError(f"HITL_DATABASE_URL: cannot open the database at {where}: {reason[0] if reason else type(exc).__name__}") from None
+                raise CliError(
+                    f"HITL_DATABASE_URL: cannot open the database at {where}: "
+                    f"{reason[0] if reason else type(exc).__name__}"
+                ) from None
             return await work(create_sessionmaker(engine))
         finally:
             await engine.dispose()
@@ -219,25 +235,37 @@ def _database_place(url: str) -> str:
         return parsed.render_as_string(hide_password=True)
     path = parsed.database or ""
     if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
-        raise CliError(f"HITL_DATABASE_URL: there is no database at {Path(path).resolve()}; run `hitl db upgrade` to create one, or point HITL_DATABASE_URL at hitl's database")
+        raise CliError(
+            f"HITL_DATABASE_URL: there is no database at {Path(path).resolve()}; run `hitl db upgrade` to create "
+            f"one, or point HITL_DATABASE_URL at hitl's database"
+        )
     return str(Path(path).resolve()) if path and path != ":memory:" else url
 
 
 async def _require_schema(engine: Any, where: str) -> None:
     current = await current_revision(engine)
     if current is None:
-        raise CliError(f"HITL_DATABASE_URL: the database at {where} has no hitl schema; run `hitl db upgrade` or point HITL_DATABASE_URL at hitl's database")
+        raise CliError(
+            f"HITL_DATABASE_URL: the database at {where} has no hitl schema; run `hitl db upgrade` or point "
+            f"HITL_DATABASE_URL at hitl's database"
+        )
     head = head_revision()
     if current != head:
         if known_revision(current):
-            raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, this hitl needs {head}; run `hitl db upgrade`")
-        raise CliError(f"HITL_DATABASE_URL: the database at {where} has schema {current}, newer than this hitl knows ({head}); upgrade hitl")
+            raise CliError(
+                f"HITL_DATABASE_URL: the database at {where} has schema {current}, this hitl needs {head}; run `hitl "
+                f"db upgrade`"
+            )
+        raise CliError(
+            f"HITL_DATABASE_URL: the database at {where} has schema {current}, newer than this hitl knows ({head}); "
+            f"upgrade hitl"
+        )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings()
     try:
-        since = datetime.now(timezone.utc) - parse_duration(args.since)
+        since = datetime.now(UTC) - parse_duration(args.since)
     except ValueError as exc:
         raise CliError(f"--since: {exc}") from None
     outcomes = [o.strip() for o in (args.outcome or "").split(",") if o.strip()]
@@ -247,7 +275,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     async def work(sessions: Any) -> int:
         async with sessions() as session:
-            return await write_export(session, sys.stdout, ExportFormat(args.format), since=since, queue=args.queue, outcomes=outcomes, mark_rejected=args.rejected == "mark")
+            return await write_export(
+                session,
+                sys.stdout,
+                ExportFormat(args.format),
+                since=since,
+                queue=args.queue,
+                outcomes=outcomes,
+                mark_rejected=args.rejected == "mark",
+            )
 
     try:
         written = _run_with_sessions(settings, work)
@@ -287,7 +323,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
             print(json.dumps(figures, indent=2, ensure_ascii=False) if args.json else digest_as_text(blocks))
             if args.post:
                 assert channel is not None
-                await digests.post_digest(window, channel.channel, queue=args.queue, key=f"manual:{hitl.clock.now().isoformat()}", claim=False)
+                await digests.post_digest(
+                    window, channel.channel, queue=args.queue, key=f"manual:{hitl.clock.now().isoformat()}", claim=False
+                )
                 await hitl.outbox.drain()
                 print(f"posted to {channel.channel}", file=sys.stderr)
         finally:
@@ -301,17 +339,30 @@ def cmd_webhooks_retry(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def work(sessions: Any) -> int:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with sessions.begin() as session:
             items = await requeue(session, case_id=args.case_id, kind=OutboxKind.WEBHOOK, now=now)
             for item in items:
-                await append_audit(session, action=AuditAction.WEBHOOK_RESENT, actor=CLI, at=now, case_id=args.case_id, details={"event_id": item.payload.get("event_id")})
+                await append_audit(
+                    session,
+                    action=AuditAction.WEBHOOK_RESENT,
+                    actor=CLI,
+                    at=now,
+                    case_id=args.case_id,
+                    details={"event_id": item.payload.get("event_id")},
+                )
         for item in items:
-            print(f"queued again: {item.payload.get('event_id')} ({item.payload.get('body', {}).get('type')}) -> {item.payload.get('url')}")
+            print(
+                f"queued again: {item.payload.get('event_id')} ({item.payload.get('body', {}).get('type')}) -> "
+                f"{item.payload.get('url')}"
+            )
         return len(items)
 
     if not _run_with_sessions(settings, work):
-        raise CliError(f"case {args.case_id!r} has no webhook (unknown case, or neither callback_url nor the queue's webhook_url was set)")
+        raise CliError(
+            f"case {args.case_id!r} has no webhook (unknown case, or neither callback_url nor the queue's "
+            f"webhook_url was set)"
+        )
     print("a running `hitl serve` delivers them within a second")
     return 0
 
@@ -325,7 +376,10 @@ def _outbox_line(item: Any) -> str:
         state = "pending" + (" (out of line)" if item.line_released_at else "")
     when = (item.dead_at or item.next_attempt_at).isoformat(timespec="seconds")
     error = (item.last_error or "").replace("\n", " ")[:120]
-    return f"{item.id:>8}  {item.kind:<16} {state:<22} {item.attempts:>3}  {when}  {item.case_id or '-'}  {item.ordering_key or '-'}  {error}"
+    return (
+        f"{item.id:>8}  {item.kind:<16} {state:<22} {item.attempts:>3}  {when}  {item.case_id or '-'}  "
+        f"{item.ordering_key or '-'}  {error}"
+    )
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
@@ -334,10 +388,15 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
             return await list_items(session, dead=args.dead, limit=args.limit)
 
     items = _run_with_sessions(_settings(), work)
-    print(f"{'id':>8}  {'kind':<16} {'state':<22} {'try':>3}  {'next attempt / dead at':<25}  case  ordering key  last error")
+    print(
+        f"{'id':>8}  {'kind':<16} {'state':<22} {'try':>3}  {'next attempt / dead at':<25}  case  ordering key  last "
+        f"error"
+    )
     for item in items:
         print(_outbox_line(item))
-    print(f"{len(items)} item(s)" + (f" (the newest {args.limit})" if len(items) == args.limit else ""), file=sys.stderr)
+    print(
+        f"{len(items)} item(s)" + (f" (the newest {args.limit})" if len(items) == args.limit else ""), file=sys.stderr
+    )
     return 0
 
 
@@ -345,7 +404,7 @@ def _operator_change(args: argparse.Namespace, change: Callable[..., Any], actio
     """Apply an operator's change to one outbox item, audited, or say in one line why nothing changed."""
 
     async def work(sessions: Any) -> Any:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         async with sessions.begin() as session:
             item = await change(session, args.id, now)
             if item is not None:
@@ -361,13 +420,20 @@ def _operator_change(args: argparse.Namespace, change: Callable[..., Any], actio
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    code = _operator_change(args, retry_item, AuditAction.OUTBOX_RETRIED, "outbox item {id}: no such item, or it was already delivered")
+    code = _operator_change(
+        args, retry_item, AuditAction.OUTBOX_RETRIED, "outbox item {id}: no such item, or it was already delivered"
+    )
     print("a running `hitl serve` sends it within a second (in its place in its ordering line)")
     return code
 
 
 def cmd_outbox_drop(args: argparse.Namespace) -> int:
-    return _operator_change(args, partial(drop_item, why="dropped by an operator"), AuditAction.OUTBOX_DROPPED, "outbox item {id}: no such item, or it is not waiting (delivered, dead or dropped already)")
+    return _operator_change(
+        args,
+        partial(drop_item, why="dropped by an operator"),
+        AuditAction.OUTBOX_DROPPED,
+        "outbox item {id}: no such item, or it is not waiting (delivered, dead or dropped already)",
+    )
 
 
 def _count(low: int, high: int) -> Callable[[str], int]:
@@ -392,7 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="default: $HITL_HOST or 0.0.0.0")
     serve.set_defaults(func=cmd_serve)
 
-    dev = sub.add_parser("dev", help="try the whole workflow locally: the bot plus an emulated Slack workspace in your browser")
+    dev = sub.add_parser(
+        "dev", help="try the whole workflow locally: the bot plus an emulated Slack workspace in your browser"
+    )
     dev.add_argument("--port", type=int, default=3000, help="the workspace page and emulated Web API (default 3000)")
     dev.add_argument("--host", default="127.0.0.1", help="loopback only")
     dev.add_argument("--seed", action="store_true", help="post a few realistic escalations at start")
@@ -406,20 +474,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="create or migrate the schema to the latest version").set_defaults(func=cmd_db_upgrade)
+    db_sub.add_parser("upgrade", help="create or migrate the schema to the latest version").set_defaults(
+        func=cmd_db_upgrade
+    )
 
     audit = sub.add_parser("audit", help="the tamper-evident audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     verify = audit_sub.add_parser("verify", help="check the hash chain and say where it breaks")
-    verify.add_argument("--anchor", action="append", default=[], metavar="ID:SHA256", help="an earlier head of the chain kept elsewhere (the digest shows one); repeatable")
-    verify.add_argument("--slack", action="store_true", help="also check against every anchor the daily digests posted to Slack")
+    verify.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="ID:SHA256",
+        help="an earlier head of the chain kept elsewhere (the digest shows one); repeatable",
+    )
+    verify.add_argument(
+        "--slack", action="store_true", help="also check against every anchor the daily digests posted to Slack"
+    )
     verify.set_defaults(func=cmd_audit_verify)
     export = sub.add_parser("export", help="decided cases as a dataset on standard output (streamed)")
     export.add_argument("--since", default="30d", help="decided within this long (default 30d)")
     export.add_argument("--queue", default=None)
     export.add_argument("--outcome", default=None, help="comma-separated: approved,edited,rejected (default all)")
     export.add_argument("--format", choices=["jsonl", "csv", "openai-chat"], default="jsonl")
-    export.add_argument("--rejected", choices=["skip", "mark"], default="skip", help="openai-chat: leave rejected drafts out, or keep them with weight 0")
+    export.add_argument(
+        "--rejected",
+        choices=["skip", "mark"],
+        default="skip",
+        help="openai-chat: leave rejected drafts out, or keep them with weight 0",
+    )
     export.set_defaults(func=cmd_export)
 
     digest = sub.add_parser("digest", help="the digest's figures for a recent window, in the terminal (or posted)")
@@ -438,8 +521,16 @@ def build_parser() -> argparse.ArgumentParser:
     box = sub.add_parser("outbox", help="outbound work waiting for Slack or a webhook receiver, and dead letters")
     box_sub = box.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
     listing = box_sub.add_parser("list", help="items still to deliver (oldest first), or dead letters with --dead")
-    listing.add_argument("--dead", action="store_true", help="items that will never be delivered by themselves (newest first)")
-    listing.add_argument("--limit", type=_count(1, 10_000), default=100, metavar="N", help="at most N items (default 100, at most 10,000)")
+    listing.add_argument(
+        "--dead", action="store_true", help="items that will never be delivered by themselves (newest first)"
+    )
+    listing.add_argument(
+        "--limit",
+        type=_count(1, 10_000),
+        default=100,
+        metavar="N",
+        help="at most N items (default 100, at most 10,000)",
+    )
     listing.set_defaults(func=cmd_outbox_list)
     redrive = box_sub.add_parser("retry", help="deliver a dead, dropped or failing item again, now")
     redrive.add_argument("id", type=int)

@@ -76,7 +76,12 @@ class Hitl:
 
 
 def build_hitl(
-    settings: Settings, policy: Policy, clock: Clock | None = None, *, identity: SlackIdentity | None = None, resolver: Resolver = system_resolver
+    settings: Settings,
+    policy: Policy,
+    clock: Clock | None = None,
+    *,
+    identity: SlackIdentity | None = None,
+    resolver: Resolver = system_resolver,
 ) -> Hitl:
     """`resolver`: how webhook hosts are looked up (tests give names their own addresses)."""
     clock = clock or SystemClock()
@@ -86,10 +91,17 @@ def build_hitl(
     http = webhook_client(settings.outbound_rules, resolver)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     webhooks = WebhookDelivery(
-        http, clock, secret=secret, rules=settings.outbound_rules, first_retry=settings.webhook_first_retry, give_up_after=settings.webhook_give_up_after
+        http,
+        clock,
+        secret=secret,
+        rules=settings.outbound_rules,
+        first_retry=settings.webhook_first_retry,
+        give_up_after=settings.webhook_give_up_after,
     )
     deliveries = {**slack_deliveries(slack_out), OutboxKind.WEBHOOK: webhooks.delivery()}
-    worker = OutboxWorker(db, clock, deliveries, dead_letter_hooks=dead_letter_hooks(slack_out), poll_seconds=settings.outbox_poll_seconds)
+    worker = OutboxWorker(
+        db, clock, deliveries, dead_letter_hooks=dead_letter_hooks(slack_out), poll_seconds=settings.outbox_poll_seconds
+    )
     wake = worker.wake
 
     async def settled(case_ids: list[str]) -> list[str]:

@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        if value.startswith("postgresql://") or value.startswith("postgres://"):
+        if value.startswith(("postgresql://", "postgres://")):
             return "postgresql+asyncpg://" + value.split("://", 1)[1]
         if value.startswith("sqlite:///"):
             return "sqlite+aiosqlite:///" + value.split(":///", 1)[1]
@@ -110,7 +110,9 @@ class Settings(BaseSettings):
         if self.slack_app_token is not None and not self.slack_app_token.get_secret_value().startswith("xapp-"):
             raise ConfigError("SLACK_APP_TOKEN must be an app-level token (xapp-…) with the connections:write scope")
         if not self.api_token_list:
-            raise ConfigError("HITL_API_TOKEN is required to serve: the bearer token(s) LLM systems use, comma-separated")
+            raise ConfigError(
+                "HITL_API_TOKEN is required to serve: the bearer token(s) LLM systems use, comma-separated"
+            )
 
 
 def load_settings(**overrides: object) -> Settings:

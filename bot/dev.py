@@ -20,14 +20,14 @@ from typing import Any
 import httpx
 
 from bot.clock import OffsetClock
+from bot.compose import Hitl
 from bot.config import Settings
+from bot.policy import GROUP_ID, Policy
+from bot.server import create_asgi_app
+from bot.startup import start_hitl
 from slack_emulator import Emulator, SlackRequestSender, serve_emulator
 from slack_emulator.ui import create_ui_routes
 from slack_emulator.webapi import require_loopback, serve_asgi
-from bot.policy import GROUP_ID, Policy
-from bot.compose import Hitl
-from bot.server import create_asgi_app
-from bot.startup import start_hitl
 from store import outbox as outbox_store
 from store.migrate import upgrade_async
 
@@ -66,7 +66,12 @@ class DevWorkspace:
                     self._roles.setdefault(user, []).append("operator")
         self._roles.setdefault(OUTSIDER, [])
         for index, user in enumerate(self._roles):
-            name = "outsider" if user == OUTSIDER else _FIRST_NAMES[index % len(_FIRST_NAMES)] + (str(index // len(_FIRST_NAMES)) if index >= len(_FIRST_NAMES) else "")
+            name = (
+                "outsider"
+                if user == OUTSIDER
+                else _FIRST_NAMES[index % len(_FIRST_NAMES)]
+                + (str(index // len(_FIRST_NAMES)) if index >= len(_FIRST_NAMES) else "")
+            )
             self.emulator.workspace.add_user(user, name=name, real_name=name.capitalize())
         for group, members in self._group_members.items():
             self.emulator.workspace.add_usergroup(group, members)
@@ -80,15 +85,28 @@ class DevWorkspace:
         return members
 
     def users(self) -> list[dict[str, Any]]:
-        return [{"id": user, "name": self.emulator.workspace.users[user]["name"], "roles": roles} for user, roles in self._roles.items()]
+        return [
+            {"id": user, "name": self.emulator.workspace.users[user]["name"], "roles": roles}
+            for user, roles in self._roles.items()
+        ]
 
     def channels(self) -> list[dict[str, str]]:
         found: dict[str, dict[str, str]] = {}
         for queue in self.policy.queues:
             for number, tier in enumerate(queue.tiers, start=1):
-                found.setdefault(tier.channel, {"id": tier.channel, "name": f"{queue.name}-tier{number}", "purpose": f"{queue.name} tier {number}: {tier.name}"})
+                found.setdefault(
+                    tier.channel,
+                    {
+                        "id": tier.channel,
+                        "name": f"{queue.name}-tier{number}",
+                        "purpose": f"{queue.name} tier {number}: {tier.name}",
+                    },
+                )
         if self.policy.ops:
-            found.setdefault(self.policy.ops.channel, {"id": self.policy.ops.channel, "name": "hitl-ops", "purpose": "announcements and unhandled alerts"})
+            found.setdefault(
+                self.policy.ops.channel,
+                {"id": self.policy.ops.channel, "name": "hitl-ops", "purpose": "announcements and unhandled alerts"},
+            )
         return list(found.values())
 
     def now(self) -> datetime:
@@ -113,8 +131,10 @@ def seed_escalations(now: datetime) -> list[dict[str, Any]]:
     """A handful of realistic escalations so the workspace is not empty."""
     stamp = now.strftime("%H%M%S")
     long_draft = "\n\n".join(
-        f"{n}. " + "Under the 2026 data retention policy, customer records are kept for seven years after the account closes, "
-        "then anonymised; exports requested before closure are delivered within 30 days in a machine-readable format. " * 4
+        f"{n}. "
+        + "Under the 2026 data retention policy, customer records are kept for seven years after the account closes, "
+        "then anonymised; exports requested before closure are delivered within 30 days in a machine-readable format. "
+        * 4
         for n in range(1, 13)
     )
     return [
@@ -123,9 +143,17 @@ def seed_escalations(now: datetime) -> list[dict[str, Any]]:
             "tenant_id": "acme",
             "skill": "billing",
             "user_question": "I was charged twice for invoice 1042. Can I get my money back?",
-            "model_draft": "Yes. I can see two charges of $49.00 for invoice 1042. I've refunded the duplicate; it shows on your statement in 3–5 business days.",
+            "model_draft": (
+                "Yes. I can see two charges of $49.00 for invoice 1042. I've refunded the duplicate; "
+                "it shows on your statement in 3–5 business days."
+            ),
             "evidence": [
-                {"document_id": "kb/refunds-duplicate-charges", "quote": "Duplicate charges are refunded in full to the original payment method.", "score": 0.93, "url": "https://kb.example.com/refunds"},
+                {
+                    "document_id": "kb/refunds-duplicate-charges",
+                    "quote": "Duplicate charges are refunded in full to the original payment method.",
+                    "score": 0.93,
+                    "url": "https://kb.example.com/refunds",
+                },
                 {"document_id": "ledger/inv-1042", "quote": "2 captures of 49.00 USD on 2026-11-20", "score": 0.88},
             ],
             "risk_level": "medium",
@@ -133,7 +161,10 @@ def seed_escalations(now: datetime) -> list[dict[str, Any]]:
             "model": {"name": "support-gpt", "version": "2026-11"},
             "confidence": 0.71,
             "impact": {"dollars": 49.0, "users_affected": 1},
-            "proposed_action": {"action": "refund", "args": {"invoice": "1042", "amount": 49.0, "currency": "USD", "notify_customer": True}},
+            "proposed_action": {
+                "action": "refund",
+                "args": {"invoice": "1042", "amount": 49.0, "currency": "USD", "notify_customer": True},
+            },
         },
         {
             "case_id": f"legal-gdpr-{stamp}",
@@ -141,8 +172,17 @@ def seed_escalations(now: datetime) -> list[dict[str, Any]]:
             "skill": "legal",
             "risk_level": "high",
             "user_question": "Do you share my data with advertisers, and can I make you delete it?",
-            "model_draft": "We never share personal data with advertisers. You can ask us to delete your data at any time under GDPR Article 17; we complete erasure within 30 days.",
-            "evidence": [{"document_id": "policy/privacy-v7#sharing", "quote": "We do not sell or share personal data with advertising partners.", "score": 0.81}],
+            "model_draft": (
+                "We never share personal data with advertisers. You can ask us to delete your data at any time "
+                "under GDPR Article 17; we complete erasure within 30 days."
+            ),
+            "evidence": [
+                {
+                    "document_id": "policy/privacy-v7#sharing",
+                    "quote": "We do not sell or share personal data with advertising partners.",
+                    "score": 0.81,
+                }
+            ],
             "reason_for_escalation": "Legal commitment in a customer-facing answer (GDPR)",
             "model": {"name": "support-gpt", "version": "2026-11"},
             "confidence": 0.64,
@@ -164,13 +204,19 @@ def seed_escalations(now: datetime) -> list[dict[str, Any]]:
             "skill": "security",
             "risk_level": "critical",
             "user_question": "Our API key may have leaked in a public repo. Please disable it.",
-            "model_draft": "I've disabled API key ak_live_7f3 for tenant acme and issued a replacement; update your deployment with the new key.",
+            "model_draft": (
+                "I've disabled API key ak_live_7f3 for tenant acme and issued a replacement; "
+                "update your deployment with the new key."
+            ),
             "reason_for_escalation": "Destructive action on a production credential",
             "sla_deadline": (now + timedelta(minutes=30)).isoformat(),
             "model": {"name": "secops-agent", "version": "1.4"},
             "confidence": 0.8,
             "signals": {"leak_source": "github", "key_age_days": 213},
-            "proposed_action": {"action": "disable_api_key", "args": {"key_id": "ak_live_7f3", "tenant": "acme", "issue_replacement": True}},
+            "proposed_action": {
+                "action": "disable_api_key",
+                "args": {"key_id": "ak_live_7f3", "tenant": "acme", "issue_replacement": True},
+            },
         },
     ]
 
@@ -190,7 +236,17 @@ def dev_settings(db_path: Path, emulator_url: str, api_token: str, signing_secre
     )
 
 
-async def run_dev(policy: Policy, policy_source: str, *, host: str, port: int, db_path: Path, seed: bool, api_token: str, ready: asyncio.Event | None = None) -> None:
+async def run_dev(
+    policy: Policy,
+    policy_source: str,
+    *,
+    host: str,
+    port: int,
+    db_path: Path,
+    seed: bool,
+    api_token: str,
+    ready: asyncio.Event | None = None,
+) -> None:
     require_loopback(host)
     signing_secret = secrets.token_hex(16)
     emulator = Emulator(strict_triggers=True)
@@ -198,7 +254,11 @@ async def run_dev(policy: Policy, policy_source: str, *, host: str, port: int, d
     # Messages carry the bot's clock, so "advance time" shows on the page as it does in the bot.
     emulator.workspace.wall_clock = lambda: workspace.clock.now().timestamp()
     await upgrade_async(f"sqlite+aiosqlite:///{db_path}")
-    routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(workspace.bot_url, signing_secret, emulator), controls=workspace)
+    routes = create_ui_routes(
+        emulator,
+        sender_factory=lambda: SlackRequestSender(workspace.bot_url, signing_secret, emulator),
+        controls=workspace,
+    )
     async with serve_emulator(emulator, host=host, port=port, extra_routes=routes) as api_url:
         emulator_url = api_url.removesuffix("/api/")
         hitl = await start_hitl(dev_settings(db_path, emulator_url, api_token, signing_secret), policy, workspace.clock)
@@ -224,4 +284,3 @@ async def run_dev(policy: Policy, policy_source: str, *, host: str, port: int, d
                 ready.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
-

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-# ASCII digits only: `\d` alone also matches other scripts' digits (`１２h`, `٣d`), which int() would then read.
+# ASCII digits only: `\d` alone also matches other scripts' digits (`１２h`, `٣d`), which int() would then read.  # noqa: RUF003
 _DURATION = re.compile(r"^(?:\d+[smhd])+$", re.ASCII)
 _PART = re.compile(r"(\d+)([smhd])", re.ASCII)
 # Far beyond any SLA or report window, and far inside what datetime arithmetic can hold (a timedelta tops out

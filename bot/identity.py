@@ -92,6 +92,12 @@ def origin_problem(installed: SlackIdentity, origin: Origin) -> Refused | None:
 def refusal_text(installed: SlackIdentity, problem: Refused) -> str:
     """What the person is told (Slack mrkdwn; nothing from the request is echoed)."""
     if problem is Refused.NOT_A_USER:
-        return "🚫 This request doesn't carry a Slack user ID, so hitl can't tell who is asking. Nothing was changed, and the attempt was recorded."
+        return (
+            "🚫 This request doesn't carry a Slack user ID, so hitl can't tell who is asking. "
+            "Nothing was changed, and the attempt was recorded."
+        )
     where = escape_mrkdwn(installed.team_name or installed.team_id)
-    return f"🚫 This hitl belongs to the Slack workspace *{where}*, and only its members can act on it. You're signed in from another workspace or organization, so nothing was changed. The attempt was recorded."
+    return (
+        f"🚫 This hitl belongs to the Slack workspace *{where}*, and only its members can act on it. "
+        "You're signed in from another workspace or organization, so nothing was changed. The attempt was recorded."
+    )

@@ -64,7 +64,16 @@ NAT64 = _V6("64:ff9b::/96")
 SIX_TO_FOUR = _V6("2002::/16")
 
 # Names of cloud metadata services, and suffixes that never name a public host.
-METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal", "metadata.tencentyun.com"})
+METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.tencentyun.com",
+    }
+)
 INTERNAL_SUFFIXES = ("localhost", "local", "internal", "localdomain", "home.arpa")
 
 _HOST_NAME = re.compile(r"^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$")
@@ -203,7 +212,9 @@ def url_refusal(url: str, rules: OutboundRules) -> Refusal | None:
     if parsed.scheme not in ("http", "https"):
         return Refusal(INVALID_URL, "must be an http or https URL")
     if parsed.userinfo:
-        return Refusal(INVALID_URL, "must not carry credentials (user:password@): webhooks are signed (webhook-signature) instead")
+        return Refusal(
+            INVALID_URL, "must not carry credentials (user:password@): webhooks are signed (webhook-signature) instead"
+        )
     if parsed.port is not None and not 1 <= parsed.port <= 65535:
         return Refusal(INVALID_URL, "has a port outside 1-65535")
     return host_refusal(parsed.raw_host.decode("ascii"), rules)
@@ -245,9 +256,14 @@ def redact_url(url: str) -> str:
         return "(invalid URL)"
     if not parsed.is_absolute_url:
         return "(invalid URL)"
-    query = urlencode([(name, "***") for name, _ in parse_qsl(parsed.query.decode("ascii", "replace"), keep_blank_values=True)], safe="*")
+    query = urlencode(
+        [(name, "***") for name, _ in parse_qsl(parsed.query.decode("ascii", "replace"), keep_blank_values=True)],
+        safe="*",
+    )
     netloc = ("***@" if parsed.userinfo else "") + parsed.netloc.decode("ascii", "replace")
-    return f"{parsed.scheme}://{netloc}{parsed.raw_path.split(b'?')[0].decode('ascii', 'replace')}" + (f"?{query}" if query else "")
+    return f"{parsed.scheme}://{netloc}{parsed.raw_path.split(b'?')[0].decode('ascii', 'replace')}" + (
+        f"?{query}" if query else ""
+    )
 
 
 def _unmapped(address: IPAddress) -> IPAddress:

@@ -27,6 +27,7 @@ from bot.outbound import IPAddress, OutboundRules, ip_literal, redact_url, resol
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 DNS_TIMEOUT_SECONDS = 5.0
+POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 # A name with many addresses is tried on at most this many (all of them were checked).
 MAX_ADDRESSES_TRIED = 3
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -50,17 +51,31 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, rules: OutboundRules, resolver: Resolver = system_resolver, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(
+        self,
+        rules: OutboundRules,
+        resolver: Resolver = system_resolver,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self.rules = rules
         self.resolver = resolver
         self.inner = inner or httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         addresses = await self.checked_addresses(host, port)
         failure: Exception | None = None
         for address in addresses[:MAX_ADDRESSES_TRIED]:
             try:
-                return await self.inner.connect_tcp(str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options)
+                return await self.inner.connect_tcp(
+                    str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
         assert failure is not None
@@ -78,10 +93,15 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
     async def _resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
             return await asyncio.wait_for(self.resolver(host, port), timeout=DNS_TIMEOUT_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise DnsFailed(f"{host} did not resolve within {DNS_TIMEOUT_SECONDS:.0f}s") from None
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         raise BlockedAddress("webhooks never go to a Unix socket")
 
     async def sleep(self, seconds: float) -> None:
@@ -91,12 +111,16 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 class PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport (request and response mapping, error types) over a pool using `PinnedBackend`."""
 
-    def __init__(self, backend: PinnedBackend, ssl_context: ssl.SSLContext | None = None, limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)) -> None:
+    def __init__(
+        self, backend: PinnedBackend, ssl_context: ssl.SSLContext | None = None, limits: httpx.Limits = POOL_LIMITS
+    ) -> None:
         super().__init__(trust_env=False, limits=limits)
         # httpx has no public way to choose the pool's network backend; swap the pool it built, loudly if an
         # httpx upgrade changed that attribute.
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("httpx.AsyncHTTPTransport no longer keeps an httpcore pool in _pool: review bot/outbound_http.py")
+            raise RuntimeError(
+                "httpx.AsyncHTTPTransport no longer keeps an httpcore pool in _pool: review bot/outbound_http.py"
+            )
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
@@ -106,7 +130,9 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def webhook_client(rules: OutboundRules, resolver: Resolver = system_resolver, ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+def webhook_client(
+    rules: OutboundRules, resolver: Resolver = system_resolver, ssl_context: ssl.SSLContext | None = None
+) -> httpx.AsyncClient:
     """Redirects are not followed (a 3xx is a failed delivery), and nothing comes from the environment (proxies,
     .netrc): a proxy would be the only address ever checked. `ssl_context`: the system's CAs by default."""
     redact_httpx_logs()

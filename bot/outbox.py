@@ -7,6 +7,7 @@ so two workers never hold the same item; items sharing an ordering key go out on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -47,6 +48,7 @@ class Delivery:
     deliver: Deliverer
     retry_base: float = 2.0
     on_dead: OnDead | None = None
+
 
 # Slack's answers that no retry can change: the content, the channel or the token is refused.
 PERMANENT_SLACK_ERRORS = frozenset(
@@ -180,12 +182,10 @@ class OutboxWorker:
                         task.add_done_callback(lambda _t: self._wake.set())
                 except DATABASE_BUSY as exc:
                     log.warning("outbox claim postponed, database busy: %s", type(exc).__name__)
-                except Exception:  # noqa: BLE001 - keep the loop alive whatever happens
+                except Exception:  # keep the loop alive whatever happens
                     log.exception("outbox claim failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll)
-            except asyncio.TimeoutError:
-                pass
         await asyncio.gather(*in_flight, return_exceptions=True)
         heartbeat.cancel()
         await asyncio.gather(heartbeat, return_exceptions=True)
@@ -198,7 +198,7 @@ class OutboxWorker:
             try:
                 async with self.db.write.begin() as session:
                     await store.renew_leases(session, dict(self._held), until=self.clock.now() + self.lease)
-            except Exception:  # noqa: BLE001 - a missed renewal only risks a second attempt, which adopts
+            except Exception:  # a missed renewal only risks a second attempt, which adopts
                 log.warning("could not renew outbox leases", exc_info=True)
 
     async def _claim(self, limit: int) -> tuple[list[OutboxItem], str]:
@@ -289,22 +289,60 @@ class OutboxWorker:
             await self._dead(item, token, f"refused by Slack: {code}")
             return
         if not is_transient(exc) and item.attempts >= UNCLASSIFIED_ATTEMPTS:
-            log.error("outbox %s %s failed %d times (%s: %s)", item.kind, item.dedupe_key, item.attempts, type(exc).__name__, exc, exc_info=exc)
+            log.error(
+                "outbox %s %s failed %d times (%s: %s)",
+                item.kind,
+                item.dedupe_key,
+                item.attempts,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+            )
             await self._dead(item, token, f"gave up after {item.attempts} attempts: {code}")
             return
         delivery = self._delivery(item)
-        wait = max(retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=delivery.retry_base if delivery else 2.0))
-        log.warning("outbox %s %s failed (attempt %d): %s; retry in %.1fs", item.kind, item.dedupe_key, item.attempts, code, wait, exc_info=not is_transient(exc))
+        wait = max(
+            retry_after_seconds(exc) or 0.0, backoff(item.attempts, base=delivery.retry_base if delivery else 2.0)
+        )
+        log.warning(
+            "outbox %s %s failed (attempt %d): %s; retry in %.1fs",
+            item.kind,
+            item.dedupe_key,
+            item.attempts,
+            code,
+            wait,
+            exc_info=not is_transient(exc),
+        )
         await self._retry(item, token, code, wait, rate_limited=code == "ratelimited")
 
-    async def _retry(self, item: OutboxItem, token: str, error: str, seconds: float, *, rate_limited: bool = False) -> None:
+    async def _retry(
+        self, item: OutboxItem, token: str, error: str, seconds: float, *, rate_limited: bool = False
+    ) -> None:
         # A rate limit holds every item of the channel alike: letting the next one pass would only reorder them.
-        release = item.ordering_key is not None and item.line_released_at is None and item.attempts >= LINE_WAIT_ATTEMPTS and not rate_limited
+        release = (
+            item.ordering_key is not None
+            and item.line_released_at is None
+            and item.attempts >= LINE_WAIT_ATTEMPTS
+            and not rate_limited
+        )
         if release:
-            log.warning("outbox %s %s keeps failing at the head of %s: the items behind it go on", item.kind, item.dedupe_key, item.ordering_key)
+            log.warning(
+                "outbox %s %s keeps failing at the head of %s: the items behind it go on",
+                item.kind,
+                item.dedupe_key,
+                item.ordering_key,
+            )
         now = self.clock.now()
         async with self.db.write.begin() as session:
-            await store.mark_failed(session, item.id, token, error=error, retry_at=now + timedelta(seconds=seconds), now=now, release_line=release)
+            await store.mark_failed(
+                session,
+                item.id,
+                token,
+                error=error,
+                retry_at=now + timedelta(seconds=seconds),
+                now=now,
+                release_line=release,
+            )
 
     async def _dead(self, item: OutboxItem, token: str, error: str) -> None:
         """A dead letter: never retried by itself, never in anyone's way; ops hear of it (`hitl outbox retry`)."""
@@ -321,7 +359,18 @@ class OutboxWorker:
 def is_transient(exc: BaseException) -> bool:
     """Failures that say nothing about the item: the network, Slack's or the receiver's 5xx and 429, a busy
     database. They are retried for as long as it takes."""
-    if isinstance(exc, (*DATABASE_BUSY, OSError, asyncio.TimeoutError, TimeoutError, SlackClientError, aiohttp.ClientError, httpx.TransportError)):
+    if isinstance(
+        exc,
+        (
+            *DATABASE_BUSY,
+            OSError,
+            asyncio.TimeoutError,
+            TimeoutError,
+            SlackClientError,
+            aiohttp.ClientError,
+            httpx.TransportError,
+        ),
+    ):
         return not isinstance(exc, SlackApiError) or _transient_slack_answer(exc)
     status = getattr(getattr(exc, "response", None), "status_code", None)
     return isinstance(status, int) and (status == 429 or status >= 500)
@@ -333,4 +382,6 @@ def _transient_slack_answer(exc: SlackApiError) -> bool:
 
 
 # Slack's own words for "try again": answered with HTTP 200 and ok: false.
-TRANSIENT_SLACK_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+TRANSIENT_SLACK_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)

@@ -13,7 +13,17 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bot.durations import Duration
 from bot.outbound import OutboundRules, url_refusal
@@ -111,7 +121,7 @@ class BusinessHours(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _start_before_end(self) -> "BusinessHours":
+    def _start_before_end(self) -> BusinessHours:
         if time.fromisoformat(self.start) >= time.fromisoformat(self.end):
             raise ValueError("start must be before end")
         return self
@@ -199,7 +209,9 @@ class Queue(_Timing):
     name: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
     match: Match = Match()
     tiers: list[Tier] = Field(min_length=1)
-    approve_checklist: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(default_factory=list, max_length=10)
+    approve_checklist: list[Annotated[str, Field(min_length=1, max_length=75)]] = Field(
+        default_factory=list, max_length=10
+    )
     # Where decisions are POSTed when the escalation has no callback_url of its own.
     webhook_url: WebhookUrl | None = None
     digest: DigestSettings | None = None
@@ -208,7 +220,7 @@ class Queue(_Timing):
         """Tiers are numbered from 1, as people say them."""
         return self.tiers[min(max(number, 1), len(self.tiers)) - 1]
 
-    def timing(self, number: int) -> "TierTiming":
+    def timing(self, number: int) -> TierTiming:
         tier = self.tier(number)
         return TierTiming(
             sla=tier.sla,

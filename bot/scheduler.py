@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -24,7 +24,9 @@ def create_scheduler(hitl: Hitl) -> AsyncIOScheduler:
     # (a run missed, or skipped because the last one is still running) still show; our jobs log what they did.
     for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    scheduler = AsyncIOScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+    scheduler = AsyncIOScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+    )
 
     async def refresh_user_groups() -> None:
         # Keeps group membership warm, so a click never waits on usergroups.users.list (trigger_id: 3 s).
@@ -37,7 +39,12 @@ def create_scheduler(hitl: Hitl) -> AsyncIOScheduler:
         except DATABASE_BUSY as exc:
             log.warning("SLA sweep postponed to the next interval, database busy: %s", type(exc).__name__)
             return
-        log.log(logging.INFO if moved else logging.DEBUG, "SLA sweep: %d case(s) moved in %.3f s", moved, time.perf_counter() - began)
+        log.log(
+            logging.INFO if moved else logging.DEBUG,
+            "SLA sweep: %d case(s) moved in %.3f s",
+            moved,
+            time.perf_counter() - began,
+        )
 
     async def refresh_killswitches() -> None:
         # Keeps this process's copy in step with switches another replica set (seen within ~1 s).
@@ -62,12 +69,17 @@ def create_scheduler(hitl: Hitl) -> AsyncIOScheduler:
 
         moment = settings.time_of_day
         trigger = CronTrigger(hour=moment.hour, minute=moment.minute, timezone=settings.timezone)
-        scheduler.add_job(post_digest, trigger, id=f"digest:{queue or 'all'}", misfire_grace_time=int(settings.misfire_grace.total_seconds()))
+        scheduler.add_job(
+            post_digest,
+            trigger,
+            id=f"digest:{queue or 'all'}",
+            misfire_grace_time=int(settings.misfire_grace.total_seconds()),
+        )
 
     scheduler.add_job(refresh_user_groups, "interval", minutes=5, id="refresh_user_groups")
     scheduler.add_job(refresh_killswitches, "interval", seconds=1, id="refresh_killswitches")
     scheduler.add_job(prune_slack_request_keys, "interval", minutes=1, id="prune_slack_request_keys")
     # First run at start: breaches that fell due while no process was up are paged right away, once.
     every = hitl.policy.scheduler.sweep_every.total_seconds()
-    scheduler.add_job(sweep_sla, "interval", seconds=every, id="sweep_sla", next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(sweep_sla, "interval", seconds=every, id="sweep_sla", next_run_time=datetime.now(UTC))
     return scheduler

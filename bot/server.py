@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 
 async def _database_unavailable(_request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", type(exc).__name__)
-    return JSONResponse({"error": "unavailable", "message": "the database is busy or unreachable; retry shortly"}, status_code=503, headers={"Retry-After": "2"})
+    return JSONResponse(
+        {"error": "unavailable", "message": "the database is busy or unreachable; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
@@ -48,7 +52,9 @@ async def connect_socket_mode(handler: AsyncSocketModeHandler) -> None:
             log.info("connected to Slack over Socket Mode")
             return
         except Exception as exc:  # noqa: BLE001 - any failure to connect is retried, and said
-            log.warning("could not open the Socket Mode connection (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
+            log.warning(
+                "could not open the Socket Mode connection (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
@@ -57,7 +63,7 @@ async def _caught_up(digests: Digests) -> bool:
     try:
         await digests.catch_up_missed_digests()
         return True
-    except Exception:  # noqa: BLE001 - a failing catch-up must not stop the server; it is logged and retried
+    except Exception:  # a failing catch-up must not stop the server; it is logged and retried
         log.exception("catching up missed digests failed at start; retrying in the background")
         return False
 
@@ -102,7 +108,9 @@ def create_asgi_app(hitl: Hitl, *, background: bool = True) -> Starlette:
                 log.warning("could not warm the user-group cache at start")
             # A digest whose time passed while no process was up: post it now, once (claimed in the database).
             # Whatever it meets in the database, start-up goes on; a failed catch-up retries beside serving.
-            catching_up = None if await _caught_up(hitl.digests) else asyncio.create_task(_catch_up_digests(hitl.digests))
+            catching_up = (
+                None if await _caught_up(hitl.digests) else asyncio.create_task(_catch_up_digests(hitl.digests))
+            )
         try:
             yield
         finally:
@@ -121,13 +129,26 @@ def create_asgi_app(hitl: Hitl, *, background: bool = True) -> Starlette:
 
     # Without a signing secret (Socket Mode only) nothing could tell Slack's HTTP requests from forgeries.
     secret = hitl.settings.slack_signing_secret
-    slack_events = SlackEvents(bolt, replays, secret.get_secret_value(), body_timeout=hitl.settings.slack_body_timeout.total_seconds()) if secret else None
+    slack_events = (
+        SlackEvents(
+            bolt, replays, secret.get_secret_value(), body_timeout=hitl.settings.slack_body_timeout.total_seconds()
+        )
+        if secret
+        else None
+    )
     slack_routes = [Route("/slack/events", slack_events.handle, methods=["POST"])] if slack_events else []
     app = Starlette(
         routes=[*slack_routes, *api.ROUTES],
         lifespan=lifespan,
-        exception_handlers={OperationalError: _database_unavailable, DBAPIError: _database_unavailable, PoolTimeout: _database_unavailable, Exception: _unexpected},
+        exception_handlers={
+            OperationalError: _database_unavailable,
+            DBAPIError: _database_unavailable,
+            PoolTimeout: _database_unavailable,
+            Exception: _unexpected,
+        },
     )
     app.state.slack_events = slack_events  # its counts: how far Slack's requests got
-    app.state.api = api.ApiServices(tuple(hitl.settings.api_token_list), hitl.clock, hitl.statuses, hitl.ingest, hitl.board, hitl.waiters)
+    app.state.api = api.ApiServices(
+        tuple(hitl.settings.api_token_list), hitl.clock, hitl.statuses, hitl.ingest, hitl.board, hitl.waiters
+    )
     return app

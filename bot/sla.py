@@ -8,7 +8,7 @@ listed, and across DST changes it follows the wall clock of the time zone.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from bot.policy import BusinessHours, TierTiming
 
@@ -23,7 +23,7 @@ def business_span(sla: timedelta, hours: BusinessHours) -> timedelta:
 
 
 def _window_length(hours: BusinessHours) -> timedelta:
-    return datetime.combine(datetime.min, hours.closes) - datetime.combine(datetime.min, hours.opens)
+    return datetime.combine(date.min, hours.closes) - datetime.combine(date.min, hours.opens)
 
 
 def add_business_time(start: datetime, span: timedelta, hours: BusinessHours) -> datetime:
@@ -37,9 +37,9 @@ def add_business_time(start: datetime, span: timedelta, hours: BusinessHours) ->
     weeks = span / (_window_length(hours) * len(hours.weekdays))
     for _ in range(_MAX_DAYS_AHEAD + 14 * math.ceil(weeks)):
         if day.weekday() in hours.weekdays:
-            opens = datetime.combine(day, hours.opens, tzinfo=zone).astimezone(timezone.utc)
-            closes = datetime.combine(day, hours.closes, tzinfo=zone).astimezone(timezone.utc)
-            begin = max(opens, start.astimezone(timezone.utc))
+            opens = datetime.combine(day, hours.opens, tzinfo=zone).astimezone(UTC)
+            closes = datetime.combine(day, hours.closes, tzinfo=zone).astimezone(UTC)
+            begin = max(opens, start.astimezone(UTC))
             if begin < closes:
                 available = closes - begin
                 if remaining <= available:

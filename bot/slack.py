@@ -56,7 +56,13 @@ class ChannelPacer:
     """Spaces this process's posts to each channel (Slack allows about one message a second per channel), so a
     burst is sent at the allowed rate instead of discovering the limit through a storm of 429s."""
 
-    def __init__(self, per_second: float, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.interval = 1.0 / per_second
         self._next_slot: dict[str, float] = {}
         self._clock = clock

@@ -1,7 +1,7 @@
 """Guard a function with @require_approval: it runs only with arguments a reviewer approved (maybe edited).
 
-    export HITL_URL=http://127.0.0.1:PORT HITL_API_TOKEN=dev-token
-    python examples/decorator.py
+export HITL_URL=http://127.0.0.1:PORT HITL_API_TOKEN=dev-token
+python examples/decorator.py
 """
 
 from hitl_client import HitlClient, Rejected, require_approval

@@ -1,8 +1,8 @@
 """A LangGraph graph that pauses for approval (Agent Inbox's HumanInterrupt); hitl's reviewers answer it.
 
-    pip install "hitl-client[langgraph]"
-    export HITL_URL=http://127.0.0.1:PORT HITL_API_TOKEN=dev-token
-    python examples/langgraph_agent.py
+pip install "hitl-client[langgraph]"
+export HITL_URL=http://127.0.0.1:PORT HITL_API_TOKEN=dev-token
+python examples/langgraph_agent.py
 """
 
 from typing import TypedDict
@@ -34,8 +34,15 @@ def run_command(state: State) -> State:
     return {"outcome": f"not run: {response['args']}"}
 
 
-graph = StateGraph(State).add_node("run_command", run_command).add_edge(START, "run_command").compile(checkpointer=InMemorySaver())
+graph = (
+    StateGraph(State)
+    .add_node("run_command", run_command)
+    .add_edge(START, "run_command")
+    .compile(checkpointer=InMemorySaver())
+)
 
 with HitlClient() as hitl:
-    result = invoke_with_review(graph, {"command": "rm -rf /var/cache/build"}, {"configurable": {"thread_id": "build-1"}}, hitl, skill="billing")
+    result = invoke_with_review(
+        graph, {"command": "rm -rf /var/cache/build"}, {"configurable": {"thread_id": "build-1"}}, hitl, skill="billing"
+    )
 print(result["outcome"])

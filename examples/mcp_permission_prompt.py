@@ -39,7 +39,11 @@ async def main(command: str) -> None:
     async with Client(params) as session:
         result = await session.call_tool(
             "permission_prompt",
-            {"tool_name": "Bash", "input": {"command": command, "description": "Run a shell command"}, "tool_use_id": "toolu_example_1"},
+            {
+                "tool_name": "Bash",
+                "input": {"command": command, "description": "Run a shell command"},
+                "tool_use_id": "toolu_example_1",
+            },
         )
     answer = json.loads(result.content[0].text)  # Claude Code reads this JSON from the first text block
     print(json.dumps(answer))

@@ -24,13 +24,17 @@ def refund(invoice: str, amount: float) -> str:
 
 
 async def main(model_name: str | None) -> None:
-    model = model_name or ScriptedModel([
-        [function_call("refund", {"invoice": "1042", "amount": 49.0}, call_id="call_1")],
-        [assistant_message("I have taken care of the refund.")],
-    ])
+    model = model_name or ScriptedModel(
+        [
+            [function_call("refund", {"invoice": "1042", "amount": 49.0}, call_id="call_1")],
+            [assistant_message("I have taken care of the refund.")],
+        ]
+    )
     async with AsyncHitlClient() as hitl:
         # Wrapped, the tool always needs approval and runs with the arguments as a reviewer approved them.
-        agent = Agent(name="Support", instructions="Refund double charges.", model=model, tools=[with_reviewed_args(refund, hitl)])
+        agent = Agent(
+            name="Support", instructions="Refund double charges.", model=model, tools=[with_reviewed_args(refund, hitl)]
+        )
         config = RunConfig(tracing_disabled=model_name is None)
         result = await Runner.run(agent, "I was charged twice for invoice 1042 ($49).", run_config=config)
         while result.interruptions:

@@ -1,7 +1,7 @@
 """Send a draft answer to hitl and wait for a reviewer's decision in Slack.
 
-    export HITL_URL=http://127.0.0.1:PORT HITL_API_TOKEN=dev-token   # from `hitl dev` (or your server)
-    python examples/plain_client.py
+export HITL_URL=http://127.0.0.1:PORT HITL_API_TOKEN=dev-token   # from `hitl dev` (or your server)
+python examples/plain_client.py
 """
 
 import sys
@@ -24,6 +24,9 @@ with HitlClient() as hitl:  # HITL_URL, HITL_API_TOKEN
     except TimedOut:
         sys.exit(f"no decision yet: `hitl.get({case.case_id!r})` later finds it")
     if decision.approved:
-        print(f"{decision.outcome} by {decision.decided_by.name if decision.decided_by else '?'}: send this:\n{decision.final_text}")
+        print(
+            f"{decision.outcome} by {decision.decided_by.name if decision.decided_by else '?'}: "
+            f"send this:\n{decision.final_text}"
+        )
     else:
         print(f"rejected ({decision.reason}): {decision.note}")

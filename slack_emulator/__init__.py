@@ -1,9 +1,9 @@
 """A loopback Slack emulator: fake Web API + Slack-shaped signed requests to the bot.
 
-    emulator = Emulator()
-    async with serve_emulator(emulator) as base_url:
-        client = AsyncWebClient(token="xoxb-test", base_url=base_url)
-        sender = SlackRequestSender(bot_url, signing_secret, emulator)
+emulator = Emulator()
+async with serve_emulator(emulator) as base_url:
+    client = AsyncWebClient(token="xoxb-test", base_url=base_url)
+    sender = SlackRequestSender(bot_url, signing_secret, emulator)
 """
 
 from slack_emulator.blockkit import Limits

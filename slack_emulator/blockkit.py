@@ -1,3 +1,4 @@
+# ruff: disable[E501]  # the table of limits keeps one row a line
 """Block Kit checks the emulator runs on every message and view write: it refuses what Slack refuses.
 
 Two passes. slack_sdk's model classes check structure (known block and element types, required fields) and
@@ -52,15 +53,17 @@ JSON); a view's bad fields or blocks are `invalid_arguments` (views.* list no `i
 250 kB `view_too_large`. Detail strings copy Slack's shape: `must be less than 3001 characters
 [json-pointer:/blocks/0/text/text]`.
 """
+# ruff: enable[E501]
 
 from __future__ import annotations
 
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any
 
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
@@ -171,7 +174,9 @@ class _Checker:
             self.add(f"must provide no more than {LIMITS[key]} items", pointer)
         return items
 
-    def text_object(self, obj: Any, pointer: str, *, limit: int = LIMITS["text"], plain_only: bool = False, required: bool = True) -> None:
+    def text_object(
+        self, obj: Any, pointer: str, *, limit: int = LIMITS["text"], plain_only: bool = False, required: bool = True
+    ) -> None:
         if obj is None:
             if required:
                 self.add("missing required field", pointer)
@@ -238,7 +243,9 @@ class _Checker:
                 self.element(element, f"{p}/elements/{i}")
         elif kind == "input":
             self.text_object(block.get("label"), f"{p}/label", limit=LIMITS["input.label"], plain_only=True)
-            self.text_object(block.get("hint"), f"{p}/hint", limit=LIMITS["input.hint"], plain_only=True, required=False)
+            self.text_object(
+                block.get("hint"), f"{p}/hint", limit=LIMITS["input.hint"], plain_only=True, required=False
+            )
             self.element(block.get("element"), f"{p}/element")
         elif kind == "image":
             self.image(block, p)
@@ -267,7 +274,9 @@ class _Checker:
             return
         self.string(element.get("action_id"), "action_id", f"{p}/action_id")
         if element.get("placeholder") is not None:
-            self.text_object(element.get("placeholder"), f"{p}/placeholder", limit=LIMITS["placeholder"], plain_only=True)
+            self.text_object(
+                element.get("placeholder"), f"{p}/placeholder", limit=LIMITS["placeholder"], plain_only=True
+            )
         if element.get("confirm") is not None:
             self.confirm(element["confirm"], f"{p}/confirm")
         kind = element.get("type")
@@ -309,14 +318,20 @@ class _Checker:
                 if not isinstance(group, dict):
                     self.add("option group must be an object", here)
                     continue
-                self.text_object(group.get("label"), f"{here}/label", limit=LIMITS["option_group.label"], plain_only=True)
+                self.text_object(
+                    group.get("label"), f"{here}/label", limit=LIMITS["option_group.label"], plain_only=True
+                )
                 grouped = self.count(group.get("options"), "option_group.options", f"{here}/options")
                 self.options(grouped, f"{here}/options", plain_only=True)
                 every += grouped
         self.initial_options(element, every, p)
 
     def initial_options(self, element: dict[str, Any], options: list[Any], p: str) -> None:
-        chosen = [element["initial_option"]] if element.get("initial_option") is not None else element.get("initial_options") or []
+        chosen = (
+            [element["initial_option"]]
+            if element.get("initial_option") is not None
+            else element.get("initial_options") or []
+        )
         for option in chosen:
             if option not in options:
                 self.add("initial option must exactly match one of the options", f"{p}/initial_option")
@@ -329,7 +344,13 @@ class _Checker:
                 continue
             self.text_object(option.get("text"), f"{here}/text", limit=LIMITS["option.text"], plain_only=plain_only)
             self.string(option.get("value"), "option.value", f"{here}/value", required=True)
-            self.text_object(option.get("description"), f"{here}/description", limit=LIMITS["option.description"], plain_only=plain_only, required=False)
+            self.text_object(
+                option.get("description"),
+                f"{here}/description",
+                limit=LIMITS["option.description"],
+                plain_only=plain_only,
+                required=False,
+            )
             if option.get("url") is not None:
                 if not urls:
                     self.add("url is only allowed on overflow menu options", f"{here}/url")
@@ -347,9 +368,12 @@ class _Checker:
         bounds = {"min_length": (0, longest), "max_length": (1, longest)}
         for key, (low, high) in bounds.items():
             value = element.get(key)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high
+            ):
                 self.add(f"must be a whole number from {low} to {high}", f"{p}/{key}")
-        max_length = element.get("max_length") if isinstance(element.get("max_length"), int) else longest
+        declared = element.get("max_length")
+        max_length = declared if isinstance(declared, int) else longest
         initial = element.get("initial_value")
         if initial is not None:
             if not isinstance(initial, str):
@@ -393,7 +417,7 @@ def _sdk_block_problems(blocks: list[Any], pointer: str) -> list[str]:
                 problems.append(f"unknown block type {raw.get('type')!r} [json-pointer:{pointer}/{i}]")
                 continue
             block.to_dict()
-        except Exception as exc:  # slack_sdk raises assorted types for malformed input
+        except Exception as exc:  # noqa: BLE001 - slack_sdk raises assorted types for malformed input
             problems.append(f"{exc} [json-pointer:{pointer}/{i}]")
     return problems
 
@@ -440,7 +464,13 @@ def check_message(text: Any, blocks: Any, limits: Limits) -> None:
         raise SlackError("invalid_blocks", problems)
     cost = blocks_text_cost(blocks, limits)
     if cost > limits.message_blocks_text:
-        raise SlackError("msg_blocks_too_long", [f"blocks count {cost} characters (text plus {limits.block_overhead} a block), limit {limits.message_blocks_text}"])
+        raise SlackError(
+            "msg_blocks_too_long",
+            [
+                f"blocks count {cost} characters (text plus {limits.block_overhead} a block), "
+                f"limit {limits.message_blocks_text}"
+            ],
+        )
 
 
 def check_metadata(raw: Any, limits: Limits) -> dict[str, Any] | None:
@@ -495,8 +525,11 @@ def _view_field_problems(view: dict[str, Any], limits: Limits) -> list[str]:
     if kind == "modal":
         checker.text_object(view.get("title"), "/view/title", limit=limits.view_text_field, plain_only=True)
         for name in ("submit", "close"):
-            checker.text_object(view.get(name), f"/view/{name}", limit=limits.view_text_field, plain_only=True, required=False)
-        blocks = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+            checker.text_object(
+                view.get(name), f"/view/{name}", limit=limits.view_text_field, plain_only=True, required=False
+            )
+        declared = view.get("blocks")
+        blocks = declared if isinstance(declared, list) else []
         if view.get("submit") is None and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks):
             checker.add("submit is required when the view has an input block", "/view/submit")
     metadata = view.get("private_metadata")
@@ -512,6 +545,6 @@ def _sdk_view_problems(view: dict[str, Any]) -> list[str]:
     # one back; View() tolerates unknown keys, so pass everything through.
     try:
         View(**view).to_dict()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - slack_sdk raises assorted types for malformed input
         return [f"{exc} [json-pointer:/view]"]
     return []

@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -144,7 +145,11 @@ class SlackRequestSender:
             "api_app_id": APP_ID,
             "token": self.verification_token,
             **({"trigger_id": trigger_id} if trigger_id is not None else {}),
-            "team": {"id": self.team_id, "domain": TEAM_DOMAIN, **({"enterprise_id": self.enterprise_id, "enterprise_name": "Emulated Org"} if enterprise else {})},
+            "team": {
+                "id": self.team_id,
+                "domain": TEAM_DOMAIN,
+                **({"enterprise_id": self.enterprise_id, "enterprise_name": "Emulated Org"} if enterprise else {}),
+            },
             "enterprise": enterprise,
             "is_enterprise_install": False,
         }
@@ -162,7 +167,15 @@ class SlackRequestSender:
     # ---- block_actions -------------------------------------------------------------
 
     async def click(
-        self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None, block_id: str | None = None, user_name: str | None = None
+        self,
+        user_id: str,
+        channel: str,
+        message_ts: str,
+        action_id: str,
+        *,
+        value: Any = None,
+        block_id: str | None = None,
+        user_name: str | None = None,
     ) -> httpx.Response:
         """Click (or pick `value` in) an element of a message the bot posted."""
         ws = self._emulator().workspace
@@ -186,7 +199,9 @@ class SlackRequestSender:
         }
         return await self.send_payload(_ordered(payload))
 
-    def _clickable(self, user_id: str, channel: str, ts: str) -> tuple[Message | None, list[dict[str, Any]], str | None]:
+    def _clickable(
+        self, user_id: str, channel: str, ts: str
+    ) -> tuple[Message | None, list[dict[str, Any]], str | None]:
         """(message or None if ephemeral, its blocks, its thread_ts) — what the user can see."""
         ws = self._emulator().workspace
         message = ws.find_message(channel, ts)
@@ -200,7 +215,14 @@ class SlackRequestSender:
         return None, ephemeral.blocks, ephemeral.thread_ts
 
     async def click_in_view(
-        self, user_id: str, view_id: str, action_id: str, *, value: Any = None, block_id: str | None = None, user_name: str | None = None
+        self,
+        user_id: str,
+        view_id: str,
+        action_id: str,
+        *,
+        value: Any = None,
+        block_id: str | None = None,
+        user_name: str | None = None,
     ) -> httpx.Response:
         """Click (or pick `value` in) an element of an open modal."""
         ws = self._emulator().workspace
@@ -318,17 +340,37 @@ class SlackRequestSender:
         }
 
 
-def _picked(blocks: list[dict[str, Any]], action_id: str, block_id: str | None, value: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _picked(
+    blocks: list[dict[str, Any]], action_id: str, block_id: str | None, value: Any
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The element a click hits, its block, and the state the click leaves (`value` picked in it, if stateful)."""
     block, element = find_element(blocks, action_id, block_id=block_id, value=value)
-    chosen = {(block.get("block_id", ""), element.get("action_id", "")): value} if value is not None and is_stateful(element) else {}
+    chosen = (
+        {(block.get("block_id", ""), element.get("action_id", "")): value}
+        if value is not None and is_stateful(element)
+        else {}
+    )
     return {"values": state_values(blocks, chosen)}, block, element
 
 
 def _ordered(payload: dict[str, Any]) -> dict[str, Any]:
     # Same key order as Slack's payloads; only matters to humans reading logs.
-    order = ["type", "user", "api_app_id", "token", "container", "trigger_id", "team", "enterprise",
-             "is_enterprise_install", "channel", "message", "state", "response_url", "actions"]
+    order = [
+        "type",
+        "user",
+        "api_app_id",
+        "token",
+        "container",
+        "trigger_id",
+        "team",
+        "enterprise",
+        "is_enterprise_install",
+        "channel",
+        "message",
+        "state",
+        "response_url",
+        "actions",
+    ]
     return {k: payload[k] for k in order if k in payload}
 
 

@@ -8,7 +8,8 @@ button that does not exist or pick an option the bot never offered.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # Element type -> the key its value has in state.values / actions[].
 STATE_KEY: dict[str, str] = {
@@ -165,7 +166,9 @@ def find_element(
         buttons = [(b, e) for b, e in hits if e.get("type") == "button"]
         same = [(b, e) for b, e in buttons if e.get("value") == value]
         if buttons and not same:
-            raise AssertionError(f"no {action_id!r} button with value {value!r}; values: {[e.get('value') for _, e in buttons]}")
+            raise AssertionError(
+                f"no {action_id!r} button with value {value!r}; values: {[e.get('value') for _, e in buttons]}"
+            )
         hits = same or hits
     return hits[0]
 

@@ -8,12 +8,12 @@ faults, rate limits, recording) live in webapi.py.
 
 from __future__ import annotations
 
-import json
-
 import base64
 import binascii
 import datetime as dt
-from typing import Any, Callable
+import json
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_emulator.blockkit import Limits, check_message, check_metadata, check_view
@@ -192,7 +192,14 @@ class WebApiMethods:
         filename = _required(args, "filename")
         length = int(_required(args, "length"))
         file_id = "F" + "".join(self.ws.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(10))
-        self.ws.files[file_id] = {"id": file_id, "name": filename, "title": filename, "length": length, "content": None, "shares": []}
+        self.ws.files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "length": length,
+            "content": None,
+            "shares": [],
+        }
         return {"upload_url": f"{self.upload_root}/upload/{file_id}", "file_id": file_id}
 
     def files_complete_upload_external(self, args: Args) -> dict[str, Any]:
@@ -214,10 +221,18 @@ class WebApiMethods:
         channel = args.get("channel_id")
         if channel:
             titles = ", ".join(f["title"] for f in completed)
-            message = self.ws.post_message(self.ws.resolve_channel(channel).id, text=args.get("initial_comment") or f"📎 {titles}", thread_ts=str(args["thread_ts"]) if args.get("thread_ts") else None)
+            message = self.ws.post_message(
+                self.ws.resolve_channel(channel).id,
+                text=args.get("initial_comment") or f"📎 {titles}",
+                thread_ts=str(args["thread_ts"]) if args.get("thread_ts") else None,
+            )
             for stored in completed:
                 stored["shares"].append({"channel": message.channel, "ts": message.ts, "thread_ts": message.thread_ts})
-        return {"files": [{"id": f["id"], "name": f["name"], "title": f["title"], "size": len(f["content"])} for f in completed]}
+        return {
+            "files": [
+                {"id": f["id"], "name": f["name"], "title": f["title"], "size": len(f["content"])} for f in completed
+            ]
+        }
 
     def auth_test(self, args: Args) -> dict[str, Any]:
         body: dict[str, Any] = {

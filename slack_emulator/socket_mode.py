@@ -65,7 +65,9 @@ class SocketModeHub:
             if not self.connections:
                 self.connected.clear()
 
-    async def deliver(self, kind: str, payload: dict[str, Any], *, timeout: float = ACK_TIMEOUT) -> dict[str, Any] | None:
+    async def deliver(
+        self, kind: str, payload: dict[str, Any], *, timeout: float = ACK_TIMEOUT
+    ) -> dict[str, Any] | None:
         """Send one envelope to a connected app; its acknowledgement's payload (None if it carried none).
         TimeoutError if the app did not acknowledge within Slack's 3 s."""
         if not self.connections:
@@ -73,7 +75,12 @@ class SocketModeHub:
         envelope_id = str(uuid.uuid4())
         future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = future
-        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": kind != "events_api"}
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+        }
         try:
             await self.connections[-1].send_json(envelope)
             return await asyncio.wait_for(future, timeout)
@@ -104,4 +111,6 @@ class SocketModeTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             return httpx.Response(504, request=request)
         content = json.dumps(answer).encode() if answer else b""
-        return httpx.Response(200, content=content, headers={"Content-Type": "application/json"} if content else {}, request=request)
+        return httpx.Response(
+            200, content=content, headers={"Content-Type": "application/json"} if content else {}, request=request
+        )

@@ -1,6 +1,8 @@
 """The browser face of the emulator (`hitl dev`): a Slack-like page over the emulated workspace.
 
-    routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(bot_url, secret, emulator), controls=controls)
+    routes = create_ui_routes(
+        emulator, sender_factory=lambda: SlackRequestSender(bot_url, secret, emulator), controls=controls
+    )
     app = create_webapi_app(emulator, extra_routes=routes)
 
 `GET /` serves the page (`static/`), `GET /ui/state` what one user sees, and the `POST /ui/*` routes turn what a
@@ -20,9 +22,10 @@ import contextlib
 import hashlib
 import json
 import math
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 import httpx
 from starlette.requests import Request
@@ -97,7 +100,12 @@ def _broadcast_ts(emulator: Emulator) -> set[str]:
     """Thread replies the bot also sent to the channel (the workspace does not keep the flag; the call log does)."""
     found: set[str] = set()
     for call in emulator.calls:
-        if call.method == "chat.postMessage" and call.ok and call.args.get("thread_ts") and flag(call.args.get("reply_broadcast")):
+        if (
+            call.method == "chat.postMessage"
+            and call.ok
+            and call.args.get("thread_ts")
+            and flag(call.args.get("reply_broadcast"))
+        ):
             ts = call.response.get("ts")
             if isinstance(ts, str):
                 found.add(ts)
@@ -139,7 +147,9 @@ def _ephemeral_json(eph: Any) -> dict[str, Any]:
     }
 
 
-def _channel_json(ws: Workspace, channel_id: str, user_id: str, names: dict[str, str], broadcast: set[str]) -> dict[str, Any]:
+def _channel_json(
+    ws: Workspace, channel_id: str, user_id: str, names: dict[str, str], broadcast: set[str]
+) -> dict[str, Any]:
     channel = ws.channels.get(channel_id)
     messages = channel.messages if channel is not None else []
     by_ts = {m.ts: m for m in messages}
@@ -221,7 +231,10 @@ def ui_state(emulator: Emulator, controls: DevControls, user_id: str | None = No
     now = controls.now()
     state: dict[str, Any] = {
         "team": {"id": TEAM_ID, "name": TEAM_NAME, "domain": TEAM_DOMAIN},
-        "user": next((u for u in users if u.get("id") == user_id), {"id": user_id, "name": names.get(user_id, user_id), "roles": []}),
+        "user": next(
+            (u for u in users if u.get("id") == user_id),
+            {"id": user_id, "name": names.get(user_id, user_id), "roles": []},
+        ),
         "users": users,
         "channels": channels,
         "modals": _modal_stack(ws, user_id),
@@ -328,7 +341,9 @@ class DevUI:
         try:
             async with self.sender() as sender:
                 response = await send(sender)
-        except AssertionError as exc:  # the sender refuses what Slack's client could not do (stale button, closed modal)
+        except (
+            AssertionError
+        ) as exc:  # the sender refuses what Slack's client could not do (stale button, closed modal)
             raise BadRequest(409, "not_possible", str(exc)) from None
         except SlackError as exc:
             raise BadRequest(409, exc.error, str(exc)) from None
@@ -340,7 +355,9 @@ class DevUI:
 
     async def page(self, request: Request) -> Response:
         _check_read(request)
-        return FileResponse(STATIC_DIR / "index.html", headers={**_SECURITY_HEADERS, "Content-Security-Policy": _PAGE_CSP})
+        return FileResponse(
+            STATIC_DIR / "index.html", headers={**_SECURITY_HEADERS, "Content-Security-Policy": _PAGE_CSP}
+        )
 
     async def state(self, request: Request) -> dict[str, Any]:
         _check_read(request)
@@ -359,7 +376,9 @@ class DevUI:
         block_id = body.get("block_id") if isinstance(body.get("block_id"), str) else None
         value = body.get("value")
         return await self.forward(
-            lambda s: s.click(user, channel, ts, action_id, value=value, block_id=block_id, user_name=self.user_name(user))
+            lambda s: s.click(
+                user, channel, ts, action_id, value=value, block_id=block_id, user_name=self.user_name(user)
+            )
         )
 
     async def view_action(self, request: Request) -> dict[str, Any]:
@@ -370,7 +389,9 @@ class DevUI:
         block_id = body.get("block_id") if isinstance(body.get("block_id"), str) else None
         self._own_view(user, view_id)
         return await self.forward(
-            lambda s: s.click_in_view(user, view_id, action_id, value=body.get("value"), block_id=block_id, user_name=self.user_name(user))
+            lambda s: s.click_in_view(
+                user, view_id, action_id, value=body.get("value"), block_id=block_id, user_name=self.user_name(user)
+            )
         )
 
     async def submit(self, request: Request) -> dict[str, Any]:
@@ -413,14 +434,16 @@ class DevUI:
             raise BadRequest(400, "invalid_arguments", "command must look like /hitl")
         if text == command or text.startswith(command + " "):
             text = text[len(command) :].strip()  # the whole line was typed, "/hitl status"
-        answer = await self.forward(lambda s: s.slash_command(user, command, text, channel=channel, user_name=self.user_name(user)))
+        answer = await self.forward(
+            lambda s: s.slash_command(user, command, text, channel=channel, user_name=self.user_name(user))
+        )
         self._show_command_answer(user, channel, command, answer)
         return answer
 
     def _show_command_answer(self, user: str, channel: str, command: str, answer: dict[str, Any]) -> None:
         """Slack shows the HTTP answer to a slash command as a message: ephemeral unless it says in_channel."""
         if not answer["ok"]:
-            failure = f"{command} failed with the error \"dispatch_failed\" (the bot answered HTTP {answer['status']})"
+            failure = f'{command} failed with the error "dispatch_failed" (the bot answered HTTP {answer["status"]})'
             self.ws.post_ephemeral(channel, user, text=failure)
             return
         reply = answer.get("body")
@@ -436,8 +459,10 @@ class DevUI:
             check_message(text, blocks, self.emulator.limits)
         except SlackError as exc:
             # Slack refuses it the same way it refuses a bad chat.postMessage; tests see it in assert_no_rejections.
-            self.emulator.record("slash_command.response", reply, Reply(200, {"ok": False, "error": exc.error, "errors": exc.errors}))
-            self.ws.post_ephemeral(channel, user, text=f"{command} failed with the error \"{exc.error}\"")
+            self.emulator.record(
+                "slash_command.response", reply, Reply(200, {"ok": False, "error": exc.error, "errors": exc.errors})
+            )
+            self.ws.post_ephemeral(channel, user, text=f'{command} failed with the error "{exc.error}"')
             answer["error"] = exc.error
             return
         self.emulator.record("slash_command.response", reply, Reply(200, {"ok": True}))
@@ -470,12 +495,18 @@ class DevUI:
         return {"ok": True, "now": now.isoformat(), "now_epoch": now.timestamp()}
 
     def routes(self) -> list[BaseRoute]:
-        def json_route(handler: Callable[[Request], Awaitable[dict[str, Any]]]) -> Callable[[Request], Awaitable[Response]]:
+        def json_route(
+            handler: Callable[[Request], Awaitable[dict[str, Any]]],
+        ) -> Callable[[Request], Awaitable[Response]]:
             async def endpoint(request: Request) -> Response:
                 try:
                     body = await handler(request)
                 except BadRequest as exc:
-                    return JSONResponse({"ok": False, "error": exc.error, "message": exc.message}, status_code=exc.status, headers=_SECURITY_HEADERS)
+                    return JSONResponse(
+                        {"ok": False, "error": exc.error, "message": exc.message},
+                        status_code=exc.status,
+                        headers=_SECURITY_HEADERS,
+                    )
                 return JSONResponse(body, headers=_SECURITY_HEADERS)
 
             return endpoint

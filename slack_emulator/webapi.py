@@ -14,8 +14,9 @@ import ipaddress
 import json
 import math
 import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import uvicorn
@@ -25,15 +26,23 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import BaseRoute, Route
 
 from slack_emulator.blockkit import Limits, check_message
-from slack_emulator.socket_mode import SocketModeHub
 from slack_emulator.methods import WebApiMethods, flag
 from slack_emulator.scopes import needed_scopes
+from slack_emulator.socket_mode import SocketModeHub
 from slack_emulator.workspace import TEAM_ID, Hook, Message, SlackError, Workspace
 
 # Errors that mean "the bot sent something Slack would refuse": tests assert
 # none happened via Emulator.assert_no_rejections().
 REJECTION_ERRORS = frozenset(
-    {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "msg_too_long", "invalid_metadata_format", "invalid_arguments", "view_too_large"}
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_blocks_too_long",
+        "msg_too_long",
+        "invalid_metadata_format",
+        "invalid_arguments",
+        "view_too_large",
+    }
 )
 # Form/query bodies carry structured arguments as JSON strings.
 _JSON_ARGS = ("blocks", "view", "metadata", "attachments")
@@ -91,16 +100,34 @@ class Faults:
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
 
-    def fail(self, method: str | None = None, status: int = 500, count: int | None = 1, when: Callable[[dict[str, Any]], bool] | None = None) -> FaultRule:
+    def fail(
+        self,
+        method: str | None = None,
+        status: int = 500,
+        count: int | None = 1,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> FaultRule:
         return self._add(FaultRule("fail", method, count, status=status, when=when))
 
     def rate_limit(self, method: str | None = None, retry_after: int = 1, count: int | None = 1) -> FaultRule:
         return self._add(FaultRule("rate_limit", method, count, status=429, retry_after=retry_after))
 
-    def delay(self, method: str | None, seconds: float, count: int | None = 1, when: Callable[[dict[str, Any]], bool] | None = None) -> FaultRule:
+    def delay(
+        self,
+        method: str | None,
+        seconds: float,
+        count: int | None = 1,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> FaultRule:
         return self._add(FaultRule("delay", method, count, seconds=seconds, when=when))
 
-    def refuse(self, method: str | None, error: str, count: int | None = 1, when: Callable[[dict[str, Any]], bool] | None = None) -> FaultRule:
+    def refuse(
+        self,
+        method: str | None,
+        error: str,
+        count: int | None = 1,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> FaultRule:
         """Answer matching calls as Slack answers a request it refuses: HTTP 200, ok false, `error`."""
         return self._add(FaultRule("refuse", method, count, status=200, error=error, when=when))
 
@@ -227,7 +254,11 @@ class Emulator:
     async def _answer(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
         # Only an app-level token opens a Socket Mode connection, and it is good for nothing else.
         app_level = method == "apps.connections.open"
-        handler = (lambda _args: {"url": self.socket_mode.url(self.server_url)}) if app_level else self._method_table.get(method)
+        handler = (
+            (lambda _args: {"url": self.socket_mode.url(self.server_url)})
+            if app_level
+            else self._method_table.get(method)
+        )
         if handler is None:
             return _error("unknown_method")
         if not token:
@@ -250,7 +281,16 @@ class Emulator:
         scopes = {} if app_level else {"x-oauth-scopes": ",".join(sorted(self.workspace.bot_scopes))}
         missing = None if app_level else self._missing_scope(method, args)
         if missing is not None:
-            return Reply(200, {"ok": False, "error": "missing_scope", "needed": ",".join(missing), "provided": scopes["x-oauth-scopes"]}, scopes)
+            return Reply(
+                200,
+                {
+                    "ok": False,
+                    "error": "missing_scope",
+                    "needed": ",".join(missing),
+                    "provided": scopes["x-oauth-scopes"],
+                },
+                scopes,
+            )
         try:
             return Reply(200, {"ok": True, **handler(args)}, scopes)
         except SlackError as exc:
@@ -513,7 +553,7 @@ class _EmbeddedServer(uvicorn.Server):
             connection.shutdown()
         try:
             async with asyncio.timeout(self.config.timeout_graceful_shutdown):
-                while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:
+                while (self.server_state.connections or self.server_state.tasks) and not self.force_exit:  # noqa: ASYNC110 - uvicorn's own shutdown wait, kept as it is
                     await asyncio.sleep(0.005)
         except TimeoutError:
             for task in self.server_state.tasks:

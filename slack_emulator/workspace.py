@@ -13,8 +13,9 @@ import random
 import re
 import string
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from slack_emulator.scopes import DEFAULT_BOT_SCOPES
 
@@ -245,10 +246,20 @@ class Workspace:
 
     # ---- channels ------------------------------------------------------------
 
-    def add_channel(self, channel_id: str, name: str | None = None, *, private: bool | None = None, member: bool = True, archived: bool = False) -> Channel:
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str | None = None,
+        *,
+        private: bool | None = None,
+        member: bool = True,
+        archived: bool = False,
+    ) -> Channel:
         if channel_id not in self.channels:
             name = name or f"channel-{channel_id.lower()}"
-            self.channels[channel_id] = Channel(channel_id, name, created=int(self.wall_clock()), private=private, bot_member=member, archived=archived)
+            self.channels[channel_id] = Channel(
+                channel_id, name, created=int(self.wall_clock()), private=private, bot_member=member, archived=archived
+            )
         return self.channels[channel_id]
 
     def dm_channel(self, user_id: str) -> Channel:
@@ -401,7 +412,10 @@ class Workspace:
     # ---- triggers ----------------------------------------------------------
 
     def issue_trigger_id(self, user_id: str, view_id: str | None = None) -> str:
-        trigger_id = f"{self.rng.randrange(10**12, 10**13)}.{self.rng.randrange(10**11, 10**12)}.{self._token(32, '0123456789abcdef')}"
+        trigger_id = (
+            f"{self.rng.randrange(10**12, 10**13)}.{self.rng.randrange(10**11, 10**12)}."
+            f"{self._token(32, '0123456789abcdef')}"
+        )
         self.triggers[trigger_id] = Trigger(trigger_id, user_id, self.clock(), view_id)
         return trigger_id
 
@@ -413,9 +427,8 @@ class Workspace:
             if self.strict_triggers:
                 raise SlackError("invalid_trigger_id")
             return Trigger(trigger_id, "", self.clock())  # fixture trigger ids: no owner known
-        if trigger.used or self.clock() - trigger.issued_at > TRIGGER_TTL_SECONDS:
-            if self.strict_triggers:
-                raise SlackError("expired_trigger_id")
+        if self.strict_triggers and (trigger.used or self.clock() - trigger.issued_at > TRIGGER_TTL_SECONDS):
+            raise SlackError("expired_trigger_id")
         trigger.used = True
         return trigger
 
@@ -471,7 +484,7 @@ class Workspace:
         # Lenient: with no modal open, a push behaves like an open.
         previous = self.views[stack[-1]] if stack else None
         stored = self._new_view(view, previous=previous)
-        self._store_view(stored, trigger.user_id, stack=stack + [stored["id"]])
+        self._store_view(stored, trigger.user_id, stack=[*stack, stored["id"]])
         return copy.deepcopy(stored)
 
     def _store_view(self, stored: dict[str, Any], user_id: str, *, stack: list[str]) -> None:

@@ -7,9 +7,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Text, bindparam, func, insert, select, text
+from sqlalchemy import Table, Text, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.audit import Actor, AuditAction
@@ -42,7 +42,7 @@ def compute_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + canonical_json(_content(event))).encode("utf-8")).hexdigest()
 
 
-_EVENTS = AuditEvent.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)  # declared with the ORM: always a Table, typed as any FromClause
 _CONTENT_COLUMNS = ("case_id", "action", "actor_type", "actor_id", "actor_team", "actor_name", "at", "details")
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _HEAD = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
@@ -56,7 +56,11 @@ def _chained_in_sql() -> Any:
     content = bindparam("content", type_=Text())
     digest = func.encode(func.sha256(func.convert_to(head.c.prev.concat(content), "UTF8")), "hex")
     values = select(*(bindparam(name, type_=_EVENTS.c[name].type) for name in _CONTENT_COLUMNS), head.c.prev, digest)
-    return insert(_EVENTS).from_select([*_CONTENT_COLUMNS, "prev_hash", "hash"], values).returning(_EVENTS.c.id, _EVENTS.c.prev_hash, _EVENTS.c.hash)
+    return (
+        insert(_EVENTS)
+        .from_select([*_CONTENT_COLUMNS, "prev_hash", "hash"], values)
+        .returning(_EVENTS.c.id, _EVENTS.c.prev_hash, _EVENTS.c.hash)
+    )
 
 
 # Statements built once, values bound at execution: no ORM unit of work per event.
@@ -127,7 +131,7 @@ class Anchor:
     hash: str
 
     @classmethod
-    def parse(cls, text: str) -> "Anchor":
+    def parse(cls, text: str) -> Anchor:
         event_id, sep, digest = text.strip().partition(":")
         if not sep or not event_id.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ValueError(f"an anchor is EVENT_ID:SHA256 (64 hex digits), not {text!r}")
@@ -138,7 +142,9 @@ class Anchor:
 
 
 async def chain_head(session: AsyncSession) -> Anchor | None:
-    row = (await session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))).first()
+    row = (
+        await session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    ).first()
     return Anchor(row.id, row.hash) if row else None
 
 
@@ -162,23 +168,45 @@ async def verify_chain(session: AsyncSession, max_breaks: int = 20, anchors: Ite
     async for event in stream_by_id(session, AuditEvent):
         checked += 1
         if event.prev_hash != expected_prev:
-            breaks.append(ChainBreak(event.id, event.case_id, "previous-hash link broken: a row before it was deleted or changed"))
+            breaks.append(
+                ChainBreak(event.id, event.case_id, "previous-hash link broken: a row before it was deleted or changed")
+            )
         if compute_hash(event.prev_hash, event) != event.hash:
             breaks.append(ChainBreak(event.id, event.case_id, "content does not match its hash: this row was changed"))
         anchor = witnessed.pop(event.id, None)
         if anchor is not None and anchor.hash != event.hash:
-            breaks.append(ChainBreak(event.id, event.case_id, "differs from the copy kept outside the database: the chain was rewritten"))
+            breaks.append(
+                ChainBreak(
+                    event.id, event.case_id, "differs from the copy kept outside the database: the chain was rewritten"
+                )
+            )
         expected_prev = event.hash
         if len(breaks) >= max_breaks:
             return ChainReport(checked, breaks)
     for anchor in sorted(witnessed.values(), key=lambda a: a.event_id):
-        breaks.append(ChainBreak(anchor.event_id, None, "kept outside the database but missing here: events were deleted from the end of the chain"))
+        breaks.append(
+            ChainBreak(
+                anchor.event_id,
+                None,
+                "kept outside the database but missing here: events were deleted from the end of the chain",
+            )
+        )
     return ChainReport(checked, breaks[:max_breaks])
 
 
 async def case_timeline(session: AsyncSession, case_id: str) -> list[AuditEvent]:
-    return list((await session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id))).scalars())
+    return list(
+        (
+            await session.execute(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id))
+        ).scalars()
+    )
 
 
 async def count_since(session: AsyncSession, action: AuditAction, since: datetime) -> int:
-    return int((await session.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action, AuditEvent.at >= since))).scalar_one())
+    return int(
+        (
+            await session.execute(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action, AuditEvent.at >= since)
+            )
+        ).scalar_one()
+    )

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.cases import CaseStatus, Decision, SlackUser
+from store.db import rowcount
 from store.models import OPEN_STATUSES, Case, SlackMessage
 
 
@@ -65,7 +66,9 @@ async def record_decision(session: AsyncSession, case_id: str, *, now: datetime,
     return result.scalar_one_or_none()
 
 
-async def record_card_posted(session: AsyncSession, case: Case, *, ts: str, now: datetime, permalink: str | None = None) -> bool:
+async def record_card_posted(
+    session: AsyncSession, case: Case, *, ts: str, now: datetime, permalink: str | None = None
+) -> bool:
     """Remember the card's ts once; a second writer (a replica that also posted) changes nothing."""
     result = await session.execute(
         update(Case)
@@ -73,9 +76,13 @@ async def record_card_posted(session: AsyncSession, case: Case, *, ts: str, now:
         .values(message_ts=ts, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if not result.rowcount:
+    if not rowcount(result):
         return False
-    session.add(SlackMessage(case_id=case.case_id, kind="card", tier=1, channel=case.channel, ts=ts, permalink=permalink, created_at=now))
+    session.add(
+        SlackMessage(
+            case_id=case.case_id, kind="card", tier=1, channel=case.channel, ts=ts, permalink=permalink, created_at=now
+        )
+    )
     return True
 
 
@@ -103,12 +110,16 @@ async def advance_case(session: AsyncSession, case: Case, *, now: datetime, **va
     return result.scalar_one_or_none()
 
 
-async def start_tier_clock(session: AsyncSession, case_id: str, *, now: datetime, tier: int, **schedule: Any) -> int | None:
+async def start_tier_clock(
+    session: AsyncSession, case_id: str, *, now: datetime, tier: int, **schedule: Any
+) -> int | None:
     """Start a paged tier's SLA clock, once: the tier's page was delivered (or can never be). Conditional, so a
     second replica delivering or adopting the same page changes nothing. The new version, or None."""
     result = await session.execute(
         update(Case)
-        .where(Case.case_id == case_id, Case.tier == tier, Case.tier_started_at.is_(None), Case.status.in_(OPEN_STATUSES))
+        .where(
+            Case.case_id == case_id, Case.tier == tier, Case.tier_started_at.is_(None), Case.status.in_(OPEN_STATUSES)
+        )
         .values(**schedule, updated_at=now, version=Case.version + 1)
         .returning(Case.version)
         .execution_options(synchronize_session=False)
@@ -116,36 +127,57 @@ async def start_tier_clock(session: AsyncSession, case_id: str, *, now: datetime
     return result.scalar_one_or_none()
 
 
-async def set_claim(session: AsyncSession, case_id: str, *, user_id: str | None, name: str | None, expected: str | None, now: datetime) -> int | None:
+async def set_claim(
+    session: AsyncSession, case_id: str, *, user_id: str | None, name: str | None, expected: str | None, now: datetime
+) -> int | None:
     """Claim (expected None) or unclaim (expected = the claimer); conditional, so two claimers cannot both win."""
     holder = Case.claimed_by.is_(None) if expected is None else Case.claimed_by == expected
     result = await session.execute(
         update(Case)
         .where(Case.case_id == case_id, Case.status.in_(OPEN_STATUSES), holder)
-        .values(claimed_by=user_id, claimed_by_name=name, claimed_at=now if user_id else None, updated_at=now, version=Case.version + 1)
+        .values(
+            claimed_by=user_id,
+            claimed_by_name=name,
+            claimed_at=now if user_id else None,
+            updated_at=now,
+            version=Case.version + 1,
+        )
         .returning(Case.version)
         .execution_options(synchronize_session=False)
     )
     return result.scalar_one_or_none()
 
 
-async def case_messages(session: AsyncSession, case_id: str, kinds: tuple[str, ...] = ("card", "page")) -> list[SlackMessage]:
+async def case_messages(
+    session: AsyncSession, case_id: str, kinds: tuple[str, ...] = ("card", "page")
+) -> list[SlackMessage]:
     return list(
-        (await session.execute(select(SlackMessage).where(SlackMessage.case_id == case_id, SlackMessage.kind.in_(kinds)).order_by(SlackMessage.id))).scalars()
+        (
+            await session.execute(
+                select(SlackMessage)
+                .where(SlackMessage.case_id == case_id, SlackMessage.kind.in_(kinds))
+                .order_by(SlackMessage.id)
+            )
+        ).scalars()
     )
 
 
 async def set_permalink(session: AsyncSession, message_id: int, permalink: str) -> bool:
     result = await session.execute(
-        update(SlackMessage).where(SlackMessage.id == message_id, SlackMessage.permalink.is_(None)).values(permalink=permalink).execution_options(synchronize_session=False)
+        update(SlackMessage)
+        .where(SlackMessage.id == message_id, SlackMessage.permalink.is_(None))
+        .values(permalink=permalink)
+        .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def record_message(session: AsyncSession, message: SlackMessage) -> bool:
     """Remember a posted message once (a replica that adopted the same message changes nothing)."""
     exists = (
-        await session.execute(select(SlackMessage.id).where(SlackMessage.channel == message.channel, SlackMessage.ts == message.ts))
+        await session.execute(
+            select(SlackMessage.id).where(SlackMessage.channel == message.channel, SlackMessage.ts == message.ts)
+        )
     ).scalar_one_or_none()
     if exists is not None:
         return False
@@ -156,7 +188,9 @@ async def record_message(session: AsyncSession, message: SlackMessage) -> bool:
 async def settled_among(session: AsyncSession, case_ids: list[str]) -> list[str]:
     """Which of these cases are decided, or unhandled past their last tier (one indexed lookup for all)."""
     rows = await session.execute(
-        select(Case.case_id).where(Case.case_id.in_(case_ids), (Case.status.not_in(OPEN_STATUSES)) | (Case.unhandled_at.is_not(None)))
+        select(Case.case_id).where(
+            Case.case_id.in_(case_ids), (Case.status.not_in(OPEN_STATUSES)) | (Case.unhandled_at.is_not(None))
+        )
     )
     return list(rows.scalars())
 
@@ -164,7 +198,10 @@ async def settled_among(session: AsyncSession, case_ids: list[str]) -> list[str]
 async def pending_load(session: AsyncSession) -> list[tuple[str, int, int]]:
     """(queue, tier, open cases), by SQL aggregate."""
     rows = await session.execute(
-        select(Case.queue, Case.tier, func.count()).where(Case.status.in_(OPEN_STATUSES)).group_by(Case.queue, Case.tier).order_by(Case.queue, Case.tier)
+        select(Case.queue, Case.tier, func.count())
+        .where(Case.status.in_(OPEN_STATUSES))
+        .group_by(Case.queue, Case.tier)
+        .order_by(Case.queue, Case.tier)
     )
     return [(queue, tier, count) for queue, tier, count in rows.all()]
 
@@ -178,13 +215,17 @@ async def pending_cases(session: AsyncSession, *, queue: str | None, limit: int)
 
 
 async def oldest_pending(session: AsyncSession) -> Case | None:
-    return (await session.execute(select(Case).where(Case.status.in_(OPEN_STATUSES)).order_by(Case.created_at).limit(1))).scalar_one_or_none()
+    return (
+        await session.execute(select(Case).where(Case.status.in_(OPEN_STATUSES)).order_by(Case.created_at).limit(1))
+    ).scalar_one_or_none()
 
 
 async def card_links(session: AsyncSession, case_ids: list[str]) -> dict[str, str]:
     if not case_ids:
         return {}
     rows = await session.execute(
-        select(SlackMessage.case_id, SlackMessage.permalink).where(SlackMessage.case_id.in_(case_ids), SlackMessage.kind == "card", SlackMessage.permalink.is_not(None))
+        select(SlackMessage.case_id, SlackMessage.permalink).where(
+            SlackMessage.case_id.in_(case_ids), SlackMessage.kind == "card", SlackMessage.permalink.is_not(None)
+        )
     )
-    return {case_id: link for case_id, link in rows.all()}
+    return {case_id: link for case_id, link in rows.all() if link is not None}  # none are: the query leaves them out

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, select, text
+from sqlalchemy import CursorResult, Result, event, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-
 # The database briefly unavailable (SQLite's write lock, a full pool, PostgreSQL restarting): try again later.
 DATABASE_BUSY = (DBAPIError, PoolTimeout)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an INSERT, UPDATE or DELETE matched. `session.execute` returns a CursorResult for those, typed as
+    the Result it derives from."""
+    return cast("CursorResult[*tuple[Any, ...]]", result).rowcount
 
 
 def is_sqlite(url: str) -> bool:
@@ -36,7 +41,11 @@ def create_engine(url: str, *, busy_timeout: float = 15.0, **kwargs: Any) -> Asy
     engine = create_async_engine(url, **kwargs)
     # IMMEDIATE takes the write lock up front: a read-then-write transaction (the audit chain head, a claim)
     # can never be invalidated by another writer half-way, and waits instead of failing.
-    _configure_sqlite(engine, ["journal_mode=WAL", f"busy_timeout={int(busy_timeout * 1000)}", "synchronous=NORMAL"], begin="BEGIN IMMEDIATE")
+    _configure_sqlite(
+        engine,
+        ["journal_mode=WAL", f"busy_timeout={int(busy_timeout * 1000)}", "synchronous=NORMAL"],
+        begin="BEGIN IMMEDIATE",
+    )
     return engine
 
 
@@ -61,7 +70,9 @@ def create_read_engine(url: str, engine: AsyncEngine, *, busy_timeout: float = 1
     queueing behind every write for the one writing connection."""
     if not is_sqlite(url):
         return engine
-    readers = create_async_engine(url, connect_args={"timeout": busy_timeout}, pool_size=4, max_overflow=0, pool_timeout=busy_timeout)
+    readers = create_async_engine(
+        url, connect_args={"timeout": busy_timeout}, pool_size=4, max_overflow=0, pool_timeout=busy_timeout
+    )
     _configure_sqlite(readers, [f"busy_timeout={int(busy_timeout * 1000)}", "query_only=1"], begin="BEGIN")
     return readers
 
@@ -118,7 +129,11 @@ async def stream_by_id(session: AsyncSession, model: Any, *where: Any, batch: in
     memory for any table size, on both databases, with no server-side cursor to hold open."""
     last_id = 0
     while True:
-        rows = (await session.execute(select(model).where(model.id > last_id, *where).order_by(model.id).limit(batch))).scalars().all()
+        rows = (
+            (await session.execute(select(model).where(model.id > last_id, *where).order_by(model.id).limit(batch)))
+            .scalars()
+            .all()
+        )
         if not rows:
             return
         for row in rows:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint, text
@@ -29,10 +29,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return value.replace(tzinfo=timezone.utc) if value is not None else None
+        return value.replace(tzinfo=UTC) if value is not None else None
 
 
 class Base(DeclarativeBase):
@@ -96,7 +96,12 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_cases_due_at", "due_at", postgresql_where=text("due_at IS NOT NULL"), sqlite_where=text("due_at IS NOT NULL")),
+        Index(
+            "ix_cases_due_at",
+            "due_at",
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
         Index("ix_cases_queue_status", "queue", "status"),
         Index("ix_cases_decided_at", "decided_at"),
         Index("ix_cases_created_at", "created_at"),
@@ -217,7 +222,13 @@ class KillSwitch(Base):
 
     __table_args__ = (
         # At most one active switch per scope, enforced by the database (two operators at once: one wins).
-        Index("uq_kill_switches_active_scope", "scope", unique=True, postgresql_where=text("lifted_at IS NULL"), sqlite_where=text("lifted_at IS NULL")),
+        Index(
+            "uq_kill_switches_active_scope",
+            "scope",
+            unique=True,
+            postgresql_where=text("lifted_at IS NULL"),
+            sqlite_where=text("lifted_at IS NULL"),
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.domain.outbox import DeadReason, OutboxKind, OutboxMessage
+from store.db import rowcount
 from store.models import OutboxItem
 
 
@@ -22,7 +23,9 @@ def _enqueue_statement(dialect_insert: Any) -> Any:
 _ENQUEUE = {"postgresql": _enqueue_statement(postgresql.insert), "sqlite": _enqueue_statement(sqlite.insert)}
 
 
-async def enqueue(session: AsyncSession, message: OutboxMessage, *, now: datetime, not_before: datetime | None = None) -> bool:
+async def enqueue(
+    session: AsyncSession, message: OutboxMessage, *, now: datetime, not_before: datetime | None = None
+) -> bool:
     """Queue a message once per dedupe key; a second enqueue of the same key is a no-op. True if queued now."""
     values = {
         "kind": message.kind.value,
@@ -35,7 +38,7 @@ async def enqueue(session: AsyncSession, message: OutboxMessage, *, now: datetim
         "created_at": now,
     }
     result = await session.execute(_ENQUEUE[session.get_bind().dialect.name], values)
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 def _open() -> Any:
@@ -68,7 +71,9 @@ async def count_pending_now(session: AsyncSession, now: datetime) -> int:
     return int((await session.execute(rows)).scalar_one())
 
 
-async def claim_due(session: AsyncSession, *, now: datetime, lease: timedelta, token: str, limit: int) -> list[OutboxItem]:
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease: timedelta, token: str, limit: int
+) -> list[OutboxItem]:
     """Claim claimable items (at most the oldest open one per ordering key) under a lease.
 
     One statement: rows another worker holds (row lock or unexpired lease) are skipped, never waited on.
@@ -91,7 +96,9 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease: timedelta, t
     return sorted(rows, key=lambda row: row.id)
 
 
-async def claim_next_in_line(session: AsyncSession, ordering_key: str, *, now: datetime, lease: timedelta, token: str) -> OutboxItem | None:
+async def claim_next_in_line(
+    session: AsyncSession, ordering_key: str, *, now: datetime, lease: timedelta, token: str
+) -> OutboxItem | None:
     """The next claimable item of one ordering line, claimed under `token` (None if none is due)."""
     due = (
         select(OutboxItem.id)
@@ -116,7 +123,7 @@ async def mark_delivered(session: AsyncSession, item_id: int, token: str, now: d
         .where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None))
         .values(delivered_at=now, claimed_until=None, last_error=None)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
 async def mark_failed(
@@ -140,23 +147,29 @@ async def mark_failed(
     if release_line:
         values["line_released_at"] = now
     result = await session.execute(
-        update(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None)).values(**values)
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.delivered_at.is_(None))
+        .values(**values)
     )
-    return bool(result.rowcount)
+    return bool(rowcount(result))
 
 
-async def cancel_for_case(session: AsyncSession, case_id: str, kinds: tuple[OutboxKind, ...], now: datetime, why: str) -> int:
+async def cancel_for_case(
+    session: AsyncSession, case_id: str, kinds: tuple[OutboxKind, ...], now: datetime, why: str
+) -> int:
     result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.case_id == case_id, OutboxItem.kind.in_(kinds), _open())
         .values(dead_at=now, dead_reason=DeadReason.CANCELLED.value, last_error=why)
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 async def items_for_case(session: AsyncSession, case_id: str) -> list[OutboxItem]:
     return list(
-        (await session.execute(select(OutboxItem).where(OutboxItem.case_id == case_id).order_by(OutboxItem.id))).scalars()
+        (
+            await session.execute(select(OutboxItem).where(OutboxItem.case_id == case_id).order_by(OutboxItem.id))
+        ).scalars()
     )
 
 
@@ -222,7 +235,7 @@ async def list_items(session: AsyncSession, *, dead: bool, limit: int) -> list[O
         where = and_(OutboxItem.dead_at.is_not(None), OutboxItem.dead_reason != DeadReason.CANCELLED.value)
         order = OutboxItem.id.desc()
     else:
-        where, order = _open(), OutboxItem.id
+        where, order = _open(), OutboxItem.id.asc()
     return list((await session.execute(select(OutboxItem).where(where).order_by(order).limit(limit))).scalars())
 
 
@@ -240,6 +253,11 @@ async def renew_leases(session: AsyncSession, held: dict[int, str], *, until: da
     for item_id, token in held.items():
         await session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.claimed_until.is_not(None), _open())
+            .where(
+                OutboxItem.id == item_id,
+                OutboxItem.claim_token == token,
+                OutboxItem.claimed_until.is_not(None),
+                _open(),
+            )
             .values(claimed_until=until)
         )

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from store.db import rowcount
 from store.models import SlackRequestKey
 
 
@@ -32,22 +33,37 @@ async def remember(connection: AsyncConnection, key: str, now: datetime) -> bool
 async def remember_many(session: AsyncSession, keys: dict[str, datetime]) -> None:
     """Record keys already decided elsewhere (SQLite: by the one process's memory); known ones are left as they are."""
     if keys:
-        await session.execute(_INSERT_NEW[session.get_bind().dialect.name], [{"key": key, "seen_at": at} for key, at in keys.items()])
+        await session.execute(
+            _INSERT_NEW[session.get_bind().dialect.name], [{"key": key, "seen_at": at} for key, at in keys.items()]
+        )
 
 
 async def forget(session: AsyncSession, keys: list[str]) -> None:
     if keys:
-        await session.execute(delete(SlackRequestKey).where(SlackRequestKey.key.in_(keys)).execution_options(synchronize_session=False))
+        await session.execute(
+            delete(SlackRequestKey).where(SlackRequestKey.key.in_(keys)).execution_options(synchronize_session=False)
+        )
 
 
 async def prune(session: AsyncSession, before: datetime, limit: int) -> int:
     """Delete up to `limit` keys seen before `before`, oldest first (index on seen_at); how many went."""
-    oldest = select(SlackRequestKey.key).where(SlackRequestKey.seen_at < before).order_by(SlackRequestKey.seen_at).limit(limit)
-    result = await session.execute(delete(SlackRequestKey).where(SlackRequestKey.key.in_(oldest)).execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
+    oldest = (
+        select(SlackRequestKey.key)
+        .where(SlackRequestKey.seen_at < before)
+        .order_by(SlackRequestKey.seen_at)
+        .limit(limit)
+    )
+    result = await session.execute(
+        delete(SlackRequestKey).where(SlackRequestKey.key.in_(oldest)).execution_options(synchronize_session=False)
+    )
+    return rowcount(result)
 
 
 async def seen_since(session: AsyncSession, since: datetime) -> list[tuple[str, datetime]]:
     """(key, seen_at) of the keys seen at or after `since`, oldest first."""
-    rows = await session.execute(select(SlackRequestKey.key, SlackRequestKey.seen_at).where(SlackRequestKey.seen_at >= since).order_by(SlackRequestKey.seen_at))
+    rows = await session.execute(
+        select(SlackRequestKey.key, SlackRequestKey.seen_at)
+        .where(SlackRequestKey.seen_at >= since)
+        .order_by(SlackRequestKey.seen_at)
+    )
     return [(key, seen_at) for key, seen_at in rows]

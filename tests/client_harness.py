@@ -15,8 +15,8 @@ import pytest
 
 from blocks.ids import ActionId
 from bot.clock import ManualClock
-from slack_emulator import Emulator
 from hitl_client import AsyncHitlClient, _core
+from slack_emulator import Emulator
 from tests import dbs
 from tests.support import API_TOKEN, Harness, serve_hitl
 from tests.test_review_loop import open_modal
@@ -25,7 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-async def server(sqlite_template_path: Path, tmp_path: Path, emulator: Emulator, clock: ManualClock) -> AsyncIterator[Harness]:
+async def server(
+    sqlite_template_path: Path, tmp_path: Path, emulator: Emulator, clock: ManualClock
+) -> AsyncIterator[Harness]:
     async with serve_hitl(dbs.fresh_sqlite(sqlite_template_path, tmp_path), emulator, clock) as harness:
         yield harness
 
@@ -58,7 +60,11 @@ async def until_card(h: Harness, case_id: str | None = None, showing: str | None
         await h.settle()
         for candidate in [case_id] if case_id else _carded_cases(h, showing):
             response = await h.api.get(f"/v1/escalations/{candidate}")
-            if response.status_code == 200 and response.json()["message_ts"] and (case_id or response.json()["status"] == "pending"):
+            if (
+                response.status_code == 200
+                and response.json()["message_ts"]
+                and (case_id or response.json()["status"] == "pending")
+            ):
                 return candidate
         await asyncio.sleep(0.02)
     raise AssertionError(f"no card for {case_id or showing or 'a pending case'}")
@@ -79,14 +85,18 @@ def _carded_cases(h: Harness, showing: str | None) -> list[str]:
     return found
 
 
-async def approve(h: Harness, case_id: str | None = None, user: str = "U0SME1", note: str | None = None, showing: str | None = None) -> str:
+async def approve(
+    h: Harness, case_id: str | None = None, user: str = "U0SME1", note: str | None = None, showing: str | None = None
+) -> str:
     case_id = await until_card(h, case_id, showing)
     view = await open_modal(h, user, case_id, ActionId.APPROVE)
     await _submit(h, user, view, {"note": note} if note else {})
     return case_id
 
 
-async def edit(h: Harness, values: dict[str, Any], case_id: str | None = None, user: str = "U0SME1", showing: str | None = None) -> str:
+async def edit(
+    h: Harness, values: dict[str, Any], case_id: str | None = None, user: str = "U0SME1", showing: str | None = None
+) -> str:
     """Submit the Edit modal: `draft_0` is the text, `arg_N` the N-th argument of a proposed action."""
     case_id = await until_card(h, case_id, showing)
     view = await open_modal(h, user, case_id, ActionId.EDIT)
@@ -94,7 +104,9 @@ async def edit(h: Harness, values: dict[str, Any], case_id: str | None = None, u
     return case_id
 
 
-async def reject(h: Harness, category: str, note: str, case_id: str | None = None, user: str = "U0SME1", showing: str | None = None) -> str:
+async def reject(
+    h: Harness, category: str, note: str, case_id: str | None = None, user: str = "U0SME1", showing: str | None = None
+) -> str:
     case_id = await until_card(h, case_id, showing)
     view = await open_modal(h, user, case_id, ActionId.REJECT)
     await _submit(h, user, view, {"reason": category, "note": note})

@@ -51,7 +51,23 @@ class BodySize:
 
 
 def prose(n: int) -> str:
-    words = "the refund for invoice 1042 was issued twice so we reverse one of them today".split()
+    words = [
+        "the",
+        "refund",
+        "for",
+        "invoice",
+        "1042",
+        "was",
+        "issued",
+        "twice",
+        "so",
+        "we",
+        "reverse",
+        "one",
+        "of",
+        "them",
+        "today",
+    ]
     out: list[str] = []
     size = 0
     i = 0
@@ -91,7 +107,11 @@ async def measure_edit(h: Harness, shape: str, draft: str, args: dict[str, Any])
     case_id = f"size-{shape}"
     body = escalation(case_id, model_draft=draft, proposed_action={"action": "refund", "args": args})
     # Raw UTF-8 JSON, as an LLM system would send it (the ingest cap is 1 MB).
-    ingest = await h.api.post("/v1/escalations", content=json.dumps(body, ensure_ascii=False).encode(), headers={"Content-Type": "application/json"})
+    ingest = await h.api.post(
+        "/v1/escalations",
+        content=json.dumps(body, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     assert ingest.status_code == 201, ingest.text
     async with MeasuringSender(h.url, SIGNING_SECRET, h.emulator) as sender:
         view, click_bytes = await _open_edit_modal(h, sender, case_id)
@@ -110,7 +130,9 @@ async def largest_bodies(h: Harness) -> list[BodySize]:
     sizes = await measure_edit(h, "prose", prose(100_000), escalation()["proposed_action"]["args"])
     # Probe one argument's share of the view, then fill the view up to just under Slack's limit.
     probe = await measure_edit(h, "punctuation-probe", punctuation(100_000), {"a00": punctuation(3_000)})
-    one_arg = await measure_edit(h, "punctuation-probe2", punctuation(100_000), {"a00": punctuation(3_000), "a01": punctuation(3_000)})
+    one_arg = await measure_edit(
+        h, "punctuation-probe2", punctuation(100_000), {"a00": punctuation(3_000), "a01": punctuation(3_000)}
+    )
     per_arg = one_arg[0].view_json_bytes - probe[0].view_json_bytes
     room = Limits().view_bytes - 1 - probe[0].view_json_bytes
     count = min(50, 1 + room // per_arg)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -22,7 +22,14 @@ async def _seed(url: str, count: int = 5) -> None:
 
     for i in range(count):
         async with sessions.begin() as session:
-            await append_audit(session, action="received", actor=Actor.slack(f"U{i}", "T1", "dana"), at=datetime.now(timezone.utc), case_id=f"c{i}", details={"i": i, "text": "é ✓ <x>"})
+            await append_audit(
+                session,
+                action="received",
+                actor=Actor.slack(f"U{i}", "T1", "dana"),
+                at=datetime.now(UTC),
+                case_id=f"c{i}",
+                details={"i": i, "text": "é ✓ <x>"},
+            )
     await engine.dispose()
 
 
@@ -66,7 +73,7 @@ async def test_chained_appends_from_concurrent_writers_stay_linear(db_url: str) 
 
     async def write(i: int) -> None:
         async with sessions.begin() as session:
-            await append_audit(session, action="viewed", actor=SYSTEM, at=datetime.now(timezone.utc), case_id=f"c{i}")
+            await append_audit(session, action="viewed", actor=SYSTEM, at=datetime.now(UTC), case_id=f"c{i}")
 
     await asyncio.gather(*(write(i) for i in range(20)))
     await engine.dispose()
@@ -82,17 +89,32 @@ async def test_any_text_hashes_the_same_in_the_database_and_in_python(db_url: st
 
     engine = create_engine(db_url)
     sessions = create_sessionmaker(engine)
-    details = {"quote": 'say "hi" \\ back', "emoji": "🙂 𝔘 ✓", "rtl": "שלום", "control": "a\nb\tc\u0000d", "nested": {"b": [1, 2.5, None, True]}}
+    details = {
+        "quote": 'say "hi" \\ back',
+        "emoji": "🙂 𝔘 ✓",
+        "rtl": "שלום",
+        "control": "a\nb\tc\u0000d",
+        "nested": {"b": [1, 2.5, None, True]},
+    }
     async with sessions.begin() as session:
         for i in range(3):
-            event = await append_audit(session, action="edited", actor=Actor.slack("U1", "T1", "Zoë 🙂"), at=datetime.now(timezone.utc), case_id=f"c/{i}", details=details)
+            event = await append_audit(
+                session,
+                action="edited",
+                actor=Actor.slack("U1", "T1", "Zoë 🙂"),
+                at=datetime.now(UTC),
+                case_id=f"c/{i}",
+                details=details,
+            )
             assert event.hash == compute_hash(event.prev_hash, event)
     await engine.dispose()
     report = await _verify(db_url)
     assert report.ok and report.checked == 3
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_events SET actor_id = 'U9' WHERE id = 3", "DELETE FROM audit_events WHERE id = 3"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_events SET actor_id = 'U9' WHERE id = 3", "DELETE FROM audit_events WHERE id = 3"]
+)
 async def test_the_database_refuses_to_change_audit_rows(db_url: str, statement: str) -> None:
     await _seed(db_url)
     engine = create_engine(db_url)
@@ -153,7 +175,9 @@ async def test_deleting_the_newest_rows_is_found_by_an_anchor(db_url: str) -> No
     try:
         async with create_sessionmaker(engine)() as session:
             report = await verify_chain(session, anchors=[head])
-            assert [(b.event_id, b.problem) for b in report.breaks] == [(5, "kept outside the database but missing here: events were deleted from the end of the chain")]
+            assert [(b.event_id, b.problem) for b in report.breaks] == [
+                (5, "kept outside the database but missing here: events were deleted from the end of the chain")
+            ]
             rewritten = await verify_chain(session, anchors=[Anchor(3, "0" * 64)])
             assert [b.event_id for b in rewritten.breaks] == [3] and "rewritten" in rewritten.breaks[0].problem
     finally:
@@ -167,6 +191,8 @@ def test_cli_audit_verify_with_an_anchor(cli_db: str, capsys: pytest.CaptureFixt
     assert "5 event(s) verified, 1 anchor(s) match" in capsys.readouterr().out
     asyncio.run(_tamper(url, "DELETE FROM audit_events WHERE id = 5"))
     assert main(["audit", "verify", "--anchor", anchor]) == 1
-    assert "audit chain broken at event 5 (case -): kept outside the database but missing here" in capsys.readouterr().out
+    assert (
+        "audit chain broken at event 5 (case -): kept outside the database but missing here" in capsys.readouterr().out
+    )
     assert main(["audit", "verify", "--anchor", "5:nothex"]) == 2
     assert "--anchor: an anchor is EVENT_ID:SHA256" in capsys.readouterr().err

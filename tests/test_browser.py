@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +24,36 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
-from slack_emulator import Emulator, SlackRequestSender, serve_emulator
-from slack_emulator.ui import create_ui_routes
-from slack_emulator.webapi import serve_asgi
 from bot.compose import Hitl
 from bot.server import create_asgi_app
 from bot.startup import start_hitl
+from slack_emulator import Emulator, SlackRequestSender, serve_emulator
+from slack_emulator.ui import create_ui_routes
+from slack_emulator.webapi import serve_asgi
 from store.models import OutboxItem
 from tests import dbs
 from tests.support import API_TOKEN, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 BROWSER_TZ = "America/New_York"  # not the machine's: dates must follow the browser's zone
 
-_missing = [why for why, absent in (
-    (f"{CHROMIUM} is missing (apt-get install chromium)", not os.path.exists(CHROMIUM)),
-    ("the playwright package is missing (pip install playwright)", importlib.util.find_spec("playwright") is None),
-) if absent]
+_missing = [
+    why
+    for why, absent in (
+        (f"{CHROMIUM} is missing (apt-get install chromium)", not os.path.exists(CHROMIUM)),
+        ("the playwright package is missing (pip install playwright)", importlib.util.find_spec("playwright") is None),
+    )
+    if absent
+]
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(_missing), reason="; ".join(_missing) or "ok")]
 
 USERS = [
@@ -96,8 +107,12 @@ async def settle(rt: Hitl, timeout: float = 10.0) -> None:
         async with rt.db.write() as session:
             due = (
                 await session.execute(
-                    select(func.count()).select_from(OutboxItem).where(
-                        OutboxItem.delivered_at.is_(None), OutboxItem.dead_at.is_(None), OutboxItem.next_attempt_at <= rt.clock.now()
+                    select(func.count())
+                    .select_from(OutboxItem)
+                    .where(
+                        OutboxItem.delivered_at.is_(None),
+                        OutboxItem.dead_at.is_(None),
+                        OutboxItem.next_attempt_at <= rt.clock.now(),
                     )
                 )
             ).scalar_one()
@@ -128,11 +143,15 @@ class Dev:
 
     async def act_as(self, user_id: str) -> None:
         await self.page.select_option("[data-testid=user-select]", user_id)
-        await self.page.wait_for_function("id => window.hitlDev.state() && window.hitlDev.state().user.id === id", arg=user_id)
+        await self.page.wait_for_function(
+            "id => window.hitlDev.state() && window.hitlDev.state().user.id === id", arg=user_id
+        )
 
     async def open_channel(self, name: str) -> None:
         await self.page.locator(".channel-link", has_text=name).click()
-        await self.page.wait_for_function("n => document.getElementById('channel-title').textContent.includes(n)", arg=name)
+        await self.page.wait_for_function(
+            "n => document.getElementById('channel-title').textContent.includes(n)", arg=name
+        )
 
     def card(self, text: str) -> Any:
         return self.page.locator("#messages .msg", has_text=text)
@@ -145,27 +164,35 @@ class Dev:
 async def dev(sqlite_template_path: Path, tmp_path: Path) -> AsyncIterator[Dev]:
     from playwright.async_api import async_playwright
 
-    clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     emulator = make_emulator()
-    emulator.workspace.wall_clock = lambda: clock.now().timestamp()  # message ts follow the bot's clock, as in `hitl dev`
+    emulator.workspace.wall_clock = lambda: (
+        clock.now().timestamp()
+    )  # message ts follow the bot's clock, as in `hitl dev`
     for channel in CHANNELS:
         emulator.workspace.add_channel(channel["id"], channel["name"])
     for user in USERS:
         emulator.workspace.add_user(user["id"], name=user["name"].split()[0].lower(), real_name=user["name"])
     controls = RuntimeControls()
     bot: dict[str, str] = {}
-    routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender(bot["url"], SIGNING_SECRET, emulator), controls=controls)
+    routes = create_ui_routes(
+        emulator, sender_factory=lambda: SlackRequestSender(bot["url"], SIGNING_SECRET, emulator), controls=controls
+    )
     db_url = dbs.fresh_sqlite(sqlite_template_path, tmp_path)
     async with serve_emulator(emulator, extra_routes=routes) as api_url:
         rt = await start_hitl(make_settings(db_url, api_url), issue_policy(), clock)
         controls.rt = rt
         async with serve_asgi(create_asgi_app(rt), lifespan="on") as bot_url:
             bot["url"] = bot_url
-            async with httpx.AsyncClient(base_url=bot_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10) as api:
+            async with httpx.AsyncClient(
+                base_url=bot_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=10
+            ) as api:
                 async with async_playwright() as pw:
                     browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                     try:
-                        context = await browser.new_context(viewport={"width": 1440, "height": 900}, timezone_id=BROWSER_TZ, locale="en-US")
+                        context = await browser.new_context(
+                            viewport={"width": 1440, "height": 900}, timezone_id=BROWSER_TZ, locale="en-US"
+                        )
                         page = await context.new_page()
                         page.set_default_timeout(8000)
                         errors: list[str] = []
@@ -186,7 +213,11 @@ async def open_page(dev: Dev, user: str = "U0SME1", channel: str = "C0BILLING") 
 
 async def test_seeded_cards_edit_in_modal_and_card_updates(dev: Dev) -> None:
     await dev.escalate(case_id="case-1")
-    await dev.escalate(case_id="case-2", model_draft="Your plan renews on the 1st; no refund is due.", user_question="Why was I charged on the 1st?")
+    await dev.escalate(
+        case_id="case-2",
+        model_draft="Your plan renews on the 1st; no refund is due.",
+        user_question="Why was I charged on the 1st?",
+    )
     await open_page(dev, user="U0OUTSIDER")
     page = dev.page
     # The sidebar lists the policy's channels; the two cards are in #billing-review, rendered from Block Kit.
@@ -241,7 +272,10 @@ async def test_reject_with_missing_note_shows_inline_errors(dev: Dev) -> None:
     await modal.locator(".input-block[data-block-id=note] textarea").fill("   ")
     await modal.locator(".modal-submit").click()
     note_error = modal.locator(".input-block[data-block-id=note] .input-error")
-    await page.wait_for_function("() => (document.querySelector('.input-block[data-block-id=note] .input-error') || {}).textContent?.startsWith('Add a note')")
+    await page.wait_for_function(
+        "() => (document.querySelector('.input-block[data-block-id=note] .input-error') || {})"
+        ".textContent?.startsWith('Add a note')"
+    )
     assert (await note_error.inner_text()).startswith("Add a note: what is wrong")
     assert await modal.locator(".input-block[data-block-id=reason] .input-error").is_hidden()
     assert await modal.locator(".input-block[data-block-id=reason] select").input_value() == "hallucination"
@@ -331,7 +365,9 @@ async def test_advancing_the_clock_past_the_sla_pages_the_next_tier(dev: Dev) ->
     await dev.shot("09-thread")
     # The note's permalink opens the page in #billing-escalation, inside the dev workspace; tier 2 decides there.
     await thread.locator("a", has_text="the page").click()
-    await page.wait_for_function("() => document.getElementById('channel-title').textContent.includes('billing-escalation')")
+    await page.wait_for_function(
+        "() => document.getElementById('channel-title').textContent.includes('billing-escalation')"
+    )
     assert await page.locator("#thread").is_hidden()
     await paged.locator("button[data-action-id='hitl.approve']").click()
     await dev.modal().wait_for()
@@ -342,11 +378,14 @@ async def test_advancing_the_clock_past_the_sla_pages_the_next_tier(dev: Dev) ->
 
 async def test_mrkdwn_is_rendered_as_nodes_never_html(dev: Dev) -> None:
     await open_page(dev)
-    rendered = await asyncio.wait_for(dev.page.evaluate(
-        """() => {
+    rendered = await asyncio.wait_for(
+        dev.page.evaluate(
+            """() => {
         const r = (t, v) => window.hitlDev.renderMrkdwn(t, {verbatim: v});
-        const hostile = r('&lt;img src=x onerror=alert(1)&gt; <javascript:alert(1)|click> \\u00010\\u0002 *b* _i_ ~s~ `c` &amp;amp;');
-        const rich = r('*bold* _it_ ~gone~ `x<y` <https://example.com/a_b|label> <@U0SME1> <!subteam^S0BILLING> <#C0OPS>\\n&gt; quoted\\n```pre *not bold*```');
+        const hostile = r('&lt;img src=x onerror=alert(1)&gt; <javascript:alert(1)|click> '
+          + '\\u00010\\u0002 *b* _i_ ~s~ `c` &amp;amp;');
+        const rich = r('*bold* _it_ ~gone~ `x<y` <https://example.com/a_b|label> <@U0SME1> '
+          + '<!subteam^S0BILLING> <#C0OPS>\\n&gt; quoted\\n```pre *not bold*```');
         const date = r('<!date^1700000000^{date_short_pretty} at {time}|fallback>');
         const styledLink = r('<https://example.com|`case-9` *now*>').querySelector('a');
         return {
@@ -362,7 +401,9 @@ async def test_mrkdwn_is_rendered_as_nodes_never_html(dev: Dev) -> None:
           styledLink: [styledLink.querySelector('code')?.textContent, styledLink.querySelector('strong')?.textContent],
         };
     }"""
-    ), timeout=10)
+        ),
+        timeout=10,
+    )
     assert rendered["hostileImgs"] == 0 and rendered["hostileLinks"] == []
     assert rendered["hostileText"].startswith("<img src=x onerror=alert(1)> click")
     assert "&amp;" in rendered["hostileText"] and "\ufffd" in rendered["hostileText"]

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from slack_emulator.webapi import serve_asgi
+
 pytest.importorskip("hitl_client", reason="./client is not installed (README: Tests)")
 
 from hitl_client import (
@@ -46,7 +47,10 @@ async def test_escalate_wait_and_approve(server: Harness, client: AsyncHitlClien
     assert decision.outcome == "approved" and decision.approved and not decision.edited
     assert decision.final_text == escalation()["model_draft"] and decision.note == "Checked the ledger"
     assert decision.decided_by is not None and decision.decided_by.slack_user_id == "U0SME1"
-    assert decision.proposed_action is not None and decision.proposed_action.args == escalation()["proposed_action"]["args"]
+    assert (
+        decision.proposed_action is not None
+        and decision.proposed_action.args == escalation()["proposed_action"]["args"]
+    )
     assert decision.proposed_action.idempotency_key and decision.proposed_action.idempotency_key.startswith("hitl_")
     case = await client.get("case-1")
     assert case.decided and case.decision == decision and case.raw["decision"]["outcome"] == "approved"
@@ -54,7 +58,11 @@ async def test_escalate_wait_and_approve(server: Harness, client: AsyncHitlClien
 
 
 async def test_request_approval_returns_the_edited_args(server: Harness, client: AsyncHitlClient) -> None:
-    asking = asyncio.create_task(client.request_approval("refund", REFUND, reason="Refund above the automatic limit", skill="billing", case_id="refund-1"))
+    asking = asyncio.create_task(
+        client.request_approval(
+            "refund", REFUND, reason="Refund above the automatic limit", skill="billing", case_id="refund-1"
+        )
+    )
     await edit(server, {"arg_1": "39.5"}, "refund-1")  # arg_1 is amount
     approval = await asking
     assert approval.edited and approval.args == {"invoice": "1042", "amount": 39.5, "currency": "USD"}
@@ -63,7 +71,9 @@ async def test_request_approval_returns_the_edited_args(server: Harness, client:
 
 
 async def test_request_approval_rejected_carries_category_and_note(server: Harness, client: AsyncHitlClient) -> None:
-    asking = asyncio.create_task(client.request_approval("refund", REFUND, reason="Refund above the automatic limit", skill="billing"))
+    asking = asyncio.create_task(
+        client.request_approval("refund", REFUND, reason="Refund above the automatic limit", skill="billing")
+    )
     await reject(server, "policy_violation", "Refunds over $40 need a manager")
     with pytest.raises(Rejected) as caught:
         await asking
@@ -93,7 +103,9 @@ async def test_blocking_client_and_decorator(server: Harness) -> None:
         assert len(ran) == 1 and case_id.startswith("approval-")
 
 
-async def test_async_decorator_runs_the_original_objects_when_unchanged(server: Harness, client: AsyncHitlClient) -> None:
+async def test_async_decorator_runs_the_original_objects_when_unchanged(
+    server: Harness, client: AsyncHitlClient
+) -> None:
     class Ticket(dict):  # not JSON-native: the proposal carries its JSON form, the function gets the object
         pass
 
@@ -110,7 +122,10 @@ async def test_async_decorator_runs_the_original_objects_when_unchanged(server: 
     assert seen == [(ticket, True)] and seen[0][0] is ticket
     approved = (await client.get(case_id)).decision
     assert approved is not None and approved.proposed_action is not None
-    assert (approved.proposed_action.action, approved.proposed_action.args) == ("close_ticket", {"ticket": {"id": "T-9"}, "notify": True})
+    assert (approved.proposed_action.action, approved.proposed_action.args) == (
+        "close_ticket",
+        {"ticket": {"id": "T-9"}, "notify": True},
+    )
     with HitlClient(server.url, API_TOKEN) as blocking, pytest.raises(TypeError, match="AsyncHitlClient"):
         require_approval(blocking)(close_ticket.__wrapped__)  # type: ignore[attr-defined]
 
@@ -168,7 +183,9 @@ async def receiver() -> AsyncIterator[tuple[str, list[tuple[bytes, dict[str, str
         yield f"{url}/hook", received
 
 
-async def test_verify_webhook_accepts_the_servers_signature(server: Harness, client: AsyncHitlClient, receiver: Any) -> None:
+async def test_verify_webhook_accepts_the_servers_signature(
+    server: Harness, client: AsyncHitlClient, receiver: Any
+) -> None:
     secret = WEBHOOK_SECRET  # the test server's
     url, received = receiver
     await client.escalate(**escalation(), callback_url=url)

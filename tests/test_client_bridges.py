@@ -55,19 +55,30 @@ def inbox_graph() -> Any:
             return {"outcome": f"told: {response['args']}"}
         return {"outcome": "skipped"}
 
-    return StateGraph(CommandState).add_node("propose", propose).add_edge(START, "propose").compile(checkpointer=InMemorySaver())
+    return (
+        StateGraph(CommandState)
+        .add_node("propose", propose)
+        .add_edge(START, "propose")
+        .compile(checkpointer=InMemorySaver())
+    )
 
 
 async def test_langgraph_agent_inbox_interrupt_edited_and_rejected(server: Harness) -> None:
     graph = inbox_graph()
     with HitlClient(server.url, API_TOKEN) as hitl:
         config = {"configurable": {"thread_id": "t1"}}
-        running = asyncio.create_task(asyncio.to_thread(invoke_with_review, graph, {"command": "rm -rf /tmp/cache"}, config, hitl, skill="billing"))
+        running = asyncio.create_task(
+            asyncio.to_thread(
+                invoke_with_review, graph, {"command": "rm -rf /tmp/cache"}, config, hitl, skill="billing"
+            )
+        )
         await edit(server, {"arg_0": "rm -rf /tmp/cache/old"})
         assert (await running)["outcome"] == "ran rm -rf /tmp/cache/old"
 
         config = {"configurable": {"thread_id": "t2"}}
-        running = asyncio.create_task(asyncio.to_thread(invoke_with_review, graph, {"command": "shutdown now"}, config, hitl, skill="billing"))
+        running = asyncio.create_task(
+            asyncio.to_thread(invoke_with_review, graph, {"command": "shutdown now"}, config, hitl, skill="billing")
+        )
         await reject(server, "unsafe", "Not on a weekday")
         assert (await running)["outcome"] == "told: A reviewer rejected run_command (unsafe): Not on a weekday"
 
@@ -101,15 +112,27 @@ def delete_file(path: str) -> str:
 
 
 def email_agent(mode: str) -> Any:
-    model = ScriptedChatModel(messages=iter([
-        AIMessage(content="", tool_calls=[
-            {"name": "send_email", "args": {"to": "all@example.com", "subject": "Q3 numbers"}, "id": "call_1"},
-            {"name": "delete_file", "args": {"path": "/reports/q3.xlsx"}, "id": "call_2"},
-        ]),
-        AIMessage(content="Done."),
-    ]))
+    model = ScriptedChatModel(
+        messages=iter(
+            [
+                AIMessage(
+                    content="",
+                    tool_calls=[
+                        {
+                            "name": "send_email",
+                            "args": {"to": "all@example.com", "subject": "Q3 numbers"},
+                            "id": "call_1",
+                        },
+                        {"name": "delete_file", "args": {"path": "/reports/q3.xlsx"}, "id": "call_2"},
+                    ],
+                ),
+                AIMessage(content="Done."),
+            ]
+        )
+    )
     middleware = HumanInTheLoopMiddleware(
-        interrupt_on={"send_email": True, "delete_file": {"allowed_decisions": ["approve", "reject"]}}, interrupt_mode=mode,  # type: ignore[arg-type]
+        interrupt_on={"send_email": True, "delete_file": {"allowed_decisions": ["approve", "reject"]}},
+        interrupt_mode=mode,  # type: ignore[arg-type]
     )
     return create_agent(model, tools=[send_email, delete_file], middleware=[middleware], checkpointer=InMemorySaver())
 
@@ -153,14 +176,23 @@ def close_account(account: str) -> str:
     return f"closed {account}"
 
 
-async def test_openai_agents_approvals_with_edited_args_and_a_rejection(server: Harness, client: AsyncHitlClient) -> None:
+async def test_openai_agents_approvals_with_edited_args_and_a_rejection(
+    server: Harness, client: AsyncHitlClient
+) -> None:
     refunds.clear()
     closed.clear()
-    model = ScriptedModel([
-        [function_call("refund", {"invoice": "1042", "amount": 49.0}, call_id="call_r"), function_call("close_account", {"account": "acme"}, call_id="call_c")],
-        [assistant_message("Refunded; the account stays open.")],
-    ])
-    agent = Agent(name="Support", instructions="Help.", model=model, tools=[with_reviewed_args(refund, client), close_account])
+    model = ScriptedModel(
+        [
+            [
+                function_call("refund", {"invoice": "1042", "amount": 49.0}, call_id="call_r"),
+                function_call("close_account", {"account": "acme"}, call_id="call_c"),
+            ],
+            [assistant_message("Refunded; the account stays open.")],
+        ]
+    )
+    agent = Agent(
+        name="Support", instructions="Help.", model=model, tools=[with_reviewed_args(refund, client), close_account]
+    )
     run_config = RunConfig(tracing_disabled=True)
     result = await Runner.run(agent, "Refund invoice 1042 and close the account", run_config=run_config)
     assert {i.name for i in result.interruptions} == {"refund", "close_account"}
@@ -172,14 +204,24 @@ async def test_openai_agents_approvals_with_edited_args_and_a_rejection(server: 
     result = await Runner.run(agent, state, run_config=run_config)
     assert result.final_output == "Refunded; the account stays open." and not result.interruptions
     assert refunds == [{"invoice": "1042", "amount": 39.5}] and closed == []
-    outputs = {i["call_id"]: i["output"] for i in model.last_call.input if isinstance(i, dict) and i.get("type") == "function_call_output"}  # type: ignore[union-attr]
+    outputs = {
+        i["call_id"]: i["output"]
+        for i in model.last_call.input
+        if isinstance(i, dict) and i.get("type") == "function_call_output"
+    }  # type: ignore[union-attr]
     assert outputs["call_r"] == "refunded 39.5 on 1042"
-    assert "rejected close_account (policy_violation: Accounts are closed by the account team)" in str(outputs["call_c"])
+    assert "rejected close_account (policy_violation: Accounts are closed by the account team)" in str(
+        outputs["call_c"]
+    )
 
 
-async def test_openai_agents_edit_of_an_unwrapped_tool_is_sent_back_to_the_model(server: Harness, client: AsyncHitlClient) -> None:
+async def test_openai_agents_edit_of_an_unwrapped_tool_is_sent_back_to_the_model(
+    server: Harness, client: AsyncHitlClient
+) -> None:
     closed.clear()
-    model = ScriptedModel([[function_call("close_account", {"account": "acme"}, call_id="call_1")], [assistant_message("ok")]])
+    model = ScriptedModel(
+        [[function_call("close_account", {"account": "acme"}, call_id="call_1")], [assistant_message("ok")]]
+    )
     agent = Agent(name="Support", model=model, tools=[close_account])
     result = await Runner.run(agent, "Close acme", run_config=RunConfig(tracing_disabled=True))
     state = result.to_state()
@@ -188,5 +230,7 @@ async def test_openai_agents_edit_of_an_unwrapped_tool_is_sent_back_to_the_model
     await resolving
     await Runner.run(agent, state, run_config=RunConfig(tracing_disabled=True))
     assert closed == []
-    [output] = [i["output"] for i in model.last_call.input if isinstance(i, dict) and i.get("type") == "function_call_output"]  # type: ignore[union-attr]
+    [output] = [
+        i["output"] for i in model.last_call.input if isinstance(i, dict) and i.get("type") == "function_call_output"
+    ]  # type: ignore[union-attr]
     assert 'approved it with {"account": "acme-eu"}' in str(output)

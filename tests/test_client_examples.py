@@ -20,11 +20,20 @@ EXAMPLES = REPO / "examples"
 
 
 async def start(h: Harness, script: str, *args: str) -> asyncio.subprocess.Process:
-    env = {**os.environ, **hitl_env(h), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        **hitl_env(h),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     env.pop("HITL_MCP_SKILL", None)
     return await asyncio.create_subprocess_exec(
-        sys.executable, str(EXAMPLES / script), *args, env=env, cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        str(EXAMPLES / script),
+        *args,
+        env=env,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -58,7 +67,9 @@ async def test_mcp_with_claude_codes_config(server: Harness) -> None:
     config = json.loads((EXAMPLES / "mcp" / "claude-code.mcp.json").read_text())["mcpServers"]["hitl"]
     assert config["command"] == "hitl-mcp" and (Path(sys.executable).parent / "hitl-mcp").exists()
     settings = json.loads((EXAMPLES / "mcp" / "claude-settings.json").read_text())
-    assert set(settings["permissions"]["allow"]) == {f"mcp__hitl__{t}" for t in ("request_review", "request_approval", "get_decision")}
+    assert set(settings["permissions"]["allow"]) == {
+        f"mcp__hitl__{t}" for t in ("request_review", "request_approval", "get_decision")
+    }
     process = await start(server, "mcp_permission_prompt.py", "rm -rf build/")
     await reject(server, "unsafe", "Not during the release", user="U0OPS2")  # no skill: the catch-all queue
     out = await output(process)

@@ -55,48 +55,91 @@ async def test_tools_are_listed_with_their_schemas(client: AsyncHitlClient) -> N
 
 async def test_request_review_returns_the_edited_text(server: Harness, client: AsyncHitlClient) -> None:
     async with connect(client) as mcp:
-        asking = asyncio.create_task(call(mcp, "request_review", {"draft": "Your refund is on its way.", "reason": "Refund promise", "question": "Where is my refund?"}))
+        asking = asyncio.create_task(
+            call(
+                mcp,
+                "request_review",
+                {"draft": "Your refund is on its way.", "reason": "Refund promise", "question": "Where is my refund?"},
+            )
+        )
         await edit(server, {"draft_0": "Your refund of $49.00 will arrive within 5 days."})
         answer = await asking
-        assert answer["status"] == "edited" and answer["final_text"] == "Your refund of $49.00 will arrive within 5 days."
+        assert (
+            answer["status"] == "edited" and answer["final_text"] == "Your refund of $49.00 will arrive within 5 days."
+        )
         assert answer["decided_by"] == "dana" and "use final_text" in answer["message"]
 
 
 async def test_request_approval_rejected(server: Harness, client: AsyncHitlClient) -> None:
     async with connect(client) as mcp:
-        asking = asyncio.create_task(call(mcp, "request_approval", {"action": "refund", "args": {"invoice": "1042", "amount": 49.0}, "reason": "Refund above the limit"}))
+        asking = asyncio.create_task(
+            call(
+                mcp,
+                "request_approval",
+                {"action": "refund", "args": {"invoice": "1042", "amount": 49.0}, "reason": "Refund above the limit"},
+            )
+        )
         await reject(server, "missing_evidence", "No proof of the double charge")
         answer = await asking
-        assert (answer["status"], answer["category"], answer["note"]) == ("rejected", "missing_evidence", "No proof of the double charge")
+        assert (answer["status"], answer["category"], answer["note"]) == (
+            "rejected",
+            "missing_evidence",
+            "No proof of the double charge",
+        )
         assert answer["args"] is None and "Do not go ahead" in answer["message"]
 
 
 async def test_permission_prompt_allows_with_the_reviewers_input(server: Harness, client: AsyncHitlClient) -> None:
     async with connect(client) as mcp:
-        asking = asyncio.create_task(call(mcp, "permission_prompt", {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_01"}))
+        asking = asyncio.create_task(
+            call(mcp, "permission_prompt", {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_01"})
+        )
         await edit(server, {"arg_0": "git push origin main"})  # the reviewer drops --force
-        assert await asking == {"behavior": "allow", "updatedInput": {"command": "git push origin main", "description": "Force-push main"}}
+        assert await asking == {
+            "behavior": "allow",
+            "updatedInput": {"command": "git push origin main", "description": "Force-push main"},
+        }
 
-        asking = asyncio.create_task(call(mcp, "permission_prompt", {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_02"}))
+        asking = asyncio.create_task(
+            call(mcp, "permission_prompt", {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_02"})
+        )
         await approve(server)
-        assert await asking == {"behavior": "allow", "updatedInput": BASH}  # Claude Code needs updatedInput on every allow
+        assert await asking == {
+            "behavior": "allow",
+            "updatedInput": BASH,
+        }  # Claude Code needs updatedInput on every allow
 
-        asking = asyncio.create_task(call(mcp, "permission_prompt", {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_03"}))
+        asking = asyncio.create_task(
+            call(mcp, "permission_prompt", {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_03"})
+        )
         await reject(server, "unsafe", "Never force-push main")
         answer = await asking
-        assert answer["behavior"] == "deny" and "Never force-push main" in answer["message"] and set(answer) == {"behavior", "message"}
+        assert (
+            answer["behavior"] == "deny"
+            and "Never force-push main" in answer["message"]
+            and set(answer) == {"behavior", "message"}
+        )
 
 
-async def test_a_call_that_outlives_its_timeout_is_pending_and_a_repeat_finds_the_same_case(server: Harness, client: AsyncHitlClient) -> None:
+async def test_a_call_that_outlives_its_timeout_is_pending_and_a_repeat_finds_the_same_case(
+    server: Harness, client: AsyncHitlClient
+) -> None:
     async with connect(client, timeout=0.3) as session:
         permission = {"tool_name": "Bash", "input": BASH, "tool_use_id": "toolu_09"}
         first = await call(session, "permission_prompt", permission)
         permission_case = _core.stable_case_id("mcp-permission", "Bash", BASH, "toolu_09")
-        assert first == {"behavior": "deny", "message": f"still pending, case_id {permission_case}: no reviewer has decided in Slack yet, so Bash was not run."}
+        assert first == {
+            "behavior": "deny",
+            "message": (
+                f"still pending, case_id {permission_case}: no reviewer has decided in Slack yet, so Bash was not run."
+            ),
+        }
         assert await call(session, "permission_prompt", permission) == first
         refund = {"action": "refund", "args": {"amount": 5}, "reason": "r"}
         pending = await call(session, "request_approval", refund)
-        assert pending["status"] == "pending" and pending["message"].startswith(f"still pending, case_id {pending['case_id']}")
+        assert pending["status"] == "pending" and pending["message"].startswith(
+            f"still pending, case_id {pending['case_id']}"
+        )
         assert (await call(session, "get_decision", {"case_id": pending["case_id"]}))["status"] == "pending"
         await until_card(server, pending["case_id"])
         assert card_posts(server) == 2  # one case per distinct call, not per attempt
@@ -131,7 +174,18 @@ def free_port() -> int:
 async def test_streamable_http_transport(server: Harness) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "hitl_client.mcp", "--http", "--port", str(port), "--timeout", "20", "--skill", "billing"],
+        [
+            sys.executable,
+            "-m",
+            "hitl_client.mcp",
+            "--http",
+            "--port",
+            str(port),
+            "--timeout",
+            "20",
+            "--skill",
+            "billing",
+        ],
         env={**os.environ, **hitl_env(server)},
     )
     try:

@@ -12,16 +12,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from standardwebhooks.webhooks import Webhook
 
 from blocks.ids import ActionId
-from slack_emulator.webapi import serve_asgi
 from bot.compose import build_hitl
 from bot.services.export import ExportFormat, write_export
+from slack_emulator.webapi import serve_asgi
 from tests.support import WEBHOOK_SECRET, Harness, escalation, issue_policy, make_settings
 from tests.test_review_loop import open_modal
 
@@ -72,7 +72,9 @@ async def test_decision_webhook_is_signed_and_complete(hitl: Harness, receiver: 
     assert event["edit_distance"] > 0 and 0 < event["edit_ratio"] <= 1
     assert event["decided_by"]["slack_user_id"] == "U0SME1" and event["decided_by"]["slack_team_id"] == "T0HITL"
     assert event["tier"] == 1 and event["queue"] == "billing" and event["note"] == "tone"
-    assert event["proposed_action"]["action"] == "refund" and event["proposed_action"]["idempotency_key"].startswith("hitl_")
+    assert event["proposed_action"]["action"] == "refund" and event["proposed_action"]["idempotency_key"].startswith(
+        "hitl_"
+    )
     status = await hitl.status("case-1")
     [hook] = status["webhooks"]
     assert hook["state"] == "delivered" and hook["event_id"] == event["event_id"]
@@ -99,7 +101,9 @@ async def test_failures_then_success_with_back_off(hitl: Harness, receiver: Rece
     assert (await hitl.status("case-1"))["webhooks"][0]["state"] == "delivered"
 
 
-async def test_410_gives_up_and_retry_command_resends(hitl: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_410_gives_up_and_retry_command_resends(
+    hitl: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     receiver.answers = [410]
     await hitl.escalate(callback_url=receiver.url)
     view = await open_modal(hitl, "U0SME1", "case-1", ActionId.APPROVE)
@@ -132,18 +136,25 @@ async def test_webhook_give_up_after_is_configurable(hitl: Harness, receiver: Re
     assert hook["state"] == "failed" and hook["last_error"] == "expired"
 
 
-async def test_pending_webhook_survives_a_restart_and_two_workers_send_it_once(db_url: str, receiver: Receiver, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_pending_webhook_survives_a_restart_and_two_workers_send_it_once(
+    db_url: str, receiver: Receiver, clock
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.domain.audit import SYSTEM, Actor
+    from bot.domain.cases import CaseStatus
     from bot.domain.escalation import Escalation
     from bot.services.decision_rules import DecisionRequest
     from tests.support import decide_directly
-    from bot.domain.audit import SYSTEM, Actor
-    from bot.domain.cases import CaseStatus
 
     settings = make_settings(db_url, "http://127.0.0.1:9/api/", HITL_WEBHOOK_SECRET=SECRET)
     first = build_hitl(settings, issue_policy(), clock)
     raw = escalation(callback_url=receiver.url)
     await first.ingest.receive(raw, Escalation.model_validate(raw), SYSTEM)
-    await decide_directly(first, "case-1", DecisionRequest(CaseStatus.APPROVED, final_text=raw["model_draft"]), Actor.slack("U0SME1", "T1", "dana"))
+    await decide_directly(
+        first,
+        "case-1",
+        DecisionRequest(CaseStatus.APPROVED, final_text=raw["model_draft"]),
+        Actor.slack("U0SME1", "T1", "dana"),
+    )
     await first.close()  # the process dies before delivering
     receiver.answers = []
     runtimes = [build_hitl(settings, issue_policy(), clock) for _ in range(2)]
@@ -153,7 +164,9 @@ async def test_pending_webhook_survives_a_restart_and_two_workers_send_it_once(d
         await rt.close()
 
 
-async def test_queue_webhook_url_is_used_without_a_callback(db_url: str, emulator: Any, clock: Any, receiver: Receiver) -> None:
+async def test_queue_webhook_url_is_used_without_a_callback(
+    db_url: str, emulator: Any, clock: Any, receiver: Receiver
+) -> None:
     import yaml
 
     from bot.outbound import ALLOW_ALL
@@ -171,11 +184,20 @@ async def test_queue_webhook_url_is_used_without_a_callback(db_url: str, emulato
 
 
 async def test_edit_modal_edits_typed_action_arguments(hitl: Harness, receiver: Receiver) -> None:
-    action = {"action": "refund", "args": {"invoice": "1042", "amount": 49.0, "count": 2, "notify": True, "lines": [1, 2]}}
+    action = {
+        "action": "refund",
+        "args": {"invoice": "1042", "amount": 49.0, "count": 2, "notify": True, "lines": [1, 2]},
+    }
     await hitl.escalate(callback_url=receiver.url, proposed_action=action)
     view = await open_modal(hitl, "U0SME1", "case-1", ActionId.EDIT)
     inputs = {b["block_id"]: b["element"] for b in view["blocks"] if b.get("block_id", "").startswith("arg_")}
-    assert [e["type"] for e in inputs.values()] == ["plain_text_input", "number_input", "number_input", "static_select", "plain_text_input"]
+    assert [e["type"] for e in inputs.values()] == [
+        "plain_text_input",
+        "number_input",
+        "number_input",
+        "static_select",
+        "plain_text_input",
+    ]
     assert inputs["arg_1"]["is_decimal_allowed"] is True and inputs["arg_2"]["is_decimal_allowed"] is False
     # Invalid edits are inline errors on the right input.
     bad = await hitl.slack.submit_view("U0SME1", view["id"], {"arg_1": "forty", "arg_2": "2.5", "arg_4": "[1,"})
@@ -186,7 +208,13 @@ async def test_edit_modal_edits_typed_action_arguments(hitl: Harness, receiver: 
     [event] = receiver.events
     # The text was untouched but the action changed: that is an edit.
     assert event["outcome"] == "edited" and event["final_text"] == escalation()["model_draft"]
-    assert event["proposed_action"]["args"] == {"invoice": "1042", "amount": 39.5, "count": 2, "notify": False, "lines": [1]}
+    assert event["proposed_action"]["args"] == {
+        "invoice": "1042",
+        "amount": 39.5,
+        "count": 2,
+        "notify": False,
+        "lines": [1],
+    }
     assert event["original_action"] == action
     card = await hitl.card("case-1")
     assert "Action as approved (edited)" in json.dumps(card.blocks, ensure_ascii=False)
@@ -200,7 +228,13 @@ async def _seed_dataset(h: Harness) -> None:
         ("g1", "general", ActionId.APPROVE, {}),
     ]
     for case_id, queue, action, values in cases:
-        body = escalation(case_id, skill="billing" if queue == "billing" else "other", user_question=f"Question {case_id}?", model_draft=f"Draft {case_id}.", prompt_hash="ph1")
+        body = escalation(
+            case_id,
+            skill="billing" if queue == "billing" else "other",
+            user_question=f"Question {case_id}?",
+            model_draft=f"Draft {case_id}.",
+            prompt_hash="ph1",
+        )
         await h.escalate(body)
         user = "U0SME1" if queue == "billing" else "U0OPS2"
         view = await open_modal(h, user, case_id, action)
@@ -211,7 +245,13 @@ async def _seed_dataset(h: Harness) -> None:
 
 async def _export(h: Harness, fmt: ExportFormat, **kwargs: Any) -> str:
     out = io.StringIO()
-    args = {"since": h.clock.now() - timedelta(days=30), "queue": None, "outcomes": [], "mark_rejected": False, **kwargs}
+    args = {
+        "since": h.clock.now() - timedelta(days=30),
+        "queue": None,
+        "outcomes": [],
+        "mark_rejected": False,
+        **kwargs,
+    }
     async with h.rt.db.write() as session:
         await write_export(session, out, fmt, **args)
     return out.getvalue()
@@ -220,15 +260,32 @@ async def _export(h: Harness, fmt: ExportFormat, **kwargs: Any) -> str:
 async def test_export_formats_on_a_fixed_data_set(hitl: Harness) -> None:
     await _seed_dataset(hitl)
     records = [json.loads(line) for line in (await _export(hitl, ExportFormat.JSONL)).splitlines()]
-    assert [(r["case_id"], r["outcome"]) for r in records] == [("a1", "approved"), ("e1", "edited"), ("r1", "rejected"), ("g1", "approved")]
+    assert [(r["case_id"], r["outcome"]) for r in records] == [
+        ("a1", "approved"),
+        ("e1", "edited"),
+        ("r1", "rejected"),
+        ("g1", "approved"),
+    ]
     edited = records[1]
     assert edited["final_text"] == "Edited answer one." and edited["model_draft"] == "Draft e1."
-    assert edited["edit_distance"] > 0 and edited["reviewer"]["slack_user_id"] == "U0SME1" and edited["prompt_hash"] == "ph1"
-    assert edited["model"] == {"name": "gpt-support", "version": "2026-10"} and edited["evidence"][0]["document_id"] == "kb-refunds-7"
+    assert (
+        edited["edit_distance"] > 0
+        and edited["reviewer"]["slack_user_id"] == "U0SME1"
+        and edited["prompt_hash"] == "ph1"
+    )
+    assert (
+        edited["model"] == {"name": "gpt-support", "version": "2026-10"}
+        and edited["evidence"][0]["document_id"] == "kb-refunds-7"
+    )
     assert records[2]["reason"] == "hallucination" and records[2]["final_text"] is None
     assert records[0]["edit_distance"] == 0
 
-    filtered = [json.loads(line)["case_id"] for line in (await _export(hitl, ExportFormat.JSONL, queue="billing", outcomes=["edited", "rejected"])).splitlines()]
+    filtered = [
+        json.loads(line)["case_id"]
+        for line in (
+            await _export(hitl, ExportFormat.JSONL, queue="billing", outcomes=["edited", "rejected"])
+        ).splitlines()
+    ]
     assert filtered == ["e1", "r1"]
 
     rows = list(csv.DictReader(io.StringIO(await _export(hitl, ExportFormat.CSV))))
@@ -238,7 +295,9 @@ async def test_export_formats_on_a_fixed_data_set(hitl: Harness) -> None:
     chat = [json.loads(line) for line in (await _export(hitl, ExportFormat.OPENAI_CHAT)).splitlines()]
     assert [c["messages"][1]["content"] for c in chat] == ["Draft a1.", "Edited answer one.", "Draft g1."]
     assert chat[0]["messages"][0] == {"role": "user", "content": "Question a1?"}
-    marked = [json.loads(line) for line in (await _export(hitl, ExportFormat.OPENAI_CHAT, mark_rejected=True)).splitlines()]
+    marked = [
+        json.loads(line) for line in (await _export(hitl, ExportFormat.OPENAI_CHAT, mark_rejected=True)).splitlines()
+    ]
     assert [m["messages"][1].get("weight") for m in marked] == [None, None, 0, None]
 
 

@@ -21,10 +21,16 @@ class HarnessControls:
         self.h = h
 
     def users(self) -> list[dict[str, Any]]:
-        return [{"id": "U0SME1", "name": "Dana", "roles": ["billing tier 1 reviewer"]}, {"id": "U0OUTSIDER", "name": "Outsider", "roles": []}]
+        return [
+            {"id": "U0SME1", "name": "Dana", "roles": ["billing tier 1 reviewer"]},
+            {"id": "U0OUTSIDER", "name": "Outsider", "roles": []},
+        ]
 
     def channels(self) -> list[dict[str, Any]]:
-        return [{"id": "C0BILLING", "name": "billing-review", "purpose": "billing tier 1"}, {"id": "C0OPS", "name": "hitl-ops", "purpose": "ops"}]
+        return [
+            {"id": "C0BILLING", "name": "billing-review", "purpose": "billing tier 1"},
+            {"id": "C0OPS", "name": "hitl-ops", "purpose": "ops"},
+        ]
 
     def now(self) -> datetime:
         return self.h.clock.now()
@@ -43,7 +49,11 @@ async def until(check: Any, timeout: float = 10.0) -> Any:
 
 
 async def test_real_bot_approve_through_the_page_routes(hitl: Harness) -> None:
-    routes = create_ui_routes(hitl.emulator, sender_factory=lambda: SlackRequestSender(hitl.url, hitl.slack.signing_secret, hitl.emulator), controls=HarnessControls(hitl))
+    routes = create_ui_routes(
+        hitl.emulator,
+        sender_factory=lambda: SlackRequestSender(hitl.url, hitl.slack.signing_secret, hitl.emulator),
+        controls=HarnessControls(hitl),
+    )
     app = create_webapi_app(hitl.emulator, extra_routes=routes)
     await hitl.escalate()
     card = await hitl.card("case-1")
@@ -54,16 +64,32 @@ async def test_real_bot_approve_through_the_page_routes(hitl: Harness) -> None:
 
         [shown] = (await state())["channels"][0]["messages"]
         assert shown["ts"] == card.ts and shown["blocks"] == card.blocks
-        click = {"user": "U0SME1", "channel": "C0BILLING", "ts": card.ts, "action_id": ActionId.APPROVE.value, "value": card.blocks[-2]["elements"][0]["value"]}
+        click = {
+            "user": "U0SME1",
+            "channel": "C0BILLING",
+            "ts": card.ts,
+            "action_id": ActionId.APPROVE.value,
+            "value": card.blocks[-2]["elements"][0]["value"],
+        }
         assert (await ui.post("/ui/click", json=click)).json()["ok"] is True
         modals = await until(lambda: _modals(state))
         assert modals[0]["view"]["title"]["text"] == "Approve draft"
-        answer = (await ui.post("/ui/submit", json={"user": "U0SME1", "view_id": modals[0]["id"], "values": {"note": "Checked"}})).json()
+        answer = (
+            await ui.post(
+                "/ui/submit", json={"user": "U0SME1", "view_id": modals[0]["id"], "values": {"note": "Checked"}}
+            )
+        ).json()
         assert answer["ok"] is True and answer["open"] is False
         decision = (await hitl.status("case-1"))["decision"]
-        assert decision["outcome"] == "approved" and decision["decided_by"]["name"] == "Dana" and decision["note"] == "Checked"
+        assert (
+            decision["outcome"] == "approved"
+            and decision["decided_by"]["name"] == "Dana"
+            and decision["note"] == "Checked"
+        )
         # The status command's answer shows up as an ephemeral for the outsider who ran it.
-        assert (await ui.post("/ui/command", json={"user": "U0OUTSIDER", "channel": "C0OPS", "text": "status"})).json()["ok"] is True
+        assert (await ui.post("/ui/command", json={"user": "U0OUTSIDER", "channel": "C0OPS", "text": "status"})).json()[
+            "ok"
+        ] is True
         [status] = (await state("U0OUTSIDER"))["channels"][1]["messages"]
         assert status["ephemeral"] and status["blocks"][0]["text"]["text"] == "hitl status"
         assert (await state("U0SME1"))["channels"][1]["messages"] == []

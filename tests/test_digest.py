@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
 
 from bot.clock import ManualClock
-from bot.policy import DigestSettings, parse_policy
 from bot.compose import Hitl, build_hitl
-from bot.services.digest import Window, anchors_in_slack, scheduled_window
-from bot.startup import start_hitl
 from bot.domain.audit import SYSTEM, Actor
+from bot.policy import DigestSettings, parse_policy
+from bot.services.digest import anchors_in_slack, scheduled_window
+from bot.startup import start_hitl
 from store.audit import append_audit, chain_head, verify_chain
 from store.models import Case
 from tests.support import ISSUE_POLICY_YAML, Harness, escalation, make_settings, serve_hitl
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = DigestSettings(channel="C0DIGEST", at="09:00", timezone="Europe/Berlin")
 # 2026-11-21 10:00 in Berlin (CET, UTC+1): the window is 20 Nov 09:00 → 21 Nov 09:00 Berlin = 08:00 → 08:00 UTC.
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -39,15 +39,29 @@ def policy_with_digest() -> Any:
     return parse_policy(data)
 
 
-async def add_case(rt: Hitl, case_id: str, queue: str, created: datetime, *, outcome: str | None = None, decided: datetime | None = None, sla: datetime | None = None, by: str = "U1", edit_ratio: float | None = None, reason: str = "Refund above limit", category: str | None = None) -> None:
+async def add_case(
+    rt: Hitl,
+    case_id: str,
+    queue: str,
+    created: datetime,
+    *,
+    outcome: str | None = None,
+    decided: datetime | None = None,
+    sla: datetime | None = None,
+    by: str = "U1",
+    edit_ratio: float | None = None,
+    reason: str = "Refund above limit",
+    category: str | None = None,
+) -> None:
     payload = escalation(case_id, reason_for_escalation=reason)
     async with rt.db.write.begin() as session:
         session.add(
             Case(
-                case_id=case_id, payload=payload, payload_hash="x", queue=queue, tier=1, status=outcome or "pending", version=1, channel="C0X",
-                sla_deadline=sla or created + timedelta(hours=4), tier_deadline=sla or created + timedelta(hours=4), outcome=outcome, decided_at=decided,
-                decided_by=by if outcome else None, decided_by_name=by.lower() if outcome else None, edit_ratio=edit_ratio, reason=category,
-                created_at=created, updated_at=decided or created,
+                case_id=case_id, payload=payload, payload_hash="x", queue=queue, tier=1, status=outcome or "pending",
+                version=1, channel="C0X", sla_deadline=sla or created + timedelta(hours=4),
+                tier_deadline=sla or created + timedelta(hours=4), outcome=outcome, decided_at=decided,
+                decided_by=by if outcome else None, decided_by_name=by.lower() if outcome else None,
+                edit_ratio=edit_ratio, reason=category, created_at=created, updated_at=decided or created,
             )
         )  # fmt: skip
 
@@ -56,20 +70,43 @@ async def fixed_data_set(rt: Hitl) -> None:
     # billing, in the window (received 5): durations 3600, 7200, 21600, 3600 s
     await add_case(rt, "b1", "billing", t(20, 8, 30), outcome="approved", decided=t(20, 9, 30), by="U1")
     await add_case(rt, "b2", "billing", t(20, 10), outcome="edited", decided=t(20, 12), by="U2", edit_ratio=0.2)
-    await add_case(rt, "b3", "billing", t(20, 11), outcome="edited", decided=t(20, 17), sla=t(20, 15), by="U2", edit_ratio=0.4)  # late
-    await add_case(rt, "b4", "billing", t(20, 12), outcome="rejected", decided=t(20, 13), by="U1", category="hallucination")
+    await add_case(
+        rt, "b3", "billing", t(20, 11), outcome="edited", decided=t(20, 17), sla=t(20, 15), by="U2", edit_ratio=0.4
+    )  # late
+    await add_case(
+        rt, "b4", "billing", t(20, 12), outcome="rejected", decided=t(20, 13), by="U1", category="hallucination"
+    )
     await add_case(rt, "b5", "billing", t(20, 20), reason="Angry customer")  # pending
     # billing, received before the window (counts in the 7-day baseline), decided in it after 86400 s, late
     await add_case(rt, "b6", "billing", t(19, 10), outcome="approved", decided=t(20, 10), sla=t(19, 14), by="U1")
     # 13 more billing cases in the 7 days before: baseline 14 / 7 = 2 a day
     for n in range(13):
-        await add_case(rt, f"old{n}", "billing", t(14, 10) + timedelta(hours=n), outcome="approved", decided=t(14, 11) + timedelta(hours=n))
+        await add_case(
+            rt,
+            f"old{n}",
+            "billing",
+            t(14, 10) + timedelta(hours=n),
+            outcome="approved",
+            decided=t(14, 11) + timedelta(hours=n),
+        )
     # legal: one approval after 600 s
-    await add_case(rt, "l1", "legal", t(20, 9), outcome="approved", decided=t(20, 9, 10), by="U3", reason="Legal commitment")
+    await add_case(
+        rt, "l1", "legal", t(20, 9), outcome="approved", decided=t(20, 9, 10), by="U3", reason="Legal commitment"
+    )
     async with rt.db.write.begin() as session:
-        await append_audit(session, action="sla_breached", actor=SYSTEM, at=t(20, 15), case_id="b3", details={"tier": 1})
-        await append_audit(session, action="sla_breached", actor=SYSTEM, at=t(19, 14), case_id="b6", details={"tier": 1})  # before the window
-        await append_audit(session, action="killed", actor=Actor.slack("U0OPS1", "T1", "olga"), at=t(20, 16), details={"scope": "tenant:acme", "mode": "human-only", "reason": "drill"})
+        await append_audit(
+            session, action="sla_breached", actor=SYSTEM, at=t(20, 15), case_id="b3", details={"tier": 1}
+        )
+        await append_audit(
+            session, action="sla_breached", actor=SYSTEM, at=t(19, 14), case_id="b6", details={"tier": 1}
+        )  # before the window
+        await append_audit(
+            session,
+            action="killed",
+            actor=Actor.slack("U0OPS1", "T1", "olga"),
+            at=t(20, 16),
+            details={"scope": "tenant:acme", "mode": "human-only", "reason": "drill"},
+        )
 
 
 async def test_every_figure_matches_the_hand_computed_value(db_url: str) -> None:
@@ -79,7 +116,8 @@ async def test_every_figure_matches_the_hand_computed_value(db_url: str) -> None
     assert (window.start, window.end) == (t(20, 8), t(21, 8))
     figures = await rt.digests.compute_figures(window)
     billing = figures["queues"]["billing"]
-    assert {k: billing[k] for k in ("received", "decided", "approved", "edited", "rejected", "pending", "sla_breaches")} == {
+    counted = ("received", "decided", "approved", "edited", "rejected", "pending", "sla_breaches")
+    assert {k: billing[k] for k in counted} == {
         "received": 5, "decided": 5, "approved": 2, "edited": 2, "rejected": 1, "pending": 1, "sla_breaches": 1,
     }  # fmt: skip
     assert billing["sla_miss_rate"] == 0.4  # b3 and b6 decided after their deadline, of 5
@@ -89,18 +127,40 @@ async def test_every_figure_matches_the_hand_computed_value(db_url: str) -> None
     assert billing["mean_edit_distance"] == 0.3  # (0.2 + 0.4) / 2
     assert billing["escalation_trend"] == {"prior_7d_average": 2.0, "change": 1.5, "flagged": True}  # (5 - 2) / 2
     legal = figures["queues"]["legal"]
-    assert (legal["received"], legal["decided"], legal["median_time_to_decision_s"], legal["p90_time_to_decision_s"]) == (1, 1, 600, 600)
-    assert legal["mean_edit_distance"] is None and legal["escalation_trend"]["change"] is None and legal["draft_acceptance_rate"] == 1.0
+    assert (
+        legal["received"],
+        legal["decided"],
+        legal["median_time_to_decision_s"],
+        legal["p90_time_to_decision_s"],
+    ) == (1, 1, 600, 600)
+    assert (
+        legal["mean_edit_distance"] is None
+        and legal["escalation_trend"]["change"] is None
+        and legal["draft_acceptance_rate"] == 1.0
+    )
     general = figures["queues"]["general"]
-    assert general["received"] == 0 and general["sla_miss_rate"] is None and general["median_time_to_decision_s"] is None
+    assert (
+        general["received"] == 0 and general["sla_miss_rate"] is None and general["median_time_to_decision_s"] is None
+    )
     totals = figures["totals"]
-    assert (totals["received"], totals["decided"], totals["approved"], totals["edited"], totals["rejected"], totals["pending"]) == (6, 6, 3, 2, 1, 1)
+    assert (
+        totals["received"],
+        totals["decided"],
+        totals["approved"],
+        totals["edited"],
+        totals["rejected"],
+        totals["pending"],
+    ) == (6, 6, 3, 2, 1, 1)
     assert totals["sla_miss_rate"] == round(2 / 6, 4)
     assert totals["median_time_to_decision_s"] == 3600  # sorted 600 3600 3600 7200 21600 86400: rank 3
     assert totals["p90_time_to_decision_s"] == 86400  # rank ceil(5.4)=6
     assert totals["draft_acceptance_rate"] == 0.5 and totals["mean_edit_distance"] == 0.3
     assert totals["escalation_trend"]["change"] == 2.0  # (6 - 2) / 2
-    assert figures["top_reasons"] == [{"reason": "Refund above limit", "count": 4}, {"reason": "Angry customer", "count": 1}, {"reason": "Legal commitment", "count": 1}]
+    assert figures["top_reasons"] == [
+        {"reason": "Refund above limit", "count": 4},
+        {"reason": "Angry customer", "count": 1},
+        {"reason": "Legal commitment", "count": 1},
+    ]
     assert figures["top_rejection_categories"] == [{"category": "hallucination", "count": 1}]
     assert [(r["slack_user_id"], r["decisions"]) for r in figures["reviewer_load"]] == [("U1", 3), ("U2", 2), ("U3", 1)]
     assert [c["case_id"] for c in figures["oldest_pending"]] == ["b5"]
@@ -111,7 +171,10 @@ async def test_every_figure_matches_the_hand_computed_value(db_url: str) -> None
 def test_the_window_follows_the_local_day_across_dst() -> None:
     # Berlin leaves summer time on 25 Oct 2026: that local day has 25 hours.
     window = scheduled_window(BERLIN, datetime(2026, 10, 25, 12, 0, tzinfo=UTC))
-    assert (window.start, window.end) == (datetime(2026, 10, 24, 7, 0, tzinfo=UTC), datetime(2026, 10, 25, 8, 0, tzinfo=UTC))
+    assert (window.start, window.end) == (
+        datetime(2026, 10, 24, 7, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 8, 0, tzinfo=UTC),
+    )
     assert window.end - window.start == timedelta(hours=25)
     spring = scheduled_window(BERLIN, datetime(2026, 3, 29, 12, 0, tzinfo=UTC))
     assert spring.end - spring.start == timedelta(hours=23)
@@ -145,11 +208,23 @@ async def test_scheduled_digest_is_posted_with_its_chart_once(digest_hitl: Harne
     await hitl.settle()
     [post] = hitl.emulator.messages("C0DIGEST")
     text = json.dumps(post.blocks, ensure_ascii=False)
-    for expected in ("*billing* · 5 received (↑ 150% vs 7-day avg (2/day) ⚠️)", "2 approved, 2 edited, 1 rejected · 1 pending", "Acceptance 40%", "p90 1d 0h", "Hallucination (1)", "<@U1> 3", "b5", "paused `tenant:acme`"):
+    for expected in (
+        "*billing* · 5 received (↑ 150% vs 7-day avg (2/day) ⚠️)",
+        "2 approved, 2 edited, 1 rejected · 1 pending",
+        "Acceptance 40%",
+        "p90 1d 0h",
+        "Hallucination (1)",
+        "<@U1> 3",
+        "b5",
+        "paused `tenant:acme`",
+    ):
         assert expected in text, expected
     uploads = hitl.emulator.calls_to("files.completeUploadExternal")
     assert len(uploads) == 1 and uploads[0].args["thread_ts"] == post.ts and uploads[0].args["channel_id"] == "C0DIGEST"
-    assert hitl.emulator.workspace.files and next(iter(hitl.emulator.workspace.files.values()))["content"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        hitl.emulator.workspace.files
+        and next(iter(hitl.emulator.workspace.files.values()))["content"][:8] == b"\x89PNG\r\n\x1a\n"
+    )
     # The audit trail's head is witnessed by Slack: shown in the post, carried in its metadata, read back by verify.
     async with hitl.rt.db.read() as session:
         head = await chain_head(session)
@@ -163,7 +238,9 @@ async def test_scheduled_digest_is_posted_with_its_chart_once(digest_hitl: Harne
 
 async def test_two_processes_post_one_digest(db_url: str) -> None:
     clock = ManualClock(NOW)
-    runtimes = [build_hitl(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), clock) for _ in range(2)]
+    runtimes = [
+        build_hitl(make_settings(db_url, "http://127.0.0.1:9/api/"), policy_with_digest(), clock) for _ in range(2)
+    ]
     results = await asyncio.gather(*(rt.digests.post_scheduled_digest(BERLIN) for rt in runtimes))
     assert sorted(results) == [False, True]
     for rt in runtimes:
@@ -181,7 +258,16 @@ async def test_empty_day_is_a_short_post(digest_hitl: Harness) -> None:
 
 
 async def test_thirty_queues_stay_inside_block_kit_limits(db_url: str, emulator: Any, clock: ManualClock) -> None:
-    data: dict[str, Any] = {"queues": [{"name": f"queue{n:02d}", "match": {"skill": f"s{n}"}, "tiers": [{"name": "t", "channel": "C0Q", "reviewers": ["U0A"], "sla": "1h"}]} for n in range(30)]}
+    data: dict[str, Any] = {
+        "queues": [
+            {
+                "name": f"queue{n:02d}",
+                "match": {"skill": f"s{n}"},
+                "tiers": [{"name": "t", "channel": "C0Q", "reviewers": ["U0A"], "sla": "1h"}],
+            }
+            for n in range(30)
+        ]
+    }
     data["digest"] = {"channel": "C0DIGEST"}
     policy = parse_policy(data)
     assert policy.digest is not None
@@ -189,7 +275,9 @@ async def test_thirty_queues_stay_inside_block_kit_limits(db_url: str, emulator:
     async with serve_hitl(db_url, emulator, clock, policy=policy) as hitl:
         hitl.clock.set(NOW)
         for n in range(30):
-            await add_case(hitl.rt, f"c{n}", f"queue{n:02d}", t(20, 12), outcome="approved", decided=t(20, 13), reason="r" * 500)
+            await add_case(
+                hitl.rt, f"c{n}", f"queue{n:02d}", t(20, 12), outcome="approved", decided=t(20, 13), reason="r" * 500
+            )
         await hitl.rt.digests.post_scheduled_digest(policy.digest)
         await hitl.settle()
         [post] = hitl.emulator.messages("C0DIGEST")
@@ -198,9 +286,9 @@ async def test_thirty_queues_stay_inside_block_kit_limits(db_url: str, emulator:
 
 
 async def test_missed_digest_runs_once_at_start(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
+    from bot.server import create_asgi_app
     from slack_emulator import serve_emulator
     from slack_emulator.webapi import serve_asgi
-    from bot.server import create_asgi_app
 
     clock.set(datetime(2026, 11, 21, 10, 30, tzinfo=UTC))  # 11:30 Berlin: today's 09:00 digest was missed
     async with serve_emulator(emulator) as api_url:
@@ -216,7 +304,9 @@ async def test_on_demand_digest_ephemeral_and_cli_json(hitl: Harness, monkeypatc
     hitl.clock.advance(timedelta(seconds=1))  # windows end before "now"; the frozen test clock must move on
     response = await hitl.slack.slash_command("U0SME1", "/hitl", "digest billing --since 7d")
     body = response.json()
-    assert body["response_type"] == "ephemeral" and "*billing* · 1 received" in json.dumps(body["blocks"], ensure_ascii=False)
+    assert body["response_type"] == "ephemeral" and "*billing* · 1 received" in json.dumps(
+        body["blocks"], ensure_ascii=False
+    )
     bad = await hitl.slack.slash_command("U0SME1", "/hitl", "digest --since soon")
     assert "`--since` takes a duration" in bad.json()["text"]
     from bot.cli import main
@@ -226,13 +316,25 @@ async def test_on_demand_digest_ephemeral_and_cli_json(hitl: Harness, monkeypatc
     assert await asyncio.to_thread(main, ["digest", "--since", "24h", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert figures["totals"]["received"] == 1 and figures["queues"]["billing"]["pending"] == 1
-    assert set(figures["totals"]) >= {"received", "decided", "approved", "edited", "rejected", "pending", "sla_breaches", "sla_miss_rate", "median_time_to_decision_s", "p90_time_to_decision_s", "draft_acceptance_rate", "mean_edit_distance"}
+    assert set(figures["totals"]) >= {
+        "received",
+        "decided",
+        "approved",
+        "edited",
+        "rejected",
+        "pending",
+        "sla_breaches",
+        "sla_miss_rate",
+        "median_time_to_decision_s",
+        "p90_time_to_decision_s",
+        "draft_acceptance_rate",
+        "mean_edit_distance",
+    }
 
 
 def _write_policy(monkeypatch) -> str:  # type: ignore[no-untyped-def]
     import tempfile
 
-    path = tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False)
-    path.write(ISSUE_POLICY_YAML)
-    path.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as path:
+        path.write(ISSUE_POLICY_YAML)
     return path.name

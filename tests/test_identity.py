@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from blocks.ids import ActionId, InputId
-from slack_emulator import Emulator, SlackRequestSender
 from bot.identity import Origin, Refused, SlackIdentity, origin_problem
 from bot.services.reviewers import FRESH_FOR, STALE_GRACE, ReviewerDirectory
+from slack_emulator import Emulator, SlackRequestSender
 from store.models import AuditEvent
 from tests.support import SIGNING_SECRET, Harness, issue_policy, make_emulator, serve_hitl
 from tests.test_review_loop import ephemerals_for, open_modal
@@ -48,7 +48,11 @@ def test_origin_rules(installed: SlackIdentity, origin: Origin, expected: Refuse
 
 async def audit_rows(h: Harness, action: str) -> list[AuditEvent]:
     async with h.rt.db.write() as session:
-        return list((await session.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))).scalars())
+        return list(
+            (
+                await session.execute(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+            ).scalars()
+        )
 
 
 async def wait_for_rows(h: Harness, action: str, count: int) -> list[AuditEvent]:
@@ -82,7 +86,11 @@ async def test_a_click_from_another_workspace_is_refused_and_audited(hitl: Harne
     assert hitl.emulator.calls_to("views.open") == []
     [row] = await wait_for_rows(hitl, "unauthorized_attempt", 1)
     assert row.case_id == "case-1" and row.actor_id == "U0SME1" and row.actor_team == "T0OTHER"
-    assert row.details["reason"] == "other_workspace" and row.details["team_id"] == "T0OTHER" and row.details["attempted"] == ActionId.APPROVE.value
+    assert (
+        row.details["reason"] == "other_workspace"
+        and row.details["team_id"] == "T0OTHER"
+        and row.details["attempted"] == ActionId.APPROVE.value
+    )
     assert (await hitl.status("case-1"))["status"] == "pending"
 
 
@@ -94,7 +102,11 @@ async def test_a_slack_connect_guest_in_a_shared_channel_is_refused(hitl: Harnes
         await guest.click("U0SME1", card.channel, card.ts, ActionId.CLAIM.value)
     await ephemerals_for(hitl, "U0SME1")
     [row] = await wait_for_rows(hitl, "unauthorized_attempt", 1)
-    assert (row.details["reason"], row.details["user_team_id"], row.details["attempted"]) == ("other_workspace", "T0PARTNER", "claim")
+    assert (row.details["reason"], row.details["user_team_id"], row.details["attempted"]) == (
+        "other_workspace",
+        "T0PARTNER",
+        "claim",
+    )
     assert (await hitl.status("case-1"))["claimed_by"] is None
 
 
@@ -146,7 +158,10 @@ async def test_slash_commands_from_another_workspace_are_refused_and_audited(hit
         assert "only its members can act on it" in response.json()["text"]
     assert (await hitl.api.get("/v1/killswitch")).json() == {"active": []}
     rows = await wait_for_rows(hitl, "unauthorized_attempt", 2)
-    assert [(r.details["command"], r.details["reason"]) for r in rows] == [("status", "other_workspace"), ("kill", "other_workspace")]
+    assert [(r.details["command"], r.details["reason"]) for r in rows] == [
+        ("status", "other_workspace"),
+        ("kill", "other_workspace"),
+    ]
     assert "\x00" not in rows[1].details["text"]
 
 
@@ -155,7 +170,9 @@ async def test_the_kill_form_submitted_from_another_workspace_is_refused(hitl: H
     view = hitl.slack.last_opened_view()
     assert view is not None
     async with stranger(hitl, team_id="T0OTHER") as other:
-        response = await other.submit_view("U0OPS1", view["id"], {InputId.SCOPE.value: "all", InputId.REASON.value: "drill"})
+        response = await other.submit_view(
+            "U0OPS1", view["id"], {InputId.SCOPE.value: "all", InputId.REASON.value: "drill"}
+        )
     assert response.json()["response_action"] == "errors" and InputId.SCOPE.value in response.json()["errors"]
     assert (await hitl.api.get("/v1/killswitch")).json() == {"active": []}
     [row] = await wait_for_rows(hitl, "unauthorized_attempt", 1)
@@ -171,7 +188,11 @@ async def test_a_click_on_a_decided_case_is_audited_as_refused(hitl: Harness) ->
     await hitl.slack.click("U0BILL1", card.channel, card.ts, ActionId.REJECT.value)
     await ephemerals_for(hitl, "U0BILL1")
     [row] = await wait_for_rows(hitl, "decision_refused", 1)
-    assert (row.actor_id, row.details["reason"], row.details["attempted"]) == ("U0BILL1", "already decided", ActionId.REJECT.value)
+    assert (row.actor_id, row.details["reason"], row.details["attempted"]) == (
+        "U0BILL1",
+        "already decided",
+        ActionId.REJECT.value,
+    )
     hitl.emulator.faults.clear()
 
 
@@ -224,11 +245,19 @@ async def test_a_form_submitted_after_membership_went_stale_is_refused_and_audit
     hitl.emulator.faults.clear()
 
 
-async def test_operators_through_a_stale_group_are_refused_with_a_clear_message(db_url: str, emulator: Any, clock: Any) -> None:
+async def test_operators_through_a_stale_group_are_refused_with_a_clear_message(
+    db_url: str, emulator: Any, clock: Any
+) -> None:
     from bot.policy import parse_policy
 
     # An operator group instead of a named operator.
-    policy = parse_policy({**issue_policy().model_dump(mode="json", exclude_none=True), "ops": {"channel": "C0OPS", "operators": ["S0OPS"]}}, "test")
+    policy = parse_policy(
+        {
+            **issue_policy().model_dump(mode="json", exclude_none=True),
+            "ops": {"channel": "C0OPS", "operators": ["S0OPS"]},
+        },
+        "test",
+    )
     async with serve_hitl(db_url, emulator, clock, policy=policy) as hitl:
         allowed = await hitl.slack.slash_command("U0OPS2", "/hitl", "kill all drill one")
         assert "Paused" in allowed.json()["text"]
@@ -280,6 +309,9 @@ async def test_the_directory_keeps_a_copy_for_the_grace_only() -> None:
     assert await directory.group_members("S0GRP") == {"U1"}
     clock.now += 2
     assert await directory.group_members("S0GRP") is None  # 1,201 s old: no longer trusted
-    assert not (await directory.includes("U1", ["S0GRP"])).allowed and (await directory.includes("U1", ["S0GRP"])).unverified
+    assert (
+        not (await directory.includes("U1", ["S0GRP"])).allowed
+        and (await directory.includes("U1", ["S0GRP"])).unverified
+    )
     slack.down = False
     assert await directory.group_members("S0GRP") == {"U1"}

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from standardwebhooks.webhooks import Webhook
 
 from bot.clock import ManualClock
-from slack_emulator.webapi import serve_asgi
+from bot.compose import build_hitl
 from bot.outbound import ALLOW_ALL
 from bot.policy import parse_policy
-from bot.compose import build_hitl
 from bot.startup import start_hitl
-from tests.support import ISSUE_POLICY_YAML, Harness, escalation, make_settings
+from slack_emulator.webapi import serve_asgi
+from tests.support import ISSUE_POLICY_YAML, Harness, make_settings
 
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -46,15 +46,24 @@ async def test_help_lists_every_subcommand(hitl: Harness) -> None:
 
 
 async def test_kill_pauses_announces_audits_and_the_api_sees_it(hitl: Harness) -> None:
-    response = await hitl.slack.slash_command("U0OPS1", "/hitl", "kill tenant:acme refunds look wrong since 14:00", user_name="olga")
+    response = await hitl.slack.slash_command(
+        "U0OPS1", "/hitl", "kill tenant:acme refunds look wrong since 14:00", user_name="olga"
+    )
     assert response.status_code == 200 and response.json()["response_type"] == "ephemeral"
     assert "Paused `tenant:acme` · human-only" in text_of(response)
     await hitl.settle()
-    [announcement] = [m for m in hitl.emulator.messages("C0OPS")]
-    assert "Automation paused" in announcement.text and "`tenant:acme`" in announcement.text and "<@U0OPS1>" in announcement.text
+    [announcement] = list(hitl.emulator.messages("C0OPS"))
+    assert (
+        "Automation paused" in announcement.text
+        and "`tenant:acme`" in announcement.text
+        and "<@U0OPS1>" in announcement.text
+    )
     verdict = (await hitl.api.get("/v1/killswitch", params={"tenant": "acme", "skill": "billing"})).json()
     assert verdict["paused"] is True and verdict["mode"] == "human-only"
-    assert verdict["matched"][0]["scope"] == "tenant:acme" and verdict["matched"][0]["reason"] == "refunds look wrong since 14:00"
+    assert (
+        verdict["matched"][0]["scope"] == "tenant:acme"
+        and verdict["matched"][0]["reason"] == "refunds look wrong since 14:00"
+    )
     other = (await hitl.api.get("/v1/killswitch", params={"tenant": "globex"})).json()
     assert other == {"paused": False, "mode": None, "matched": []}
     listing = (await hitl.api.get("/v1/killswitch")).json()
@@ -70,12 +79,24 @@ async def test_kill_pauses_announces_audits_and_the_api_sees_it(hitl: Harness) -
     await hitl.settle()
     assert "Automation resumed" in hitl.emulator.messages("C0OPS")[-1].text
     assert (await hitl.api.get("/v1/killswitch", params={"tenant": "acme"})).json()["paused"] is False
-    from store.models import AuditEvent
     from sqlalchemy import select
 
+    from store.models import AuditEvent
+
     async with hitl.rt.db.write() as session:
-        events = (await session.execute(select(AuditEvent).where(AuditEvent.action.in_(["killed", "resumed"])).order_by(AuditEvent.id))).scalars().all()
-    assert [(e.action, e.actor_id, e.details["scope"]) for e in events] == [("killed", "U0OPS1", "tenant:acme"), ("resumed", "U0OPS1", "tenant:acme")]
+        events = (
+            (
+                await session.execute(
+                    select(AuditEvent).where(AuditEvent.action.in_(["killed", "resumed"])).order_by(AuditEvent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [(e.action, e.actor_id, e.details["scope"]) for e in events] == [
+        ("killed", "U0OPS1", "tenant:acme"),
+        ("resumed", "U0OPS1", "tenant:acme"),
+    ]
     assert events[0].details["mode"] == "human-only" and events[1].details["reason"] == "fixed in v2.3"
 
 
@@ -89,7 +110,9 @@ async def test_kill_pauses_announces_audits_and_the_api_sees_it(hitl: Harness) -
         ("skill:legal", {"skill": "billing"}, False, None),
     ],
 )
-async def test_scope_matching(hitl: Harness, switch: str, context: dict[str, str], paused: bool, mode: str | None) -> None:
+async def test_scope_matching(
+    hitl: Harness, switch: str, context: dict[str, str], paused: bool, mode: str | None
+) -> None:
     await hitl.slack.slash_command("U0OPS1", "/hitl", f"kill {switch} drill")
     verdict = (await hitl.api.get("/v1/killswitch", params=context)).json()
     assert (verdict["paused"], verdict["mode"]) == (paused, mode)
@@ -110,11 +133,16 @@ async def test_only_operators_may_kill_or_resume(hitl: Harness) -> None:
     assert (await hitl.api.get("/v1/killswitch")).json() == {"active": []}
     status = await hitl.slack.slash_command("U0SME1", "/hitl", "status")
     assert "Automation is running" in text_of(status)
-    from store.models import AuditEvent
     from sqlalchemy import select
 
+    from store.models import AuditEvent
+
     async with hitl.rt.db.write() as session:
-        refusals = (await session.execute(select(AuditEvent).where(AuditEvent.action == "unauthorized_attempt"))).scalars().all()
+        refusals = (
+            (await session.execute(select(AuditEvent).where(AuditEvent.action == "unauthorized_attempt")))
+            .scalars()
+            .all()
+        )
     assert [(e.actor_id, e.details["command"]) for e in refusals] == [("U0SME1", "kill"), ("U0SME1", "resume")]
 
 
@@ -135,7 +163,9 @@ async def test_kill_without_reason_opens_a_modal(hitl: Harness) -> None:
     assert view["callback_id"] == "hitl.kill_submit"
     bad = await hitl.slack.submit_view("U0OPS1", view["id"], {"scope": "queue billing", "reason": ""})
     assert bad.json()["response_action"] == "errors" and set(bad.json()["errors"]) == {"scope", "reason"}
-    ok = await hitl.slack.submit_view("U0OPS1", view["id"], {"scope": "queue:billing", "mode": "off", "reason": "Bad refunds"})
+    ok = await hitl.slack.submit_view(
+        "U0OPS1", view["id"], {"scope": "queue:billing", "mode": "off", "reason": "Bad refunds"}
+    )
     assert ok.status_code == 200
     verdict = (await hitl.api.get("/v1/killswitch", params={"queue": "billing"})).json()
     assert verdict["mode"] == "off"
@@ -178,7 +208,9 @@ async def test_two_processes_see_each_others_kill_within_two_seconds(db_url: str
             await hitl.slack.slash_command("U0OPS1", "/hitl", "kill tenant:acme drill")
             started = asyncio.get_running_loop().time()
             while not (await api2.get("/v1/killswitch", params={"tenant": "acme"})).json()["paused"]:
-                assert asyncio.get_running_loop().time() - started < 2.0, "the other process did not see the kill within 2 s"
+                assert asyncio.get_running_loop().time() - started < 2.0, (
+                    "the other process did not see the kill within 2 s"
+                )
                 await asyncio.sleep(0.05)
 
 
@@ -196,15 +228,23 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
         return Response(status_code=204)
 
     receiver = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
-    from slack_emulator import serve_emulator
-    from slack_emulator import SlackRequestSender
     from bot.server import create_asgi_app
+    from slack_emulator import SlackRequestSender, serve_emulator
     from tests.support import SIGNING_SECRET
 
     async with serve_asgi(receiver) as hook_url, serve_emulator(emulator) as api_url:
-        policy = parse_policy({**__import__("yaml").safe_load(ISSUE_POLICY_YAML), "ops": {"channel": "C0OPS", "operators": ["U0OPS1"], "webhook_url": f"{hook_url}/hook"}}, outbound=ALLOW_ALL)
+        policy = parse_policy(
+            {
+                **__import__("yaml").safe_load(ISSUE_POLICY_YAML),
+                "ops": {"channel": "C0OPS", "operators": ["U0OPS1"], "webhook_url": f"{hook_url}/hook"},
+            },
+            outbound=ALLOW_ALL,
+        )
         rt = await start_hitl(make_settings(db_url, api_url, HITL_WEBHOOK_SECRET=WEBHOOK_SECRET), policy, clock)
-        async with serve_asgi(create_asgi_app(rt), lifespan="on") as url, SlackRequestSender(url, SIGNING_SECRET, emulator) as slack:
+        async with (
+            serve_asgi(create_asgi_app(rt), lifespan="on") as url,
+            SlackRequestSender(url, SIGNING_SECRET, emulator) as slack,
+        ):
             await slack.slash_command("U0OPS1", "/hitl", "kill all drill")
             await rt.outbox.drain()  # type: ignore[union-attr]
             await wait_for(lambda: failures["left"] == 0)
@@ -221,5 +261,8 @@ async def test_kill_and_resume_push_signed_webhooks(db_url: str, emulator, clock
             await slack.slash_command("U0OPS1", "/hitl", "resume all done")
             await rt.outbox.drain()  # type: ignore[union-attr]
             await wait_for(lambda: len(received) == 2)
-    assert [(e["type"], e["scope"], e["mode"]) for e in received] == [("killswitch.activated", "all", "human-only"), ("killswitch.lifted", "all", "human-only")]
+    assert [(e["type"], e["scope"], e["mode"]) for e in received] == [
+        ("killswitch.activated", "all", "human-only"),
+        ("killswitch.lifted", "all", "human-only"),
+    ]
     assert received[0]["event_id"] != received[1]["event_id"] and received[0]["paused_by"] == "U0OPS1"

@@ -31,7 +31,6 @@ from starlette.routing import Route
 
 from blocks.ids import ActionId
 from bot.config import ConfigError, load_settings
-from slack_emulator.webapi import serve_asgi
 from bot.outbound import (
     ALLOW_ALL,
     BLOCKED_ADDRESS,
@@ -47,6 +46,7 @@ from bot.outbound import (
 from bot.outbound_http import BlockedAddress, DnsFailed, PinnedBackend, webhook_client
 from bot.policy import PolicyError, parse_policy
 from bot.services.webhooks import failure_category, transport_category
+from slack_emulator.webapi import serve_asgi
 from tests.support import ISSUE_POLICY_YAML, Harness, serve_hitl
 from tests.test_review_loop import open_modal
 
@@ -58,6 +58,7 @@ TRIED: Counter[str] = Counter()
 
 
 # ---------------------------------------------------------------------------------------------- spellings
+
 
 def _number(value: int, style: str, zeros: int, upper: bool) -> str:
     if style == "hex":
@@ -73,14 +74,18 @@ def ipv4_spelling(draw: st.DrawFn, address: ipaddress.IPv4Address) -> str:
     """Any inet_aton spelling: 1-4 parts (the last one fills the remaining bytes), each decimal, hex or octal."""
     parts = draw(st.integers(1, 4))
     octets = list(address.packed)
-    values = octets[: parts - 1] + [int.from_bytes(bytes(octets[parts - 1 :]), "big")]
+    values = [*octets[: parts - 1], int.from_bytes(bytes(octets[parts - 1 :]), "big")]
     styles = st.sampled_from(["decimal", "hex", "octal"])
     return ".".join(_number(v, draw(styles), draw(st.integers(0, 3)), draw(st.booleans())) for v in values)
 
 
 @st.composite
 def ipv6_spelling(draw: st.DrawFn, address: ipaddress.IPv6Address) -> str:
-    text = draw(st.sampled_from([address.compressed, address.exploded, ":".join(f"{int(h, 16):x}" for h in address.exploded.split(":"))]))
+    text = draw(
+        st.sampled_from(
+            [address.compressed, address.exploded, ":".join(f"{int(h, 16):x}" for h in address.exploded.split(":"))]
+        )
+    )
     return text.upper() if draw(st.booleans()) else text
 
 
@@ -89,7 +94,18 @@ def embedding_spelling(draw: st.DrawFn, inner: ipaddress.IPv4Address) -> str:
     """IPv6 forms that carry an IPv4 address: mapped (dotted or hex), NAT64, 6to4."""
     dotted = str(inner)
     high, low = divmod(int(inner), 1 << 16)
-    form = draw(st.sampled_from([f"::ffff:{dotted}", f"::ffff:{high:x}:{low:x}", f"0:0:0:0:0:ffff:{dotted}", f"0000:0000:0000:0000:0000:FFFF:{high:04X}:{low:04X}", f"64:ff9b::{dotted}", f"2002:{high:x}:{low:x}::1"]))
+    form = draw(
+        st.sampled_from(
+            [
+                f"::ffff:{dotted}",
+                f"::ffff:{high:x}:{low:x}",
+                f"0:0:0:0:0:ffff:{dotted}",
+                f"0000:0000:0000:0000:0000:FFFF:{high:04X}:{low:04X}",
+                f"64:ff9b::{dotted}",
+                f"2002:{high:x}:{low:x}::1",
+            ]
+        )
+    )
     return form
 
 
@@ -103,9 +119,40 @@ def url_around(draw: st.DrawFn, host: str, *, bracket: bool) -> str:
     return f"{scheme}://{userinfo}{host_part}{port}{tail}"
 
 
-FORBIDDEN_V4 = [ipaddress.IPv4Network(n) for n in ("127.0.0.0/8", "10.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "198.18.0.0/15", "192.0.2.0/24")]
-FORBIDDEN_V6 = [ipaddress.IPv6Network(n) for n in ("::1/128", "::/128", "fe80::/10", "fc00::/7", "ff00::/8", "fec0::/10", "2001:db8::/32", "100::/64", "::/96")]
-PUBLIC_V6 = [ipaddress.IPv6Network(n) for n in ("2001:4860::/32", "2a00::/12", "2600::/12", "2400::/12", "2c00::/12", "2800::/12")]
+FORBIDDEN_V4 = [
+    ipaddress.IPv4Network(n)
+    for n in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "0.0.0.0/8",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "198.18.0.0/15",
+        "192.0.2.0/24",
+    )
+]
+FORBIDDEN_V6 = [
+    ipaddress.IPv6Network(n)
+    for n in (
+        "::1/128",
+        "::/128",
+        "fe80::/10",
+        "fc00::/7",
+        "ff00::/8",
+        "fec0::/10",
+        "2001:db8::/32",
+        "100::/64",
+        "::/96",
+    )
+]
+PUBLIC_V6 = [
+    ipaddress.IPv6Network(n)
+    for n in ("2001:4860::/32", "2a00::/12", "2600::/12", "2400::/12", "2c00::/12", "2800::/12")
+]
 # Stricter than the standard library's is_global, on purpose (bot/outbound.py says why).
 STRICTER_THAN_STDLIB = [ipaddress.IPv4Network("192.0.0.0/24"), ipaddress.IPv4Network("192.88.99.0/24")]
 
@@ -116,7 +163,11 @@ def address_in(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> st.Sea
 
 
 forbidden_v4 = st.sampled_from(FORBIDDEN_V4).flatmap(address_in)
-public_v4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address).filter(lambda a: a.is_global and not a.is_multicast and not any(a in n for n in STRICTER_THAN_STDLIB))
+public_v4 = (
+    st.integers(0, 2**32 - 1)
+    .map(ipaddress.IPv4Address)
+    .filter(lambda a: a.is_global and not a.is_multicast and not any(a in n for n in STRICTER_THAN_STDLIB))
+)
 
 
 @st.composite
@@ -126,7 +177,9 @@ def forbidden_url(draw: st.DrawFn) -> tuple[str, str]:
         return draw(url_around(draw(forbidden_v4.flatmap(ipv4_spelling)), bracket=False)), kind
     if kind == "embedded":
         return draw(url_around(draw(forbidden_v4.flatmap(embedding_spelling)), bracket=True)), kind
-    return draw(url_around(draw(st.sampled_from(FORBIDDEN_V6).flatmap(address_in).flatmap(ipv6_spelling)), bracket=True)), kind
+    return draw(
+        url_around(draw(st.sampled_from(FORBIDDEN_V6).flatmap(address_in).flatmap(ipv6_spelling)), bracket=True)
+    ), kind
 
 
 @st.composite
@@ -144,13 +197,21 @@ def public_url(draw: st.DrawFn) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 
+
 @dataclass
 class RecordingBackend(httpcore.AsyncNetworkBackend):
     """Stands in for the socket layer: records where the pinned backend connects, connects nowhere."""
 
     connected: list[str] = field(default_factory=list)
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None, socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
         self.connected.append(host)
         raise httpcore.ConnectError("recorded, not connected")
 
@@ -176,7 +237,9 @@ def table_resolver(table: dict[str, list[str]]) -> Any:
     return resolve
 
 
-def connect_through_pin(host: str, rules: OutboundRules = STRICT, resolver: Any = numeric_resolver) -> tuple[str, list[str]]:
+def connect_through_pin(
+    host: str, rules: OutboundRules = STRICT, resolver: Any = numeric_resolver
+) -> tuple[str, list[str]]:
     """Open a connection the way httpcore does; returns how it ended and where the socket layer was asked to go."""
     inner = RecordingBackend()
     backend = PinnedBackend(rules, resolver, inner)
@@ -208,10 +271,15 @@ def _report_counts() -> Iterator[None]:
     yield
     if TRIED:
         total = sum(count for name, count in TRIED.items() if not name.startswith("(of which"))
-        print("\ngenerated inputs tried: " + ", ".join(f"{name} {count}" for name, count in sorted(TRIED.items())) + f"; total {total}")
+        print(
+            "\ngenerated inputs tried: "
+            + ", ".join(f"{name} {count}" for name, count in sorted(TRIED.items()))
+            + f"; total {total}"
+        )
 
 
-# ---------------------------------------------------------------------------------------------- the address policy, generated
+# ------------------------------------------------------------------------------------ the address policy, generated
+
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(forbidden_url())
@@ -268,11 +336,15 @@ def test_numeric_hosts_are_read_as_the_c_library_reads_them(host: str) -> None:
 
 @settings(max_examples=500, deadline=None)
 @given(
-    st.lists(st.one_of(public_v4, forbidden_v4, st.sampled_from(FORBIDDEN_V6).flatmap(address_in)), min_size=1, max_size=6),
+    st.lists(
+        st.one_of(public_v4, forbidden_v4, st.sampled_from(FORBIDDEN_V6).flatmap(address_in)), min_size=1, max_size=6
+    ),
 )
 def test_a_name_is_refused_if_any_of_its_addresses_is_forbidden(addresses: list[Any]) -> None:
     TRIED["resolved address lists"] += 1
-    outcome, connected = connect_through_pin(HOOK_NAME, resolver=table_resolver({HOOK_NAME: [str(a) for a in addresses]}))
+    outcome, connected = connect_through_pin(
+        HOOK_NAME, resolver=table_resolver({HOOK_NAME: [str(a) for a in addresses]})
+    )
     if any(address_refusal(a) for a in addresses):
         assert outcome == "blocked" and connected == []
     else:
@@ -283,7 +355,16 @@ def test_a_name_is_refused_if_any_of_its_addresses_is_forbidden(addresses: list[
 @settings(max_examples=300, deadline=None)
 @given(
     # Values start with "Zq": nothing else in the URL has an upper-case Z, so a leak cannot hide in a name.
-    st.lists(st.tuples(st.text("abcdefghijklmnopqrstuvwxyz_-", min_size=1, max_size=12), st.text(st.characters(codec="ascii", exclude_characters="&#=% "), min_size=4, max_size=30).map(lambda v: "Zq" + v)), min_size=1, max_size=5),
+    st.lists(
+        st.tuples(
+            st.text("abcdefghijklmnopqrstuvwxyz_-", min_size=1, max_size=12),
+            st.text(st.characters(codec="ascii", exclude_characters="&#=% "), min_size=4, max_size=30).map(
+                lambda v: "Zq" + v
+            ),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
     st.booleans(),
 )
 def test_redacted_urls_keep_no_query_value_or_password(params: list[tuple[str, str]], userinfo: bool) -> None:
@@ -296,19 +377,44 @@ def test_redacted_urls_keep_no_query_value_or_password(params: list[tuple[str, s
         assert value not in redacted and f"{name}=***" in redacted
 
 
-# ---------------------------------------------------------------------------------------------- the address policy, by example
+# ------------------------------------------------------------------------------------ the address policy, by example
+
 
 @pytest.mark.parametrize(
     "url",
     [
-        "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://0x7f.1/",
-        "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://[::1]/", "http://0/", "http://[::]/",
-        "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://100.100.100.200/",
-        "http://metadata.google.internal/", "http://METADATA.GOOGLE.INTERNAL./", "http://metadata/", "http://instance-data/",
-        "http://localhost/", "http://localhost./", "http://api.localhost/", "http://printer.local/", "http://db.internal/",
-        "http://redis/", "http://good.example.com@127.0.0.1/", "http://127.0.0.1%2f@good.example.com/",
-        "http://127。0。0。1/", "http://①②⑦.0.0.1/", "http://%31%32%37.0.0.1/", "ftp://example.com/",
-        "http://[64:ff9b::10.0.0.1]/", "http://[2002:a9fe:a9fe::1]/", "http://[fe80::1%25eth0]/",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1/",
+        "http://127.1/",
+        "http://0x7f.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:7f00:1]/",
+        "http://[::1]/",
+        "http://0/",
+        "http://[::]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00:ec2::254]/",
+        "http://100.100.100.200/",
+        "http://metadata.google.internal/",
+        "http://METADATA.GOOGLE.INTERNAL./",
+        "http://metadata/",
+        "http://instance-data/",
+        "http://localhost/",
+        "http://localhost./",
+        "http://api.localhost/",
+        "http://printer.local/",
+        "http://db.internal/",
+        "http://redis/",
+        "http://good.example.com@127.0.0.1/",
+        "http://127.0.0.1%2f@good.example.com/",
+        "http://127。0。0。1/",
+        "http://①②⑦.0.0.1/",
+        "http://%31%32%37.0.0.1/",
+        "ftp://example.com/",
+        "http://[64:ff9b::10.0.0.1]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[fe80::1%25eth0]/",
     ],
 )
 def test_known_tricks_are_refused_as_written(url: str) -> None:
@@ -317,7 +423,9 @@ def test_known_tricks_are_refused_as_written(url: str) -> None:
     assert stored is None or url_refusal(stored, STRICT) is not None
 
 
-@pytest.mark.parametrize("url", ["https://hooks.example.com/h", "https://bücher.de/x", "http://8.8.8.8:8080/", "https://[2606:4700::1111]/"])
+@pytest.mark.parametrize(
+    "url", ["https://hooks.example.com/h", "https://bücher.de/x", "http://8.8.8.8:8080/", "https://[2606:4700::1111]/"]
+)
 def test_public_urls_pass(url: str) -> None:
     assert url_refusal(url, STRICT) is None
 
@@ -334,11 +442,26 @@ def test_the_allow_list_takes_names_and_cidrs() -> None:
     assert url_refusal("http://10.20.3.4/", rules) is None and url_refusal("http://10.21.0.1/", rules) is not None
     assert url_refusal("http://[::ffff:10.20.0.9]/", rules) is None
     assert url_refusal("http://2130706433/", rules) is None
-    assert connect_through_pin("hooks.corp.example", rules, table_resolver({"hooks.corp.example": ["192.168.1.5"]})) == ("connected", ["192.168.1.5"])
-    assert connect_through_pin("other.example", rules, table_resolver({"other.example": ["10.20.0.1", "10.99.0.1"]}))[0] == "blocked"
+    assert connect_through_pin(
+        "hooks.corp.example", rules, table_resolver({"hooks.corp.example": ["192.168.1.5"]})
+    ) == ("connected", ["192.168.1.5"])
+    assert (
+        connect_through_pin("other.example", rules, table_resolver({"other.example": ["10.20.0.1", "10.99.0.1"]}))[0]
+        == "blocked"
+    )
 
 
-@pytest.mark.parametrize("value", ["10.0.0.1/8", "hooks.example.com:8443", "https://hooks.example.com", "user@hooks.example.com", "a b", "10.0.0.0/33"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.0.1/8",
+        "hooks.example.com:8443",
+        "https://hooks.example.com",
+        "user@hooks.example.com",
+        "a b",
+        "10.0.0.0/33",
+    ],
+)
 def test_a_bad_allow_list_stops_start_up_with_one_line(value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(HITL_WEBHOOK_ALLOWED_HOSTS=value)
@@ -357,21 +480,32 @@ def test_hitl_dev_allows_local_receivers(tmp_path: Any) -> None:
 
 
 def test_redaction_examples() -> None:
-    assert redact_url("https://u:p@h.example.com:8443/p/x?token=abc&sig=def&page=2#f") == "https://***@h.example.com:8443/p/x?token=***&sig=***&page=***"
+    assert (
+        redact_url("https://u:p@h.example.com:8443/p/x?token=abc&sig=def&page=2#f")
+        == "https://***@h.example.com:8443/p/x?token=***&sig=***&page=***"
+    )
     assert redact_url("/relative?token=x") == redact_url("http://[::1") == "(invalid URL)"
 
 
 @pytest.mark.parametrize(
     ("stored", "category"),
-    [(None, None), ("http_503", "http_503"), ("given up: http_410: the receiver answered 410", "http_410"), ("timeout", "timeout"),
-     ("given up: blocked_address: h resolves to 10.0.0.1, a private address", BLOCKED_ADDRESS), ("given up: redirect: …", "redirect"),
-     ("ConnectError", "failed"), ("given up: expired: not delivered within 1d", "expired")],
+    [
+        (None, None),
+        ("http_503", "http_503"),
+        ("given up: http_410: the receiver answered 410", "http_410"),
+        ("timeout", "timeout"),
+        ("given up: blocked_address: h resolves to 10.0.0.1, a private address", BLOCKED_ADDRESS),
+        ("given up: redirect: …", "redirect"),
+        ("ConnectError", "failed"),
+        ("given up: expired: not delivered within 1d", "expired"),
+    ],
 )
 def test_stored_errors_read_back_as_categories(stored: str | None, category: str | None) -> None:
     assert failure_category(stored) == category
 
 
 # ---------------------------------------------------------------------------------------------- the transport
+
 
 def test_dns_rebinding_cannot_move_a_checked_connection() -> None:
     """The resolver answers public, then loopback: each connection dials only what its own lookup answered
@@ -461,6 +595,7 @@ async def test_a_proxy_in_the_environment_is_not_used(monkeypatch: pytest.Monkey
 
 # ---------------------------------------------------------------------------------------------- end to end
 
+
 @dataclass
 class Receiver:
     url: str = ""
@@ -490,11 +625,21 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @contextlib.asynccontextmanager
-async def strict_hitl(db_url: str, emulator: Any, clock: Any, receiver: Receiver, **settings: Any) -> AsyncIterator[Harness]:
+async def strict_hitl(
+    db_url: str, emulator: Any, clock: Any, receiver: Receiver, **settings: Any
+) -> AsyncIterator[Harness]:
     """hitl with the production default (private addresses refused) and a resolver that says HOOK_NAME is
     127.0.0.1, where the receiver listens."""
     resolver = table_resolver({HOOK_NAME: ["127.0.0.1"]})
-    async with serve_hitl(db_url, emulator, clock, resolver=resolver, HITL_WEBHOOK_ALLOW_PRIVATE=False, HITL_WEBHOOK_SECRET=SECRET, **settings) as h:
+    async with serve_hitl(
+        db_url,
+        emulator,
+        clock,
+        resolver=resolver,
+        HITL_WEBHOOK_ALLOW_PRIVATE=False,
+        HITL_WEBHOOK_SECRET=SECRET,
+        **settings,
+    ) as h:
         yield h
 
 
@@ -504,11 +649,15 @@ async def approve(h: Harness, case_id: str = "case-1") -> None:
     await h.settle()
 
 
-async def test_a_name_resolving_to_loopback_is_refused_and_never_reached(db_url: str, emulator: Any, clock: Any, receiver: Receiver) -> None:
+async def test_a_name_resolving_to_loopback_is_refused_and_never_reached(
+    db_url: str, emulator: Any, clock: Any, receiver: Receiver
+) -> None:
     from datetime import timedelta
 
     async with strict_hitl(db_url, emulator, clock, receiver) as h:
-        assert (await h.escalate(callback_url=f"http://{HOOK_NAME}:{receiver.port}/hook?token=s3cret")).status_code == 201
+        assert (
+            await h.escalate(callback_url=f"http://{HOOK_NAME}:{receiver.port}/hook?token=s3cret")
+        ).status_code == 201
         await approve(h)
         clock.advance(timedelta(hours=1))
         await h.settle()
@@ -518,7 +667,9 @@ async def test_a_name_resolving_to_loopback_is_refused_and_never_reached(db_url:
         assert receiver.hosts == []
 
 
-async def test_an_allow_listed_name_is_delivered_to_the_checked_address(db_url: str, emulator: Any, clock: Any, receiver: Receiver) -> None:
+async def test_an_allow_listed_name_is_delivered_to_the_checked_address(
+    db_url: str, emulator: Any, clock: Any, receiver: Receiver
+) -> None:
     async with strict_hitl(db_url, emulator, clock, receiver, HITL_WEBHOOK_ALLOWED_HOSTS=HOOK_NAME) as h:
         assert (await h.escalate(callback_url=f"http://{HOOK_NAME}:{receiver.port}/hook")).status_code == 201
         await approve(h)
@@ -528,9 +679,20 @@ async def test_an_allow_listed_name_is_delivered_to_the_checked_address(db_url: 
         assert receiver.hosts == [f"{HOOK_NAME}:{receiver.port}"]
 
 
-async def test_forbidden_callback_urls_are_422_at_ingest(db_url: str, emulator: Any, clock: Any, receiver: Receiver) -> None:
+async def test_forbidden_callback_urls_are_422_at_ingest(
+    db_url: str, emulator: Any, clock: Any, receiver: Receiver
+) -> None:
     async with strict_hitl(db_url, emulator, clock, receiver) as h:
-        for index, url in enumerate(["http://[::ffff:127.0.0.1]/", "http://2130706433/", "http://localhost:8080/", "http://metadata.google.internal/", "http://169.254.169.254/", "http://good.example.com@10.0.0.1/"]):
+        for index, url in enumerate(
+            [
+                "http://[::ffff:127.0.0.1]/",
+                "http://2130706433/",
+                "http://localhost:8080/",
+                "http://metadata.google.internal/",
+                "http://169.254.169.254/",
+                "http://good.example.com@10.0.0.1/",
+            ]
+        ):
             response = await h.escalate(case_id=f"bad-{index}", callback_url=url)
             assert response.status_code == 422, (url, response.text)
             [problem] = response.json()["fields"]
@@ -539,7 +701,9 @@ async def test_forbidden_callback_urls_are_422_at_ingest(db_url: str, emulator: 
         assert (await h.escalate(case_id="named", callback_url="https://hooks.example.com/x")).status_code == 201
 
 
-async def test_an_allow_listed_cidr_admits_a_private_callback(db_url: str, emulator: Any, clock: Any, receiver: Receiver) -> None:
+async def test_an_allow_listed_cidr_admits_a_private_callback(
+    db_url: str, emulator: Any, clock: Any, receiver: Receiver
+) -> None:
     async with strict_hitl(db_url, emulator, clock, receiver, HITL_WEBHOOK_ALLOWED_HOSTS="127.0.0.0/8") as h:
         assert (await h.escalate(callback_url=receiver.url)).status_code == 201
         await approve(h)
@@ -558,7 +722,9 @@ async def test_a_redirect_is_a_failure_not_a_delivery(hitl: Harness, receiver: R
     assert len(receiver.hosts) == 1 and receiver.redirected_hits == 0
 
 
-async def test_status_reports_categories_and_logs_keep_no_secret(hitl: Harness, receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+async def test_status_reports_categories_and_logs_keep_no_secret(
+    hitl: Harness, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
     from datetime import timedelta
 
     from pydantic import SecretStr
@@ -599,7 +765,9 @@ def test_policy_webhook_urls_are_checked_at_load() -> None:
     assert parse_policy(data, "hitl.yml", ALLOW_ALL).ops.webhook_url is not None  # type: ignore[union-attr]
 
 
-def test_check_policy_stops_with_the_place(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_policy_stops_with_the_place(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bot.cli import main
 
     data = yaml.safe_load(ISSUE_POLICY_YAML)

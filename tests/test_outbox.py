@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from bot.clock import ManualClock
 from bot.domain.outbox import Announce, OutboxKind, OutboxMessage
-from bot.outbox import AfterDelivery, Delivery, Deliverer, OutboxWorker
+from bot.outbox import AfterDelivery, Deliverer, Delivery, OutboxWorker
 from store import outbox
 from store.db import Database
 from store.models import OutboxItem
@@ -37,7 +37,10 @@ async def test_card_that_reached_slack_before_a_crash_is_adopted_not_reposted(hi
     await hitl.settle()
     # One of those attempts did reach Slack before the process died: the card is in the channel.
     landed = hitl.emulator.workspace.post_message(
-        "C0BILLING", text="card", blocks=[], metadata={"event_type": "hitl_case", "event_payload": {"case_id": "case-1"}}
+        "C0BILLING",
+        text="card",
+        blocks=[],
+        metadata={"event_type": "hitl_case", "event_payload": {"case_id": "case-1"}},
     )
     hitl.emulator.faults.clear()
     hitl.clock.advance(timedelta(minutes=10))
@@ -109,7 +112,11 @@ async def test_expired_lease_is_claimed_again(db_url: str) -> None:
     async with db.write.begin() as session:
         await outbox.enqueue(session, item(0, "channel:A"), now=clock.now())
         # A worker claimed it and died.
-        await session.execute(update(OutboxItem).values(claimed_until=clock.now() + timedelta(seconds=120), claim_token="dead", attempts=1))
+        await session.execute(
+            update(OutboxItem).values(
+                claimed_until=clock.now() + timedelta(seconds=120), claim_token="dead", attempts=1
+            )
+        )
     async with db.write.begin() as session:
         assert await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="a", limit=10) == []
     clock.advance(timedelta(seconds=121))
@@ -184,7 +191,9 @@ async def test_a_renewal_that_arrives_after_the_attempt_ended_holds_nothing(db_u
         [claimed] = await outbox.claim_due(session, now=clock.now(), lease=timedelta(seconds=60), token="a", limit=10)
     held = {claimed.id: "a"}
     async with db.write.begin() as session:
-        assert await outbox.mark_failed(session, claimed.id, "a", error="internal_error", retry_at=clock.now(), now=clock.now())
+        assert await outbox.mark_failed(
+            session, claimed.id, "a", error="internal_error", retry_at=clock.now(), now=clock.now()
+        )
     async with db.write.begin() as session:
         await outbox.renew_leases(session, held, until=clock.now() + timedelta(seconds=60))
     async with db.write.begin() as session:

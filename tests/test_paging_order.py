@@ -69,7 +69,16 @@ async def test_re_pages_and_the_unhandled_alert_never_overtake_the_page(hitl: Ha
     await sweep_at(hitl, timedelta(minutes=15))  # tier 2 (the last) breaches: first re-page
     for _ in range(3):
         await sweep_at(hitl, timedelta(minutes=30))
-    assert _slack_order(hitl, "case-1") == ["card", "page2", "note", "remind", "repage", "repage", "repage", "unhandled"]
+    assert _slack_order(hitl, "case-1") == [
+        "card",
+        "page2",
+        "note",
+        "remind",
+        "repage",
+        "repage",
+        "repage",
+        "unhandled",
+    ]
 
 
 async def test_a_page_waits_for_the_card_it_follows(hitl: Harness) -> None:

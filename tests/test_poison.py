@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -54,13 +54,24 @@ async def _three_cards(h: Harness) -> None:
 
 
 async def test_a_card_slack_refuses_goes_out_minimal_and_the_others_keep_their_order(hitl: Harness) -> None:
-    hitl.emulator.faults.refuse("chat.postMessage", "msg_blocks_too_long", count=None, when=_about("poison", full_only=True))
+    hitl.emulator.faults.refuse(
+        "chat.postMessage", "msg_blocks_too_long", count=None, when=_about("poison", full_only=True)
+    )
     await _three_cards(hitl)
     await hitl.settle()
     assert _cards(hitl, "C0BILLING") == [("good-1", False), ("poison", True), ("good-2", False)]
-    minimal = next(m for m in hitl.emulator.messages("C0BILLING") if (m.metadata or {}).get("event_payload", {}).get("case_id") == "poison")
+    minimal = next(
+        m
+        for m in hitl.emulator.messages("C0BILLING")
+        if (m.metadata or {}).get("event_payload", {}).get("case_id") == "poison"
+    )
     assert "GET /v1/escalations/poison" in card_text(minimal.blocks)
-    assert actions_of(minimal.blocks) == [ActionId.APPROVE.value, ActionId.EDIT.value, ActionId.REJECT.value, ActionId.CLAIM.value]
+    assert actions_of(minimal.blocks) == [
+        ActionId.APPROVE.value,
+        ActionId.EDIT.value,
+        ActionId.REJECT.value,
+        ActionId.CLAIM.value,
+    ]
     assert (await hitl.status("poison"))["message_ts"] == minimal.ts
     # The minimal card is a working card: a reviewer decides from it.
     view = await open_modal(hitl, "U0SME1", "poison", ActionId.APPROVE)
@@ -82,7 +93,9 @@ async def test_a_card_even_the_minimal_form_cant_post_is_a_dead_letter_told_to_o
 
 
 async def test_a_channel_slack_refuses_tells_ops_once_an_hour_and_other_channels_go_on(hitl: Harness) -> None:
-    hitl.emulator.faults.refuse("chat.postMessage", "not_in_channel", count=None, when=lambda a: a.get("channel") == "C0BILLING")
+    hitl.emulator.faults.refuse(
+        "chat.postMessage", "not_in_channel", count=None, when=lambda a: a.get("channel") == "C0BILLING"
+    )
     for n in range(3):
         await hitl.escalate(case_id=f"billing-{n}")
     await hitl.escalate(case_id="other", skill="shipping")
@@ -125,7 +138,9 @@ async def test_stored_data_the_card_cant_draw_still_reaches_reviewers(hitl: Harn
     await hitl.escalate(case_id="odd")
     await hitl.settle()
     async with hitl.rt.db.write.begin() as session:  # a row written by hand, or by a newer version
-        await session.execute(update(Case).where(Case.case_id == "odd").values(payload={"case_id": "odd", "model_draft": 12}))
+        await session.execute(
+            update(Case).where(Case.case_id == "odd").values(payload={"case_id": "odd", "model_draft": 12})
+        )
     hitl.emulator.faults.clear()
     hitl.clock.advance(timedelta(minutes=6))
     await hitl.settle()
@@ -203,7 +218,9 @@ async def _deliver_until(h: Harness, done: Callable[[list[str]], bool], *, steps
         h.clock.set(max(h.clock.now(), min(i.next_attempt_at for i in waiting)) + timedelta(seconds=1))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(fates=FATES)
 async def test_generated_mixes_of_poison_never_stall_or_reorder_the_good_cards(hitl: Harness, fates: list[str]) -> None:
     """Whatever mix of cards Slack refuses for their content, refuses for good, or fails on transiently: the
@@ -219,7 +236,11 @@ async def test_generated_mixes_of_poison_never_stall_or_reorder_the_good_cards(h
     added = []
     for case_id, fate in zip(ids, fates, strict=True):
         if fate == "too_large":
-            added.append(faults.refuse("chat.postMessage", "msg_blocks_too_long", count=None, when=_about(case_id, full_only=True)))
+            added.append(
+                faults.refuse(
+                    "chat.postMessage", "msg_blocks_too_long", count=None, when=_about(case_id, full_only=True)
+                )
+            )
         elif fate == "refused":
             added.append(faults.refuse("chat.postMessage", "invalid_blocks", count=None, when=_about(case_id)))
         elif fate == "flaky":

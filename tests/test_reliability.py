@@ -11,9 +11,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -40,7 +40,15 @@ def click_payload(user: str, channel: str, ts: str, action: ActionId, case_id: s
     payload["trigger_id"] = trigger_id
     payload["container"] = {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False}
     payload["channel"] = {"id": channel}
-    payload["actions"] = [{"action_id": action.value, "block_id": "decide", "value": CaseRef(case_id=case_id).dump(), "type": "button", "action_ts": "1.2"}]
+    payload["actions"] = [
+        {
+            "action_id": action.value,
+            "block_id": "decide",
+            "value": CaseRef(case_id=case_id).dump(),
+            "type": "button",
+            "action_ts": "1.2",
+        }
+    ]
     payload.pop("message", None)
     return payload
 
@@ -48,7 +56,16 @@ def click_payload(user: str, channel: str, ts: str, action: ActionId, case_id: s
 async def test_a_slack_retry_is_processed_once(hitl: Harness) -> None:
     await hitl.escalate()
     card = await hitl.card("case-1")
-    body = payload_body(click_payload("U0SME1", card.channel, card.ts, ActionId.APPROVE, "case-1", hitl.emulator.workspace.issue_trigger_id("U0SME1")))
+    body = payload_body(
+        click_payload(
+            "U0SME1",
+            card.channel,
+            card.ts,
+            ActionId.APPROVE,
+            "case-1",
+            hitl.emulator.workspace.issue_trigger_id("U0SME1"),
+        )
+    )
     first = await hitl.slack.send_raw(body)
     retry = await hitl.slack.send_raw(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert (first.status_code, retry.status_code) == (200, 200)
@@ -109,7 +126,9 @@ async def postgres_down(db_url: str) -> AsyncIterator[None]:
     try:
         async with admin.connect() as conn:
             await conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
-            await conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name})
+            await conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+            )
         try:
             yield
         finally:
@@ -229,8 +248,25 @@ def _free_port() -> int:
 
 
 async def _start_server(tmp: Path, api_url: str, db_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-crash", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": api_url, "HITL_API_TOKEN": API_TOKEN, "HITL_DATABASE_URL": db_url, "HITL_HOST": "127.0.0.1", "PORT": str(port), "HITL_POLICY": str(tmp / "hitl.yml"), "HITL_SLACK_CHANNEL_RATE": "1000"}
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-crash",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": api_url,
+        "HITL_API_TOKEN": API_TOKEN,
+        "HITL_DATABASE_URL": db_url,
+        "HITL_HOST": "127.0.0.1",
+        "PORT": str(port),
+        "HITL_POLICY": str(tmp / "hitl.yml"),
+        "HITL_SLACK_CHANNEL_RATE": "1000",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     async with httpx.AsyncClient() as client:
         for _ in range(200):
             try:
@@ -263,7 +299,9 @@ async def test_kill_9_mid_burst_loses_nothing_and_posts_nothing_twice(db_url: st
                         break
                     await asyncio.sleep(0.02)
                 async with SlackRequestSender(base, SIGNING_SECRET, emulator) as slack:
-                    await slack.click("U0SME1", "C0BILLING", emulator.messages("C0BILLING")[0].ts, ActionId.APPROVE.value)
+                    await slack.click(
+                        "U0SME1", "C0BILLING", emulator.messages("C0BILLING")[0].ts, ActionId.APPROVE.value
+                    )
                     for _ in range(200):
                         if emulator.calls_to("views.open"):
                             break
@@ -273,7 +311,9 @@ async def test_kill_9_mid_burst_loses_nothing_and_posts_nothing_twice(db_url: st
 
                 async def send(n: int) -> None:
                     try:
-                        response = await api.post("/v1/escalations", json=escalation(f"burst-{n:03d}", skill="billing" if n % 2 else "other"))
+                        response = await api.post(
+                            "/v1/escalations", json=escalation(f"burst-{n:03d}", skill="billing" if n % 2 else "other")
+                        )
                         if response.status_code == 201:
                             accepted.append(f"burst-{n:03d}")
                     except httpx.HTTPError:
@@ -321,23 +361,52 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
-fields = st.sampled_from(["case_id", "model_draft", "reason_for_escalation", "skill", "risk_level", "evidence", "confidence", "sla_deadline", "proposed_action", "signals", "impact", "callback_url", "tenant_id", "unknown"])
-escalation_like = st.fixed_dictionaries({"case_id": st.text(min_size=1, max_size=20) | json_values}, optional={"model_draft": st.text(max_size=50) | json_values, "reason_for_escalation": st.text(max_size=30) | json_values}).flatmap(
-    lambda base: st.dictionaries(fields, json_values, max_size=5).map(lambda extra: {**base, **extra})
+fields = st.sampled_from(
+    [
+        "case_id",
+        "model_draft",
+        "reason_for_escalation",
+        "skill",
+        "risk_level",
+        "evidence",
+        "confidence",
+        "sla_deadline",
+        "proposed_action",
+        "signals",
+        "impact",
+        "callback_url",
+        "tenant_id",
+        "unknown",
+    ]
 )
+escalation_like = st.fixed_dictionaries(
+    {"case_id": st.text(min_size=1, max_size=20) | json_values},
+    optional={
+        "model_draft": st.text(max_size=50) | json_values,
+        "reason_for_escalation": st.text(max_size=30) | json_values,
+    },
+).flatmap(lambda base: st.dictionaries(fields, json_values, max_size=5).map(lambda extra: {**base, **extra}))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(body=escalation_like)
 async def test_fuzzed_escalations_never_500_and_never_half_stored(hitl: Harness, body: dict[str, Any]) -> None:
     before = await _row_counts(hitl)
     # Raw bytes, so NaN and Infinity reach the server as Python's json module would write them.
-    response = await hitl.api.post("/v1/escalations", content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    response = await hitl.api.post(
+        "/v1/escalations", content=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
     assert response.status_code in (200, 201, 400, 409, 413, 422), response.text
     assert response.headers["content-type"].startswith("application/json")
     after = await _row_counts(hitl)
     # A new case comes whole (case, its `received` audit row, its card in the outbox) or not at all.
-    assert after == ({k: v + 1 for k, v in before.items()} if response.status_code == 201 else before), (response.status_code, before, after)
+    assert after == ({k: v + 1 for k, v in before.items()} if response.status_code == 201 else before), (
+        response.status_code,
+        before,
+        after,
+    )
 
 
 async def _row_counts(h: Harness) -> dict[str, int]:
@@ -346,7 +415,11 @@ async def _row_counts(h: Harness) -> dict[str, int]:
     from store.models import AuditEvent, Case, OutboxItem
 
     # What ingest writes; the worker posting earlier cards meanwhile adds `posted` rows, which don't count here.
-    counted = {"cases": select(func.count()).select_from(Case), "received": select(func.count()).where(AuditEvent.action == "received"), "post_card": select(func.count()).where(OutboxItem.kind == "post_card")}
+    counted = {
+        "cases": select(func.count()).select_from(Case),
+        "received": select(func.count()).where(AuditEvent.action == "received"),
+        "post_card": select(func.count()).where(OutboxItem.kind == "post_card"),
+    }
     async with h.rt.db.write() as session:
         return {name: int((await session.execute(query)).scalar_one()) for name, query in counted.items()}
 
@@ -355,15 +428,31 @@ slack_payloads = st.fixed_dictionaries(
     {"type": st.sampled_from(["block_actions", "view_submission", "shortcut", "x"])},
     optional={
         "user": json_values,
-        "actions": st.lists(st.fixed_dictionaries({"action_id": st.sampled_from([a.value for a in ActionId] + ["x"])}, optional={"value": json_values}), max_size=2) | json_values,
-        "view": st.fixed_dictionaries({"callback_id": st.sampled_from(["hitl.approve_submit", "hitl.edit_submit", "hitl.reject_submit", "hitl.kill_submit"])}, optional={"private_metadata": json_values | st.text(max_size=40), "state": json_values}) | json_values,
+        "actions": st.lists(
+            st.fixed_dictionaries(
+                {"action_id": st.sampled_from([a.value for a in ActionId] + ["x"])}, optional={"value": json_values}
+            ),
+            max_size=2,
+        )
+        | json_values,
+        "view": st.fixed_dictionaries(
+            {
+                "callback_id": st.sampled_from(
+                    ["hitl.approve_submit", "hitl.edit_submit", "hitl.reject_submit", "hitl.kill_submit"]
+                )
+            },
+            optional={"private_metadata": json_values | st.text(max_size=40), "state": json_values},
+        )
+        | json_values,
         "container": json_values,
         "trigger_id": json_values,
     },
 )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(payload=slack_payloads)
 async def test_fuzzed_slack_payloads_never_500(hitl: Harness, payload: dict[str, Any]) -> None:
     response = await hitl.slack.send_raw(payload_body(payload))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import string
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -25,24 +25,41 @@ from hypothesis import strategies as st
 
 from blocks.budget import line_sections, message_cost
 from blocks.card import CardView, PageView, build_minimal_card, build_review_card
-from bot.domain.cases import CaseStatus, Decision, RejectReason, SlackUser
 from blocks.digest import build_digest
 from blocks.ids import ActionId, ModalMetadata
-from blocks.modals import build_approve_modal, build_edit_modal, build_notice_modal, build_reject_modal, draft_block_id, draft_from_inputs, split_for_inputs
-from blocks.ops import PendingCase, QueueLoad, build_help, build_kill_announcement, build_kill_modal, build_queue_listing, build_resume_announcement, build_status
+from blocks.modals import (
+    build_approve_modal,
+    build_edit_modal,
+    build_notice_modal,
+    build_reject_modal,
+    draft_block_id,
+    draft_from_inputs,
+    split_for_inputs,
+)
+from blocks.ops import (
+    PendingCase,
+    QueueLoad,
+    build_help,
+    build_kill_announcement,
+    build_kill_modal,
+    build_queue_listing,
+    build_resume_announcement,
+    build_status,
+)
 from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
 from blocks.text import fit, label, mentions, number, plain, text_len, visible
-from slack_emulator.blockkit import Limits, check_message, check_view, slack_len
+from bot.domain.cases import CaseStatus, Decision, RejectReason, SlackUser
 from bot.domain.escalation import Escalation
 from bot.domain.pauses import ActiveSwitch, Mode, Scope
+from slack_emulator.blockkit import Limits, check_message, check_view, slack_len
 from tests.support import Harness
-from tests.unit.worst_cases import WHITESPACE_DRAFTS, WORST, worst_case
 from tests.test_review_loop import open_modal
 from tests.test_sla import posts_to, sweep_at
+from tests.unit.worst_cases import WHITESPACE_DRAFTS, WORST, worst_case
 
 EXAMPLES = int(os.environ.get("HITL_RENDER_EXAMPLES", "60"))
 LIMITS = Limits()
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 RENDERED = {"inputs": 0, "renders": 0}
 
 ALPHABETS = [
@@ -67,7 +84,10 @@ property_settings = settings(
 @pytest.fixture(scope="module", autouse=True)
 def _report() -> Any:
     yield
-    print(f"\nrenders: {RENDERED['inputs']} generated inputs, {RENDERED['renders']} renders, each accepted by the emulator")
+    print(
+        f"\nrenders: {RENDERED['inputs']} generated inputs, {RENDERED['renders']} renders, each accepted by the "
+        f"emulator"
+    )
 
 
 @st.composite
@@ -80,7 +100,9 @@ def hostile(draw: st.DrawFn, max_size: int, min_size: int = 1, alphabets: list[s
 
 
 def sized_lists(element: st.SearchStrategy[Any], max_size: int) -> st.SearchStrategy[list[Any]]:
-    return st.one_of(st.just(max_size), st.integers(0, max_size)).flatmap(lambda n: st.lists(element, min_size=n, max_size=n))
+    return st.one_of(st.just(max_size), st.integers(0, max_size)).flatmap(
+        lambda n: st.lists(element, min_size=n, max_size=n)
+    )
 
 
 def unique_keys(keys: list[str]) -> list[str]:
@@ -106,6 +128,8 @@ URLS = st.builds(
     st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=20),
     hostile(2000, min_size=0, alphabets=[string.ascii_letters + "/?=&%|-_.~!$'()*+,;:@", "a", "%7C|"]),
 )
+
+
 def ids(first: str, rest: list[str], max_size: int, min_size: int = 0) -> st.SearchStrategy[str]:
     return st.builds(str.__add__, st.sampled_from(first), hostile(max_size - 1, min_size=min_size, alphabets=rest))
 
@@ -113,17 +137,24 @@ def ids(first: str, rest: list[str], max_size: int, min_size: int = 0) -> st.Sea
 PRINCIPALS = ids("UWS", [string.ascii_uppercase + string.digits, "0"], 21, min_size=2)
 USERS = ids("UW", [string.ascii_uppercase + string.digits], 21, min_size=2)
 CHANNELS = ids("C", [string.ascii_uppercase + string.digits], 13, min_size=8)
+
+
 def _unambiguous(case_id: str) -> str:
     """The generated id with every empty, '.' or '..' path segment made a plain one (ingest refuses those)."""
+
     def fix(text: str) -> str:
-        return "/".join(segment if segment not in ("", ".", "..") else "x" * max(len(segment), 1) for segment in text.split("/"))
+        return "/".join(
+            segment if segment not in ("", ".", "..") else "x" * max(len(segment), 1) for segment in text.split("/")
+        )
 
     return fix(fix(case_id)[:128].rstrip("/"))
 
 
-CASE_IDS = ids(string.ascii_letters + string.digits, [string.ascii_letters + string.digits + "._:@/-", "/", ".:@", "-_"], 128).map(_unambiguous)
+CASE_IDS = ids(
+    string.ascii_letters + string.digits, [string.ascii_letters + string.digits + "._:@/-", "/", ".:@", "-_"], 128
+).map(_unambiguous)
 QUEUES = ids(string.ascii_letters + string.digits + "_.-", [string.ascii_letters + string.digits + "_.-", "."], 40)
-WHEN = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc))
+WHEN = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
 
 @st.composite
@@ -136,7 +167,12 @@ def action_args(draw: st.DrawFn) -> dict[str, Any]:
 def escalations(draw: st.DrawFn) -> Escalation:
     evidence = st.fixed_dictionaries(
         {"document_id": hostile(256), "quote": hostile(20_000, min_size=0)},
-        optional={"score": st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1e308, -1e308, -0.0])), "url": URLS},
+        optional={
+            "score": st.one_of(
+                st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1e308, -1e308, -0.0])
+            ),
+            "url": URLS,
+        },
     )
     body: dict[str, Any] = {
         "case_id": draw(CASE_IDS),
@@ -178,14 +214,19 @@ def decisions(draw: st.DrawFn, escalation: Escalation) -> Decision | None:
     final_action = None
     if proposed is not None and outcome != "rejected":
         edited = draw(st.booleans())
-        final_action = {"action": proposed.action, "args": {k: draw(JSON) for k in proposed.args} if edited else proposed.args}
+        final_action = {
+            "action": proposed.action,
+            "args": {k: draw(JSON) for k in proposed.args} if edited else proposed.args,
+        }
     return Decision(
         outcome=CaseStatus(outcome),
         decided_by=SlackUser(draw(USERS)),
         decided_at=draw(WHEN),
         tier=1,
         final_text=draw(hostile(100_000)) if outcome == "edited" else escalation.model_draft,
-        reason=draw(st.one_of(st.sampled_from([r.value for r in RejectReason]), hostile(200))) if outcome == "rejected" else None,
+        reason=draw(st.one_of(st.sampled_from([r.value for r in RejectReason]), hostile(200)))
+        if outcome == "rejected"
+        else None,
         note=draw(st.one_of(st.none(), hostile(3000))),
         checklist=tuple(draw(st.lists(hostile(75), max_size=10))),
         final_action=final_action,
@@ -194,7 +235,9 @@ def decisions(draw: st.DrawFn, escalation: Escalation) -> Decision | None:
 
 @st.composite
 def page_views(draw: st.DrawFn, tier: int) -> PageView:
-    permalink = draw(st.one_of(st.none(), CHANNELS.map(lambda c: f"https://hitl.slack.com/archives/{c}/p1763729000000100")))
+    permalink = draw(
+        st.one_of(st.none(), CHANNELS.map(lambda c: f"https://hitl.slack.com/archives/{c}/p1763729000000100"))
+    )
     return PageView(tier, draw(hostile(80)), draw(CHANNELS), permalink)
 
 
@@ -249,7 +292,10 @@ def test_the_minimal_card_fits_with_a_wide_margin(view: CardView, mentions: list
     RENDERED["inputs"] += 1
     api_path = f"GET /v1/escalations/{view.case_id}"
     page = PageView(view.tier + 1, view.tier_name, "C0PAGED", None)
-    for rendered in (build_minimal_card(view, NOW, api_path=api_path), build_minimal_card(view, NOW, api_path=api_path, page_for=page, mentions=mentions)):
+    for rendered in (
+        build_minimal_card(view, NOW, api_path=api_path),
+        build_minimal_card(view, NOW, api_path=api_path, page_for=page, mentions=mentions),
+    ):
         blocks = accepted_message(rendered)
         assert message_cost(blocks) <= 3000 and len(blocks) <= 8  # a quarter of Slack's budget, whatever the case holds
         assert "Content too large for Slack" in str(blocks)
@@ -272,10 +318,10 @@ def test_decision_modals_fit(view: CardView, checklist: list[str], channel: str)
 
 
 @property_settings
-@given(hostile(100_000, alphabets=ALPHABETS + [" a", "a\n\n\n", "\u3000x"]))
+@given(hostile(100_000, alphabets=[*ALPHABETS, " a", "a\n\n\n", "\u3000x"]))
 def test_a_draft_of_any_shape_splits_into_inputs_and_back(draft: str) -> None:
     RENDERED["inputs"] += 1
-    parts, seps = split_for_inputs(draft)
+    parts, _seps = split_for_inputs(draft)
     assert all(slack_len(p) <= 3000 and p == p.strip() for p in parts)
     assert len(parts) <= 75  # 100,000 astral characters; ~38 for any other text
     assert draft_from_inputs(draft, parts) == draft
@@ -295,19 +341,42 @@ def test_text_helpers_keep_their_limits(text: str, limit: int, escape: bool) -> 
 
 
 @property_settings
-@given(CASE_IDS, WHEN, st.lists(PRINCIPALS, max_size=60), hostile(80), QUEUES, st.one_of(st.none(), URLS), st.integers(1, 100))
-def test_paging_messages_fit(case_id: str, deadline: datetime, people: list[str], tier_name: str, queue: str, permalink: str | None, n: int) -> None:
+@given(
+    CASE_IDS,
+    WHEN,
+    st.lists(PRINCIPALS, max_size=60),
+    hostile(80),
+    QUEUES,
+    st.one_of(st.none(), URLS),
+    st.integers(1, 100),
+)
+def test_paging_messages_fit(
+    case_id: str, deadline: datetime, people: list[str], tier_name: str, queue: str, permalink: str | None, n: int
+) -> None:
     RENDERED["inputs"] += 1
     accepted_message(build_reminder(deadline, NOW, people))
     accepted_message(build_repage(case_id, deadline, NOW, n, 100, people))
     accepted_message(build_escalation_note(n, tier_name, "C0PAGED", permalink))
     accepted_message(build_unhandled_alert(case_id, queue, n, n, permalink, people))
-    accepted_view(build_notice_modal(tier_name, f"You're not a reviewer for {tier_name}, so you can't decide this case."))
+    accepted_view(
+        build_notice_modal(tier_name, f"You're not a reviewer for {tier_name}, so you can't decide this case.")
+    )
 
 
-SCOPES = st.one_of(st.just(Scope("all")), st.builds(Scope, st.sampled_from(["queue", "tenant", "model", "skill"]), hostile(150, alphabets=[string.printable.strip(), "&<>", "😀日"]).map(lambda s: "".join(s.split()) or "x")))
-SWITCHES = st.builds(ActiveSwitch, st.integers(1, 10**9), SCOPES, st.sampled_from(list(Mode)), hostile(4000), USERS, st.none(), WHEN)
-PENDING = st.builds(PendingCase, CASE_IDS, QUEUES, st.integers(1, 10), WHEN, st.one_of(st.none(), USERS), st.one_of(st.none(), URLS))
+SCOPES = st.one_of(
+    st.just(Scope("all")),
+    st.builds(
+        Scope,
+        st.sampled_from(["queue", "tenant", "model", "skill"]),
+        hostile(150, alphabets=[string.printable.strip(), "&<>", "😀日"]).map(lambda s: "".join(s.split()) or "x"),
+    ),
+)
+SWITCHES = st.builds(
+    ActiveSwitch, st.integers(1, 10**9), SCOPES, st.sampled_from(list(Mode)), hostile(4000), USERS, st.none(), WHEN
+)
+PENDING = st.builds(
+    PendingCase, CASE_IDS, QUEUES, st.integers(1, 10), WHEN, st.one_of(st.none(), USERS), st.one_of(st.none(), URLS)
+)
 
 
 @property_settings
@@ -319,7 +388,14 @@ PENDING = st.builds(PendingCase, CASE_IDS, QUEUES, st.integers(1, 10), WHEN, st.
     st.integers(0, 10**9),
     hostile(4000),
 )
-def test_ops_answers_fit(switches: list[ActiveSwitch], load: list[QueueLoad], oldest: PendingCase | None, cases: list[PendingCase], total: int, reason: str) -> None:
+def test_ops_answers_fit(
+    switches: list[ActiveSwitch],
+    load: list[QueueLoad],
+    oldest: PendingCase | None,
+    cases: list[PendingCase],
+    total: int,
+    reason: str,
+) -> None:
     RENDERED["inputs"] += 1
     accepted_message(build_help())
     accepted_message(build_status(tuple(switches), load, oldest, total, NOW))
@@ -338,11 +414,23 @@ def queue_figures(draw: st.DrawFn) -> dict[str, Any]:
     count = st.integers(0, 10**12)
     seconds = st.one_of(st.none(), st.floats(0, 1e308))
     return {
-        "received": draw(count), "decided": draw(count), "approved": draw(count), "edited": draw(count), "rejected": draw(count),
-        "pending": draw(st.integers(1, 10**12)), "sla_breaches": draw(count), "sla_miss_rate": draw(RATES),
-        "median_time_to_decision_s": draw(seconds), "p90_time_to_decision_s": draw(seconds),
-        "draft_acceptance_rate": draw(RATES), "mean_edit_distance": draw(RATES),
-        "escalation_trend": {"prior_7d_average": draw(st.floats(0, 1e308)), "change": draw(st.one_of(st.none(), st.floats(-1, 1e308))), "flagged": draw(st.booleans())},
+        "received": draw(count),
+        "decided": draw(count),
+        "approved": draw(count),
+        "edited": draw(count),
+        "rejected": draw(count),
+        "pending": draw(st.integers(1, 10**12)),
+        "sla_breaches": draw(count),
+        "sla_miss_rate": draw(RATES),
+        "median_time_to_decision_s": draw(seconds),
+        "p90_time_to_decision_s": draw(seconds),
+        "draft_acceptance_rate": draw(RATES),
+        "mean_edit_distance": draw(RATES),
+        "escalation_trend": {
+            "prior_7d_average": draw(st.floats(0, 1e308)),
+            "change": draw(st.one_of(st.none(), st.floats(-1, 1e308))),
+            "flagged": draw(st.booleans()),
+        },
     }
 
 
@@ -351,15 +439,61 @@ def digest_figures(draw: st.DrawFn) -> dict[str, Any]:
     names = draw(st.lists(QUEUES, max_size=80, unique=True))
     start = draw(WHEN)
     return {
-        "window": {"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat(), "timezone": draw(st.sampled_from(["UTC", "Europe/Berlin", "America/Argentina/ComodRivadavia"]))},
+        "window": {
+            "start": start.isoformat(),
+            "end": (start + timedelta(days=1)).isoformat(),
+            "timezone": draw(st.sampled_from(["UTC", "Europe/Berlin", "America/Argentina/ComodRivadavia"])),
+        },
         "queues": {name: draw(queue_figures()) for name in names},
         "totals": draw(queue_figures()),
         "audit_anchor": draw(st.one_of(st.none(), st.builds(lambda n: f"{n}:{'f' * 64}", st.integers(1, 10**12)))),
-        "top_reasons": draw(st.lists(st.fixed_dictionaries({"reason": hostile(20_000), "count": st.integers(1, 10**9)}), max_size=5)),
-        "top_rejection_categories": draw(st.lists(st.fixed_dictionaries({"category": st.one_of(st.sampled_from([r.value for r in RejectReason]), hostile(200)), "count": st.integers(1, 10**9)}), max_size=5)),
-        "oldest_pending": draw(st.lists(st.fixed_dictionaries({"case_id": CASE_IDS, "queue": QUEUES, "tier": st.integers(1, 10), "received_at": WHEN.map(datetime.isoformat), "link": st.one_of(st.none(), URLS)}), max_size=5)),
-        "reviewer_load": draw(st.lists(st.fixed_dictionaries({"slack_user_id": USERS, "name": st.none(), "decisions": st.integers(1, 10**9)}), max_size=200)),
-        "killswitch": draw(st.lists(st.fixed_dictionaries({"action": st.sampled_from(["killed", "resumed"]), "scope": SCOPES.map(str), "by": USERS, "at": WHEN.map(datetime.isoformat)}), max_size=20)),
+        "top_reasons": draw(
+            st.lists(st.fixed_dictionaries({"reason": hostile(20_000), "count": st.integers(1, 10**9)}), max_size=5)
+        ),
+        "top_rejection_categories": draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "category": st.one_of(st.sampled_from([r.value for r in RejectReason]), hostile(200)),
+                        "count": st.integers(1, 10**9),
+                    }
+                ),
+                max_size=5,
+            )
+        ),
+        "oldest_pending": draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "case_id": CASE_IDS,
+                        "queue": QUEUES,
+                        "tier": st.integers(1, 10),
+                        "received_at": WHEN.map(datetime.isoformat),
+                        "link": st.one_of(st.none(), URLS),
+                    }
+                ),
+                max_size=5,
+            )
+        ),
+        "reviewer_load": draw(
+            st.lists(
+                st.fixed_dictionaries({"slack_user_id": USERS, "name": st.none(), "decisions": st.integers(1, 10**9)}),
+                max_size=200,
+            )
+        ),
+        "killswitch": draw(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "action": st.sampled_from(["killed", "resumed"]),
+                        "scope": SCOPES.map(str),
+                        "by": USERS,
+                        "at": WHEN.map(datetime.isoformat),
+                    }
+                ),
+                max_size=20,
+            )
+        ),
     }
 
 

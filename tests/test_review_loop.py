@@ -56,14 +56,28 @@ async def ephemerals_for(h: Harness, user: str, count: int = 1) -> list[str]:
         ({"skill": "shipping"}, "general", "C0GENERAL"),
     ],
 )
-async def test_escalation_is_routed_and_carded(hitl: Harness, overrides: dict[str, Any], queue: str, channel: str) -> None:
+async def test_escalation_is_routed_and_carded(
+    hitl: Harness, overrides: dict[str, Any], queue: str, channel: str
+) -> None:
     response = await hitl.escalate(**overrides)
     assert response.status_code == 201
-    assert response.json() == {"case_id": "case-1", "status": "pending", "queue": queue, "tier": 1, "channel": channel, "automation": {"paused": False, "mode": None}}
+    assert response.json() == {
+        "case_id": "case-1",
+        "status": "pending",
+        "queue": queue,
+        "tier": 1,
+        "channel": channel,
+        "automation": {"paused": False, "mode": None},
+    }
     card = await hitl.card("case-1")
     assert card.channel == channel
     assert card.metadata == {"event_type": "hitl_case", "event_payload": {"case_id": "case-1"}}
-    assert actions_of(card.blocks) == [ActionId.APPROVE.value, ActionId.EDIT.value, ActionId.REJECT.value, ActionId.CLAIM.value]
+    assert actions_of(card.blocks) == [
+        ActionId.APPROVE.value,
+        ActionId.EDIT.value,
+        ActionId.REJECT.value,
+        ActionId.CLAIM.value,
+    ]
     buttons = [e for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
     assert [b.get("style") for b in buttons] == ["primary", None, "danger", None]
     assert {CaseRef.model_validate_json(b["value"]).case_id for b in buttons} == {"case-1"}
@@ -113,7 +127,7 @@ async def test_same_case_id_different_content_is_409(hitl: Harness) -> None:
     assert response.status_code == 409
     assert response.json()["fields"] == [{"field": "case_id", "message": "already used for a different escalation"}]
     status = await hitl.status("case-1")
-    assert [e["action"] for e in status["timeline"]][0] == "received"
+    assert status["timeline"][0]["action"] == "received"
     assert len([e for e in status["timeline"] if e["action"] == "received"]) == 1
 
 
@@ -125,12 +139,24 @@ async def test_concurrent_identical_posts_store_one_case(hitl: Harness) -> None:
 
 
 async def test_invalid_escalation_names_every_bad_field(hitl: Harness) -> None:
-    body = escalation(risk_level="extreme", confidence=1.5, evidence=[{"quote": "no id", "score": "high"}], sla_deadline="2026-01-01T10:00:00")
+    body = escalation(
+        risk_level="extreme",
+        confidence=1.5,
+        evidence=[{"quote": "no id", "score": "high"}],
+        sla_deadline="2026-01-01T10:00:00",
+    )
     del body["model_draft"]
     response = await hitl.escalate(body)
     assert response.status_code == 422
     fields = {f["field"] for f in response.json()["fields"]}
-    assert fields == {"model_draft", "risk_level", "confidence", "evidence[0].document_id", "evidence[0].score", "sla_deadline"}
+    assert fields == {
+        "model_draft",
+        "risk_level",
+        "confidence",
+        "evidence[0].document_id",
+        "evidence[0].score",
+        "sla_deadline",
+    }
     assert (await hitl.api.get("/v1/escalations/case-1")).status_code == 404
 
 
@@ -202,7 +228,10 @@ async def test_checklist_must_be_ticked_whole(hitl: Harness) -> None:
     await hitl.escalate(skill="legal", risk_level="high")
     view = await open_modal(hitl, "U0LAW1", "case-1", ActionId.APPROVE)
     response = await hitl.slack.submit_view("U0LAW1", view["id"], {"checklist": ["0"]})
-    assert response.json() == {"response_action": "errors", "errors": {"checklist": "Tick every item to approve (1 of 2 ticked)."}}
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"checklist": "Tick every item to approve (1 of 2 ticked)."},
+    }
     assert (await hitl.status("case-1"))["status"] == "pending"
     response = await hitl.slack.submit_view("U0LAW1", view["id"], {"checklist": ["0", "1"]})
     assert response.status_code == 200
@@ -265,12 +294,24 @@ async def test_long_draft_is_edited_whole(hitl: Harness) -> None:
 async def test_reject_needs_reason_and_note(hitl: Harness) -> None:
     await hitl.escalate()
     view = await open_modal(hitl, "U0SME1", "case-1", ActionId.REJECT)
-    options = [o["value"] for o in next(b for b in view["blocks"] if b.get("block_id") == "reason")["element"]["options"]]
-    assert options == ["factual_error", "hallucination", "missing_evidence", "incorrect_evidence", "policy_violation", "unsafe", "other"]
+    options = [
+        o["value"] for o in next(b for b in view["blocks"] if b.get("block_id") == "reason")["element"]["options"]
+    ]
+    assert options == [
+        "factual_error",
+        "hallucination",
+        "missing_evidence",
+        "incorrect_evidence",
+        "policy_violation",
+        "unsafe",
+        "other",
+    ]
     response = await hitl.slack.submit_view("U0SME1", view["id"], {"note": "  "})
     assert response.json()["response_action"] == "errors"
     assert set(response.json()["errors"]) == {"reason", "note"}
-    response = await hitl.slack.submit_view("U0SME1", view["id"], {"reason": "hallucination", "note": "Invoice 1042 was never charged twice"})
+    response = await hitl.slack.submit_view(
+        "U0SME1", view["id"], {"reason": "hallucination", "note": "Invoice 1042 was never charged twice"}
+    )
     assert response.status_code == 200
     status = await hitl.status("case-1")
     assert status["status"] == "rejected"
@@ -339,13 +380,21 @@ async def test_two_deciders_at_once_exactly_one_wins(hitl: Harness) -> None:
 
 async def test_hostile_text_cannot_ping_or_forge_links(hitl: Harness) -> None:
     hostile = "<!channel> <!everyone> <@U0SME1> <https://evil.example|your bank> & <#C0OPS> @here"
-    await hitl.escalate(model_draft=hostile, user_question=hostile, reason_for_escalation=hostile, evidence=[{"document_id": "<!here>", "quote": hostile}], proposed_action={"action": "<!channel>", "args": {"<@U1>": hostile}})
+    await hitl.escalate(
+        model_draft=hostile,
+        user_question=hostile,
+        reason_for_escalation=hostile,
+        evidence=[{"document_id": "<!here>", "quote": hostile}],
+        proposed_action={"action": "<!channel>", "args": {"<@U1>": hostile}},
+    )
     card = await hitl.card("case-1")
     text = card_text(card.blocks) + card.text
     for forbidden in ("<!channel>", "<!everyone>", "<!here>", "<@U0SME1>", "<https://evil", "<#C0OPS>", "<@U1>"):
         assert forbidden not in text, forbidden
     assert "&lt;!channel&gt;" in text and "&amp;" in text
-    untrusted = [b["text"] for b in card.blocks if b["type"] == "section" and "text" in b and "&lt;" in b["text"]["text"]]
+    untrusted = [
+        b["text"] for b in card.blocks if b["type"] == "section" and "text" in b and "&lt;" in b["text"]["text"]
+    ]
     assert untrusted and all(t.get("verbatim") is True for t in untrusted)
 
 

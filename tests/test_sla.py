@@ -6,15 +6,15 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from blocks.ids import ActionId
 from bot.clock import ManualClock
-from slack_emulator import Message, serve_emulator
-from slack_emulator.webapi import serve_asgi
 from bot.compose import build_hitl
 from bot.server import create_asgi_app
 from bot.startup import start_hitl
+from slack_emulator import Message, serve_emulator
+from slack_emulator.webapi import serve_asgi
 from tests.support import Harness, issue_policy, make_emulator, make_settings
 from tests.test_review_loop import actions_of, card_text, ephemerals_for, open_modal
 
@@ -37,7 +37,11 @@ async def test_reminder_at_three_quarters_is_posted_once_in_the_thread(hitl: Har
     await sweep_at(hitl, timedelta(minutes=1))
     replies = hitl.emulator.thread(card.channel, card.ts)[1:]
     assert len(replies) == 1
-    assert "Due in 1h 00m" in replies[0].text and "<@U0SME1>" in replies[0].text and "<!subteam^S0BILLING>" in replies[0].text
+    assert (
+        "Due in 1h 00m" in replies[0].text
+        and "<@U0SME1>" in replies[0].text
+        and "<!subteam^S0BILLING>" in replies[0].text
+    )
     await sweep_at(hitl, timedelta(minutes=30))
     assert len(hitl.emulator.thread(card.channel, card.ts)) == 2
     assert [e["action"] for e in (await hitl.status("case-1"))["paging_history"]] == ["reminded"]
@@ -50,7 +54,12 @@ async def test_breach_pages_next_tier_with_a_reviewable_card(hitl: Harness) -> N
     [page] = posts_to(hitl, "C0BILLESC")
     page_text = json.dumps(page.args["blocks"])
     assert "<@U0SME2> please review" in page_text and "Escalated to tier 2 (Billing SME)" in page_text
-    assert actions_of(page.args["blocks"]) == [ActionId.APPROVE.value, ActionId.EDIT.value, ActionId.REJECT.value, ActionId.CLAIM.value]
+    assert actions_of(page.args["blocks"]) == [
+        ActionId.APPROVE.value,
+        ActionId.EDIT.value,
+        ActionId.REJECT.value,
+        ActionId.CLAIM.value,
+    ]
     status = await hitl.status("case-1")
     assert status["tier"] == 2
     assert [e["action"] for e in status["paging_history"]] == ["sla_breached", "paged"]
@@ -95,7 +104,7 @@ async def test_last_tier_repages_then_alerts_ops_once(hitl: Harness) -> None:
     for _ in range(2):
         await sweep_at(hitl, timedelta(minutes=30))  # re-pages 2 and 3
     repages = [m for m in hitl.emulator.thread("C0BILLESC", page_ts)[1:] if "re-page" in m.text]
-    assert [("re-page 1 of 3" in m.text, "re-page 3 of 3" in m.text) for m in repages][0] == (True, False)
+    assert next(("re-page 1 of 3" in m.text, "re-page 3 of 3" in m.text) for m in repages) == (True, False)
     assert len(repages) == 3 and all("<@U0SME2>" in m.text for m in repages)
     assert hitl.emulator.calls_to("chat.postMessage")[-1].args.get("reply_broadcast") is True
     assert posts_to(hitl, "C0OPS") == []
@@ -107,7 +116,15 @@ async def test_last_tier_repages_then_alerts_ops_once(hitl: Harness) -> None:
     assert len(posts_to(hitl, "C0OPS")) == 1
     status = await hitl.status("case-1")
     assert status["unhandled_at"] and status["status"] == "pending"
-    assert [e["action"] for e in status["paging_history"]] == ["sla_breached", "paged", "sla_breached", "repaged", "repaged", "repaged", "unhandled"]
+    assert [e["action"] for e in status["paging_history"]] == [
+        "sla_breached",
+        "paged",
+        "sla_breached",
+        "repaged",
+        "repaged",
+        "repaged",
+        "unhandled",
+    ]
     # Still decidable, by the last tier.
     view = await open_modal(hitl, "U0SME2", "case-1", ActionId.APPROVE)
     await hitl.slack.submit_view("U0SME2", view["id"], {})
@@ -182,7 +199,7 @@ async def test_slack_failure_during_a_page_is_retried_without_duplicates(hitl: H
 
 async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
     emulator = make_emulator()
-    clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     async with serve_emulator(emulator) as api_url:
         settings = make_settings(db_url, api_url)
         rt = await start_hitl(settings, issue_policy(), clock)
@@ -208,11 +225,11 @@ async def test_restart_pages_a_breach_missed_while_down(db_url: str) -> None:
 
 
 async def test_two_sweepers_page_each_of_200_cases_exactly_once(db_url: str) -> None:
-    clock = ManualClock(datetime.now(timezone.utc).replace(microsecond=0))
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     settings = make_settings(db_url, "http://127.0.0.1:9/api/")
     runtimes = [build_hitl(settings, issue_policy(), clock) for _ in range(2)]
-    from bot.domain.escalation import Escalation
     from bot.domain.audit import SYSTEM
+    from bot.domain.escalation import Escalation
     from tests.support import escalation
 
     for n in range(200):
@@ -227,8 +244,14 @@ async def test_two_sweepers_page_each_of_200_cases_exactly_once(db_url: str) -> 
 
     async with runtimes[0].db.write() as session:
         tiers = (await session.execute(select(Case.tier, func.count()).group_by(Case.tier))).all()
-        pages = (await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "page"))).scalar_one()
-        breaches = (await session.execute(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "sla_breached"))).scalar_one()
+        pages = (
+            await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "page"))
+        ).scalar_one()
+        breaches = (
+            await session.execute(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "sla_breached")
+            )
+        ).scalar_one()
     assert tiers == [(2, 200)] and pages == 200 and breaches == 200
     for rt in runtimes:
         await rt.close()

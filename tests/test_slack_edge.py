@@ -22,15 +22,15 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from blocks.ids import ActionId
+from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys, request_key
+from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from slack_emulator import serve_emulator, sign
 from slack_emulator.client import payload_body
 from slack_emulator.webapi import serve_asgi
-from bot.services.replays import KEEP_KEYS_FOR, SlackReplays, prune_request_keys, request_key
-from handlers.slack.events import MAX_BODY_BYTES, SlackEvents
 from store import slack_requests
 from store.models import SlackRequestKey
-from tests.support import SIGNING_SECRET, TLS, Harness, serve_hitl, serve_replica
 from tests.slack_bodies import largest_bodies
+from tests.support import SIGNING_SECRET, TLS, Harness, serve_hitl, serve_replica
 from tests.test_reliability import click_payload
 
 
@@ -45,7 +45,16 @@ def signed_headers(body: bytes, timestamp: int | None = None) -> dict[str, str]:
 
 
 def help_command() -> bytes:
-    return urlencode({"command": "/hitl", "text": "help", "user_id": "U0OPS1", "team_id": "T0HITL", "channel_id": "C0OPS", "trigger_id": f"{time.time_ns()}.1.x"}).encode()
+    return urlencode(
+        {
+            "command": "/hitl",
+            "text": "help",
+            "user_id": "U0OPS1",
+            "team_id": "T0HITL",
+            "channel_id": "C0OPS",
+            "trigger_id": f"{time.time_ns()}.1.x",
+        }
+    ).encode()
 
 
 # ---- raw HTTP/1.1 over a socket, for what httpx will not send (half a body, a lying Content-Length) ----------
@@ -64,7 +73,12 @@ async def raw_connection(url: str) -> AsyncIterator[tuple[asyncio.StreamReader, 
 
 
 def request_head(headers: dict[str, str]) -> bytes:
-    lines = ["POST /slack/events HTTP/1.1", "Host: hitl", "Content-Type: application/x-www-form-urlencoded", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        "POST /slack/events HTTP/1.1",
+        "Host: hitl",
+        "Content-Type: application/x-www-form-urlencoded",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -104,14 +118,22 @@ async def test_unsigned_forged_and_stale_requests_are_401_before_any_parsing(hit
     assert counts(hitl)["parsed"] == 0 and counts(hitl)["unsigned"] == len(attempts)
     # Two signature headers: which one would Bolt read? Neither is trusted.
     headers = signed_headers(body)
-    two = [("X-Slack-Request-Timestamp", headers["X-Slack-Request-Timestamp"]), ("X-Slack-Signature", headers["X-Slack-Signature"]), ("X-Slack-Signature", "v0=" + "0" * 64)]
+    two = [
+        ("X-Slack-Request-Timestamp", headers["X-Slack-Request-Timestamp"]),
+        ("X-Slack-Signature", headers["X-Slack-Signature"]),
+        ("X-Slack-Signature", "v0=" + "0" * 64),
+    ]
     async with httpx.AsyncClient() as client:
-        response = await client.post(hitl.slack.url, content=body, headers=[("Content-Type", "application/x-www-form-urlencoded"), *two])
+        response = await client.post(
+            hitl.slack.url, content=body, headers=[("Content-Type", "application/x-www-form-urlencoded"), *two]
+        )
     assert response.status_code == 401 and counts(hitl)["parsed"] == 0
     assert hitl.emulator.calls_to("views.open") == []
 
 
-async def _post(h: Harness, body: bytes, headers: dict[str, str], content_type: str = "application/x-www-form-urlencoded") -> httpx.Response:
+async def _post(
+    h: Harness, body: bytes, headers: dict[str, str], content_type: str = "application/x-www-form-urlencoded"
+) -> httpx.Response:
     async with httpx.AsyncClient(timeout=30, verify=TLS) as client:
         return await client.post(h.slack.url, content=body, headers={"Content-Type": content_type, **headers})
 
@@ -174,11 +196,15 @@ async def test_the_largest_legit_bodies_pass_and_cap_plus_one_is_refused(hitl: H
 # ---- 3. slow bodies --------------------------------------------------------------------------------------------
 
 
-async def test_a_body_that_stalls_gets_408_and_a_closed_connection_while_others_are_served(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_a_body_that_stalls_gets_408_and_a_closed_connection_while_others_are_served(
+    db_url: str, emulator, clock
+) -> None:  # type: ignore[no-untyped-def]
     async with serve_hitl(db_url, emulator, clock, HITL_SLACK_BODY_TIMEOUT="1s") as hitl:
         body = help_command()
         async with raw_connection(hitl.url) as (reader, writer):
-            writer.write(request_head({**signed_headers(body), "Content-Length": str(len(body))}) + body[: len(body) // 2])
+            writer.write(
+                request_head({**signed_headers(body), "Content-Length": str(len(body))}) + body[: len(body) // 2]
+            )
             await writer.drain()
             # Meanwhile the server serves others.
             answered = await hitl.slack.slash_command("U0OPS1", "/hitl", "help")
@@ -220,7 +246,16 @@ async def test_a_client_disconnect_is_one_quiet_log_line(hitl: Harness, caplog: 
 async def test_the_same_body_again_is_dropped_whatever_its_headers(hitl: Harness) -> None:
     await hitl.escalate()
     card = await hitl.card("case-1")
-    body = payload_body(click_payload("U0SME1", card.channel, card.ts, ActionId.APPROVE, "case-1", hitl.emulator.workspace.issue_trigger_id("U0SME1")))
+    body = payload_body(
+        click_payload(
+            "U0SME1",
+            card.channel,
+            card.ts,
+            ActionId.APPROVE,
+            "case-1",
+            hitl.emulator.workspace.issue_trigger_id("U0SME1"),
+        )
+    )
     first = await hitl.slack.send_raw(body)
     assert first.status_code == 200
     # Replayed: with Slack's retry headers, without them, with a fresh timestamp and signature.
@@ -249,7 +284,10 @@ async def test_the_same_body_at_two_replicas_is_processed_once(db_url: str, emul
     if db_url.startswith("sqlite"):
         pytest.skip("replicas share PostgreSQL; SQLite serves one process")
     async with serve_emulator(emulator) as api_url:
-        async with serve_replica(db_url, emulator, api_url, clock) as one, serve_replica(db_url, emulator, api_url, clock) as two:
+        async with (
+            serve_replica(db_url, emulator, api_url, clock) as one,
+            serve_replica(db_url, emulator, api_url, clock) as two,
+        ):
             await one.escalate()
             card = await one.card("case-1")
             for round_ in range(5):
@@ -260,17 +298,23 @@ async def test_the_same_body_at_two_replicas_is_processed_once(db_url: str, emul
                 later = [await one.slack.send_raw(body), await two.slack.send_raw(body)]
                 assert all(a.status_code == 200 for a in [*answers, *later])
                 await asyncio.sleep(2.1)  # past the double-click guard, so only the replay check can drop the next
-                assert len([c for c in emulator.calls_to("views.open") if c.args.get("trigger_id") == trigger]) == 1, round_
+                assert len([c for c in emulator.calls_to("views.open") if c.args.get("trigger_id") == trigger]) == 1, (
+                    round_
+                )
             assert counts(one)["parsed"] + counts(two)["parsed"] == 5
             assert counts(one)["replayed"] + counts(two)["replayed"] == 15
     emulator.assert_no_rejections()
 
 
-FLAKY_COMMAND = urlencode({"command": "/flaky", "text": "once", "user_id": "U0OPS1", "team_id": "T0HITL", "trigger_id": "1.2.3"}).encode()
+FLAKY_COMMAND = urlencode(
+    {"command": "/flaky", "text": "once", "user_id": "U0OPS1", "team_id": "T0HITL", "trigger_id": "1.2.3"}
+).encode()
 
 
 @contextlib.asynccontextmanager
-async def flaky_replica(db_url: str, api_url: str, clock, calls: list[str], release: asyncio.Event) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+async def flaky_replica(
+    db_url: str, api_url: str, clock, calls: list[str], release: asyncio.Event
+) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     """hitl's /slack/events in front of a Bolt app whose /flaky command fails before its ack the first time it
     runs anywhere (after `release` is set): a listener that hit an error, answered 500. `calls` is shared."""
     from bot.compose import build_hitl
@@ -300,7 +344,11 @@ async def flaky_replica(db_url: str, api_url: str, clock, calls: list[str], rele
 
 async def send_flaky(client: httpx.AsyncClient, retry: int = 0) -> httpx.Response:
     headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(FLAKY_COMMAND)}
-    return await client.post("/slack/events", content=FLAKY_COMMAND, headers={**headers, **({"X-Slack-Retry-Num": str(retry)} if retry else {})})
+    return await client.post(
+        "/slack/events",
+        content=FLAKY_COMMAND,
+        headers={**headers, **({"X-Slack-Retry-Num": str(retry)} if retry else {})},
+    )
 
 
 async def test_a_request_that_failed_is_processed_again_on_slacks_retry(db_url: str, emulator, clock) -> None:  # type: ignore[no-untyped-def]
@@ -323,7 +371,10 @@ async def test_a_retry_of_a_request_that_failed_at_another_replica_goes_through(
     calls: list[str] = []
     release = asyncio.Event()
     async with serve_emulator(emulator) as api_url:
-        async with flaky_replica(db_url, api_url, clock, calls, release) as one, flaky_replica(db_url, api_url, clock, calls, release) as two:
+        async with (
+            flaky_replica(db_url, api_url, clock, calls, release) as one,
+            flaky_replica(db_url, api_url, clock, calls, release) as two,
+        ):
             first = asyncio.create_task(send_flaky(one))
             while not calls:
                 await asyncio.sleep(0.01)
@@ -341,8 +392,12 @@ async def test_a_retry_of_a_request_that_failed_at_another_replica_goes_through(
 async def test_old_keys_are_pruned_in_batches(db_url: str, hitl: Harness) -> None:
     now = hitl.clock.now()
     async with hitl.rt.db.write.begin() as session:
-        await slack_requests.remember_many(session, {request_key(str(i).encode()): now - KEEP_KEYS_FOR - timedelta(seconds=1 + i) for i in range(7)})
-        await slack_requests.remember_many(session, {request_key(b"recent"): now - KEEP_KEYS_FOR + timedelta(seconds=30)})
+        await slack_requests.remember_many(
+            session, {request_key(str(i).encode()): now - KEEP_KEYS_FOR - timedelta(seconds=1 + i) for i in range(7)}
+        )
+        await slack_requests.remember_many(
+            session, {request_key(b"recent"): now - KEEP_KEYS_FOR + timedelta(seconds=30)}
+        )
     assert await prune_request_keys(hitl.rt.db, hitl.rt.clock, batch=3) == 7
     async with hitl.rt.db.write() as session:
         left = (await session.execute(select(SlackRequestKey.key))).scalars().all()
@@ -367,23 +422,45 @@ def is_utf8(body: bytes) -> bool:
 # ---- generated junk ---------------------------------------------------------------------------------------------
 
 
-CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded; charset=latin-1", "application/octet-stream", ""]
-form_bodies = st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=5).map(lambda d: urlencode(d).encode())
+CONTENT_TYPES = [
+    "application/x-www-form-urlencoded",
+    "application/json",
+    "text/plain",
+    "multipart/form-data; boundary=x",
+    "application/x-www-form-urlencoded; charset=latin-1",
+    "application/octet-stream",
+    "",
+]
+form_bodies = st.dictionaries(st.text(max_size=12), st.text(max_size=40), max_size=5).map(
+    lambda d: urlencode(d).encode()
+)
 payload_bodies = st.text(max_size=200).map(lambda t: b"payload=" + t.encode())
-json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 junk_bodies = st.one_of(
     st.binary(max_size=2_000),
     form_bodies,
     payload_bodies,
     json_like.map(lambda v: payload_body(v) if isinstance(v, dict) else repr(v).encode()),
-    st.sampled_from([MAX_BODY_BYTES - 1, MAX_BODY_BYTES, MAX_BODY_BYTES + 1, 2 * MAX_BODY_BYTES]).map(lambda n: b"payload=" + b"%7B" * ((n - 8) // 3) + b"a" * ((n - 8) % 3)),
+    st.sampled_from([MAX_BODY_BYTES - 1, MAX_BODY_BYTES, MAX_BODY_BYTES + 1, 2 * MAX_BODY_BYTES]).map(
+        lambda n: b"payload=" + b"%7B" * ((n - 8) // 3) + b"a" * ((n - 8) % 3)
+    ),
 )
 signings = st.sampled_from(["none", "forged", "stale", "other_body", "valid"])
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(body=junk_bodies, signing=signings, content_type=st.sampled_from(CONTENT_TYPES), retry=st.booleans())
-async def test_generated_junk_is_never_a_500_and_never_parsed_unsigned(hitl: Harness, body: bytes, signing: str, content_type: str, retry: bool) -> None:
+async def test_generated_junk_is_never_a_500_and_never_parsed_unsigned(
+    hitl: Harness, body: bytes, signing: str, content_type: str, retry: bool
+) -> None:
     now = int(time.time())
     headers = {
         "none": {},
@@ -415,4 +492,3 @@ async def test_generated_junk_is_never_a_500_and_never_parsed_unsigned(hitl: Har
         # Handed to Bolt once, or (the same body generated again) dropped as a replay.
         after = counts(hitl)
         assert (after["parsed"] - parsed, after["replayed"] - replayed) in ((1, 0), (0, 1))
-

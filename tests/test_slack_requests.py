@@ -8,6 +8,7 @@ from slack_emulator import sign
 from slack_emulator.tests import slack_fixtures
 from tests.support import SIGNING_SECRET, Harness
 
+
 def _fixture_body() -> bytes:
     return slack_fixtures.raw("block_actions_button_ephemeral.form_body.txt")
 

@@ -14,29 +14,84 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from blocks.ids import InputId
-from slack_emulator.blockkit import Limits, check_message
-from slack_emulator.workspace import SlackError
 from bot.domain.pauses import MAX_REASON, Mode
 from handlers.slack import forms, slash
+from slack_emulator.blockkit import Limits, check_message
+from slack_emulator.workspace import SlackError
 from tests.support import Harness
 
 CONTROL = st.characters(min_codepoint=0, max_codepoint=0x1F) | st.characters(min_codepoint=0x7F, max_codepoint=0x9F)
 ANY_TEXT = st.text(st.characters(codec="utf-8") | CONTROL, max_size=30)
 SEPARATORS = st.sampled_from([" ", "  ", "\n", "\t", "\u00a0", "\u3000", " \r\n "])
-DURATIONS = st.sampled_from(["1m", "59s", "0m", "24h", "7d", "90d", "91d", "2160h", "99999999999d", "1" * 400 + "d", "1e9d", "-5h", "5", "1h30m", "", "soon", "１２h", "٣d"])
+DURATIONS = st.sampled_from(
+    [
+        "1m",
+        "59s",
+        "0m",
+        "24h",
+        "7d",
+        "90d",
+        "91d",
+        "2160h",
+        "99999999999d",
+        "1" * 400 + "d",
+        "1e9d",
+        "-5h",
+        "5",
+        "1h30m",
+        "",
+        "soon",
+        "１２h",
+        "٣d",
+    ]
+)
 TOKENS = st.one_of(
-    st.sampled_from(["--since", "--since=", "--since=7d", "--queue", "-x", "all", "ALL", "mode:off", "mode:human-only", "mode:maybe", "mode:", "queue:billing", "tenant:acme", "model:gpt", "skill:legal", "tenants:acme", "queue:", ":x", "billing", "nosuch", "<!channel>", "<@U0SME1>", "`", "*"]),
+    st.sampled_from(
+        [
+            "--since",
+            "--since=",
+            "--since=7d",
+            "--queue",
+            "-x",
+            "all",
+            "ALL",
+            "mode:off",
+            "mode:human-only",
+            "mode:maybe",
+            "mode:",
+            "queue:billing",
+            "tenant:acme",
+            "model:gpt",
+            "skill:legal",
+            "tenants:acme",
+            "queue:",
+            ":x",
+            "billing",
+            "nosuch",
+            "<!channel>",
+            "<@U0SME1>",
+            "`",
+            "*",
+        ]
+    ),
     DURATIONS,
-    st.builds(lambda kind, value: f"{kind}:{value}", st.sampled_from(["queue", "tenant", "model", "skill", "foo"]), st.text(min_size=0, max_size=200)),
+    st.builds(
+        lambda kind, value: f"{kind}:{value}",
+        st.sampled_from(["queue", "tenant", "model", "skill", "foo"]),
+        st.text(min_size=0, max_size=200),
+    ),
     ANY_TEXT,
     st.integers(min_value=0, max_value=6000).map(lambda n: "x" * n),
 )
-SUBCOMMANDS = st.sampled_from(["help", "status", "queue", "digest", "kill", "resume", "KILL", "Digest", "frobnicate", ""]) | ANY_TEXT
+SUBCOMMANDS = (
+    st.sampled_from(["help", "status", "queue", "digest", "kill", "resume", "KILL", "Digest", "frobnicate", ""])
+    | ANY_TEXT
+)
 
 
 @st.composite
 def command_texts(draw: st.DrawFn) -> str:
-    words = [draw(SUBCOMMANDS)] + draw(st.lists(TOKENS, max_size=6))
+    words = [draw(SUBCOMMANDS), *draw(st.lists(TOKENS, max_size=6))]
     text = words[0]
     for word in words[1:]:
         text += draw(SEPARATORS) + word
@@ -75,7 +130,11 @@ async def send_and_check(hitl: Harness, user: str, text: str) -> None:
     assert_fits_slack(response.json())
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(text=command_texts(), operator=st.booleans())
 @example(text="digest --since 99999999999d", operator=True)
 @example(text="digest billing --since 91d", operator=True)
@@ -87,7 +146,9 @@ async def send_and_check(hitl: Harness, user: str, text: str) -> None:
 @example(text="x" * 9000, operator=True)
 @example(text="queue " + "b" * 41, operator=False)
 @example(text="\u202ekill\u202c all", operator=True)
-async def test_generated_hitl_commands_always_get_an_ephemeral_that_fits(hitl: Harness, text: str, operator: bool) -> None:
+async def test_generated_hitl_commands_always_get_an_ephemeral_that_fits(
+    hitl: Harness, text: str, operator: bool
+) -> None:
     await send_and_check(hitl, "U0OPS1" if operator else "U0SME1", text)
 
 
@@ -133,13 +194,25 @@ async def test_in_range_arguments_still_work(hitl: Harness) -> None:
 # ---- the kill form -------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(scope=st.one_of(st.sampled_from(["all", "tenant:acme", "queue:billing", "tenants:acme", "", "queue:" + "q" * 151]), ANY_TEXT), reason=st.one_of(ANY_TEXT, st.integers(0, 3000).map(lambda n: "y" * n)), mode=st.sampled_from([m.value for m in Mode]))
-async def test_generated_kill_forms_get_inline_errors_or_a_pause(hitl: Harness, scope: str, reason: str, mode: str) -> None:
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    scope=st.one_of(
+        st.sampled_from(["all", "tenant:acme", "queue:billing", "tenants:acme", "", "queue:" + "q" * 151]), ANY_TEXT
+    ),
+    reason=st.one_of(ANY_TEXT, st.integers(0, 3000).map(lambda n: "y" * n)),
+    mode=st.sampled_from([m.value for m in Mode]),
+)
+async def test_generated_kill_forms_get_inline_errors_or_a_pause(
+    hitl: Harness, scope: str, reason: str, mode: str
+) -> None:
     await send_and_check(hitl, "U0OPS1", "kill")
     view = hitl.slack.last_opened_view()
     assert view is not None
-    response = await hitl.slack.submit_view("U0OPS1", view["id"], {InputId.SCOPE.value: scope, InputId.MODE.value: mode, InputId.REASON.value: reason})
+    response = await hitl.slack.submit_view(
+        "U0OPS1", view["id"], {InputId.SCOPE.value: scope, InputId.MODE.value: mode, InputId.REASON.value: reason}
+    )
     SEEN["forms"] += 1
     SEEN["500s"] += response.status_code >= 500
     assert response.status_code == 200, (response.status_code, scope[:80], reason[:80])
@@ -158,7 +231,9 @@ def test_the_kill_form_refuses_what_the_command_refuses() -> None:
             InputId.REASON.value: {InputId.VALUE.value: {"type": "plain_text_input", "value": reason}},
         }
 
-    assert forms.parse_kill(values("tenant:acme", "r" * (MAX_REASON + 1))) == {InputId.REASON.value: "Not kept: the reason is 1,001 characters long; keep it to 1,000."}
+    assert forms.parse_kill(values("tenant:acme", "r" * (MAX_REASON + 1))) == {
+        InputId.REASON.value: "Not kept: the reason is 1,001 characters long; keep it to 1,000."
+    }
     assert InputId.REASON.value in forms.parse_kill(values("all", "nul\x00"))  # type: ignore[operator]
     assert InputId.MODE.value in forms.parse_kill(values("all", "why", mode="sideways"))  # type: ignore[operator]
     assert not isinstance(forms.parse_kill(values("tenant:acme", "r" * MAX_REASON)), dict)

@@ -15,17 +15,25 @@ from typing import Any
 import httpx
 import pytest
 
-from slack_emulator import Emulator, serve_emulator
-from bot.domain.escalation import Escalation
 from bot.compose import build_hitl
-from bot.services.decision_rules import DecisionRequest
-from tests.support import decide_directly
-from bot.startup import SlackCheckFailed, check_channels, policy_channels, verify_token
-from bot.slack import create_slack_client
 from bot.domain.audit import SYSTEM, Actor
 from bot.domain.cases import CaseStatus
+from bot.domain.escalation import Escalation
+from bot.services.decision_rules import DecisionRequest
+from bot.slack import create_slack_client
+from bot.startup import SlackCheckFailed, check_channels, policy_channels, verify_token
+from slack_emulator import Emulator, serve_emulator
 from tests import dbs
-from tests.support import API_TOKEN, ISSUE_POLICY_YAML, SIGNING_SECRET, escalation, issue_policy, make_emulator, make_settings
+from tests.support import (
+    API_TOKEN,
+    ISSUE_POLICY_YAML,
+    SIGNING_SECRET,
+    decide_directly,
+    escalation,
+    issue_policy,
+    make_emulator,
+    make_settings,
+)
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/api/"  # discard port: nothing listens, connections are refused at once
 
@@ -59,7 +67,12 @@ def settings_for(api_url: str, **overrides: Any) -> Any:
 async def test_auth_test_gives_the_runtime_its_identity(emulated: tuple[Emulator, str]) -> None:
     emulator, api_url = emulated
     identity = await verify_token(settings_for(api_url, SLACK_TEAM_ID="T0HITL"))
-    assert (identity.team_id, identity.bot_user_id, identity.team_name, identity.enterprise_id) == ("T0HITL", "U0HITLBOT", "HITL Emulator", None)
+    assert (identity.team_id, identity.bot_user_id, identity.team_name, identity.enterprise_id) == (
+        "T0HITL",
+        "U0HITLBOT",
+        "HITL Emulator",
+        None,
+    )
     assert identity.scopes == frozenset(emulator.workspace.bot_scopes)
     rt = build_hitl(settings_for(api_url), issue_policy(), identity=identity)
     assert rt.identity is identity
@@ -80,7 +93,9 @@ async def test_a_token_of_another_workspace_stops_start_up(emulated: tuple[Emula
     _, api_url = emulated
     with pytest.raises(SlackCheckFailed) as failed:
         await verify_token(settings_for(api_url, SLACK_TEAM_ID="T0ELSEWHERE"))
-    assert str(failed.value).startswith("SLACK_TEAM_ID: the bot token belongs to workspace T0HITL (HITL Emulator), not T0ELSEWHERE")
+    assert str(failed.value).startswith(
+        "SLACK_TEAM_ID: the bot token belongs to workspace T0HITL (HITL Emulator), not T0ELSEWHERE"
+    )
 
 
 async def test_slack_unreachable_is_retried_then_stops_with_one_line() -> None:
@@ -132,11 +147,26 @@ async def test_each_channel_the_bot_cant_post_in_is_one_warning(emulated: tuple[
 
 def cli_env(tmp: Path, **values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "HITL_"))}
-    return {**env, "HITL_POLICY": str(tmp / "hitl.yml"), "HITL_API_TOKEN": API_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, **values}
+    return {
+        **env,
+        "HITL_POLICY": str(tmp / "hitl.yml"),
+        "HITL_API_TOKEN": API_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        **values,
+    }
 
 
 async def run_cli(tmp: Path, *args: str, timeout: float = 60, **env: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", *args, cwd=tmp, env=cli_env(tmp, **env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        cwd=tmp,
+        env=cli_env(tmp, **env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -153,19 +183,43 @@ def one_line(stderr: str) -> str:
 @pytest.mark.parametrize(
     "case, env, expected",
     [
-        ("revoked", {"SLACK_BOT_TOKEN": "xoxb-revoked"}, "hitl: SLACK_BOT_TOKEN: Slack refused the bot token (token_revoked)"),
-        ("wrong token", {"SLACK_BOT_TOKEN": "xoxb-not-this-one"}, "hitl: SLACK_BOT_TOKEN: Slack refused the bot token (invalid_auth)"),
-        ("other workspace", {"SLACK_TEAM_ID": "T0ELSEWHERE"}, "hitl: SLACK_TEAM_ID: the bot token belongs to workspace T0HITL"),
-        ("unreachable", {"SLACK_API_URL": CLOSED_PORT_URL, "HITL_SLACK_STARTUP_WAIT": "1s"}, f"hitl: SLACK_API_URL: could not reach Slack at {CLOSED_PORT_URL} for 1s"),
+        (
+            "revoked",
+            {"SLACK_BOT_TOKEN": "xoxb-revoked"},
+            "hitl: SLACK_BOT_TOKEN: Slack refused the bot token (token_revoked)",
+        ),
+        (
+            "wrong token",
+            {"SLACK_BOT_TOKEN": "xoxb-not-this-one"},
+            "hitl: SLACK_BOT_TOKEN: Slack refused the bot token (invalid_auth)",
+        ),
+        (
+            "other workspace",
+            {"SLACK_TEAM_ID": "T0ELSEWHERE"},
+            "hitl: SLACK_TEAM_ID: the bot token belongs to workspace T0HITL",
+        ),
+        (
+            "unreachable",
+            {"SLACK_API_URL": CLOSED_PORT_URL, "HITL_SLACK_STARTUP_WAIT": "1s"},
+            f"hitl: SLACK_API_URL: could not reach Slack at {CLOSED_PORT_URL} for 1s",
+        ),
     ],
 )
-async def test_serve_stops_before_listening_with_one_line(emulated: tuple[Emulator, str], tmp_path: Path, case: str, env: dict[str, str], expected: str) -> None:
+async def test_serve_stops_before_listening_with_one_line(
+    emulated: tuple[Emulator, str], tmp_path: Path, case: str, env: dict[str, str], expected: str
+) -> None:
     emulator, api_url = emulated
     emulator.bot_token = "xoxb-good"
     emulator.revoke_token("xoxb-revoked")
     (tmp_path / "hitl.yml").write_text(ISSUE_POLICY_YAML)
     db = tmp_path / "hitl.db"
-    settings = {"SLACK_BOT_TOKEN": "xoxb-good", "SLACK_API_URL": api_url, "HITL_DATABASE_URL": f"sqlite:///{db}", "PORT": "9", **env}
+    settings = {
+        "SLACK_BOT_TOKEN": "xoxb-good",
+        "SLACK_API_URL": api_url,
+        "HITL_DATABASE_URL": f"sqlite:///{db}",
+        "PORT": "9",
+        **env,
+    }
     code, _, stderr = await run_cli(tmp_path, "serve", **settings)
     assert code == 2
     assert one_line(stderr).startswith(expected), stderr
@@ -179,8 +233,24 @@ async def test_serve_warns_per_channel_and_serves(emulated: tuple[Emulator, str]
     with __import__("socket").socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = cli_env(tmp_path, SLACK_BOT_TOKEN="xoxb-good", SLACK_API_URL=api_url, HITL_DATABASE_URL=f"sqlite:///{tmp_path / 'hitl.db'}", HITL_HOST="127.0.0.1", PORT=str(port))
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "serve", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)
+    env = cli_env(
+        tmp_path,
+        SLACK_BOT_TOKEN="xoxb-good",
+        SLACK_API_URL=api_url,
+        HITL_DATABASE_URL=f"sqlite:///{tmp_path / 'hitl.db'}",
+        HITL_HOST="127.0.0.1",
+        PORT=str(port),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
     try:
         async with httpx.AsyncClient() as client:
             for _ in range(400):
@@ -199,18 +269,29 @@ async def test_serve_warns_per_channel_and_serves(emulated: tuple[Emulator, str]
     warnings = [line for line in stderr.splitlines() if "hitl can't post there" in line]
     assert len(warnings) == 1 and "channel C0LEGAL was not found, or it is private" in warnings[0], stderr
     assert "Slack: workspace T0HITL (HITL Emulator), bot user U0HITLBOT" in stderr
-    assert [c.args.get("channel") for c in emulator.calls_to("conversations.info")] == ["C0BILLING", "C0BILLESC", "C0LEGAL", "C0GENERAL", "C0OPS"]
+    assert [c.args.get("channel") for c in emulator.calls_to("conversations.info")] == [
+        "C0BILLING",
+        "C0BILLESC",
+        "C0LEGAL",
+        "C0GENERAL",
+        "C0OPS",
+    ]
 
 
 DB_COMMANDS = [("audit", "verify"), ("export", "--since", "7d"), ("webhooks", "retry", "case-1")]
 
 
 @pytest.mark.parametrize("command", DB_COMMANDS, ids=lambda c: " ".join(c[:2]))
-async def test_database_commands_on_a_missing_sqlite_file_say_so_and_create_nothing(tmp_path: Path, command: tuple[str, ...]) -> None:
+async def test_database_commands_on_a_missing_sqlite_file_say_so_and_create_nothing(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     db = tmp_path / "nothing-here.db"
     code, out, stderr = await run_cli(tmp_path, *command, HITL_DATABASE_URL=f"sqlite:///{db}")
     assert (code, out) == (2, "")
-    assert one_line(stderr) == f"hitl: HITL_DATABASE_URL: there is no database at {db}; run `hitl db upgrade` to create one, or point HITL_DATABASE_URL at hitl's database"
+    assert one_line(stderr) == (
+        f"hitl: HITL_DATABASE_URL: there is no database at {db}; run `hitl db upgrade` to create one, or point "
+        f"HITL_DATABASE_URL at hitl's database"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -219,7 +300,9 @@ async def test_database_commands_on_an_empty_database_say_so(tmp_path: Path, com
     db = tmp_path / "empty.db"
     db.touch()
     code, _, stderr = await run_cli(tmp_path, *command, HITL_DATABASE_URL=f"sqlite:///{db}")
-    assert code == 2 and one_line(stderr).startswith(f"hitl: HITL_DATABASE_URL: the database at {db} has no hitl schema; run `hitl db upgrade`")
+    assert code == 2 and one_line(stderr).startswith(
+        f"hitl: HITL_DATABASE_URL: the database at {db} has no hitl schema; run `hitl db upgrade`"
+    )
 
 
 @pytest.mark.skipif(not dbs.POSTGRES_URL, reason="HITL_TEST_POSTGRES_URL is not set")
@@ -244,13 +327,24 @@ async def test_export_into_a_closed_pipe_ends_quietly(db_url: str, tmp_path: Pat
         for n in range(150):  # ~350 kB of JSONL: far more than a pipe holds, so the writer meets the closed end
             raw = escalation(f"exp-{n}", model_draft=long_draft)
             await rt.ingest.receive(raw, Escalation.model_validate(raw), SYSTEM)
-            await decide_directly(rt, f"exp-{n}", DecisionRequest(CaseStatus.APPROVED, final_text=long_draft), Actor.slack("U0SME1", "T0HITL", "dana"))
+            await decide_directly(
+                rt,
+                f"exp-{n}",
+                DecisionRequest(CaseStatus.APPROVED, final_text=long_draft),
+                Actor.slack("U0SME1", "T0HITL", "dana"),
+            )
     finally:
         await rt.close()
     (tmp_path / "hitl.yml").write_text(ISSUE_POLICY_YAML)
 
     def export_into_head() -> tuple[int, bytes, int, bytes]:
-        export = subprocess.Popen([sys.executable, "-m", "bot.cli", "export", "--since", "1d"], cwd=tmp_path, env=cli_env(tmp_path, HITL_DATABASE_URL=db_url), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        export = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "export", "--since", "1d"],
+            cwd=tmp_path,
+            env=cli_env(tmp_path, HITL_DATABASE_URL=db_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         head = subprocess.Popen(["head", "-n", "1"], stdin=export.stdout, stdout=subprocess.PIPE)
         assert export.stdout is not None
         export.stdout.close()  # only head holds the read end now: when it exits, the pipe is closed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -43,18 +43,29 @@ async def test_nested_non_finite_numbers_and_duplicate_keys_are_named(hitl: Harn
     assert response.status_code == 422 and [f["field"] for f in response.json()["fields"]] == ["signals.a"]
     duplicate_top = json.dumps(escalation())[:-1] + ', "case_id": "other"}'
     response = await _post(hitl, duplicate_top)
-    assert response.status_code == 422 and response.json()["fields"] == [{"field": "case_id", "message": "appears more than once in its object"}]
+    assert response.status_code == 422 and response.json()["fields"] == [
+        {"field": "case_id", "message": "appears more than once in its object"}
+    ]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/jsonx"])
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "application/jsonx"],
+)
 async def test_a_body_that_is_not_declared_json_is_415(hitl: Harness, content_type: str) -> None:
-    response = await _post(hitl, json.dumps(escalation()), {"Content-Type": content_type} if content_type else {"Content-Type": ""})
+    response = await _post(
+        hitl, json.dumps(escalation()), {"Content-Type": content_type} if content_type else {"Content-Type": ""}
+    )
     assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
 
 
 async def test_json_with_charset_and_plus_json_types_are_accepted(hitl: Harness) -> None:
-    assert (await _post(hitl, json.dumps(escalation("a")), {"Content-Type": "application/json; charset=utf-8"})).status_code == 201
-    assert (await _post(hitl, json.dumps(escalation("b")), {"Content-Type": "application/vnd.hitl+json"})).status_code == 201
+    assert (
+        await _post(hitl, json.dumps(escalation("a")), {"Content-Type": "application/json; charset=utf-8"})
+    ).status_code == 201
+    assert (
+        await _post(hitl, json.dumps(escalation("b")), {"Content-Type": "application/vnd.hitl+json"})
+    ).status_code == 201
 
 
 def _deadline(hitl: Harness, delta: timedelta) -> str:
@@ -71,7 +82,9 @@ def _deadline(hitl: Harness, delta: timedelta) -> str:
         ("9999-12-31T23:59:59-14:00", "year ahead"),
     ],
 )
-async def test_deadlines_must_be_iso_8601_with_an_offset_in_a_sane_window(hitl: Harness, deadline: Any, problem: str) -> None:
+async def test_deadlines_must_be_iso_8601_with_an_offset_in_a_sane_window(
+    hitl: Harness, deadline: Any, problem: str
+) -> None:
     response = await hitl.escalate(sla_deadline=deadline)
     assert response.status_code == 422, response.text
     [field] = response.json()["fields"]
@@ -95,7 +108,13 @@ async def test_case_ids_with_ambiguous_path_segments_are_refused_at_ingest(hitl:
 async def test_the_read_route_refuses_what_ingest_refuses(hitl: Harness) -> None:
     assert (await hitl.escalate(case_id="a/b")).status_code == 201
     assert (await hitl.api.get("/v1/escalations/a/b")).status_code == 200
-    for raw_path in (b"/v1/escalations/a/./b", b"/v1/escalations/x/../a/b", b"/v1/escalations/a//b", b"/v1/escalations/a/b/", b"/v1/escalations/a%2F.%2Fb"):
+    for raw_path in (
+        b"/v1/escalations/a/./b",
+        b"/v1/escalations/x/../a/b",
+        b"/v1/escalations/a//b",
+        b"/v1/escalations/a/b/",
+        b"/v1/escalations/a%2F.%2Fb",
+    ):
         status, body = await _raw_get(hitl, raw_path)
         assert status == 422, (raw_path, status)
         assert json.loads(body)["fields"][0]["field"] == "case_id"
@@ -117,7 +136,9 @@ async def _raw_get(h: Harness, path: bytes) -> tuple[int, bytes]:
 # Generated: a valid escalation with one value, somewhere in it, spelled the way Python's json module allows
 # and JSON does not. Wherever it is, the answer is a 422 naming that place, never a 500 or a stored case.
 BAD_NUMBERS = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "1e400", "-2E+309"])
-PLACES = st.sampled_from(["confidence", "signals.s", "impact.dollars", "proposed_action.args.amount", "evidence[0].score", "tool_results[0]"])
+PLACES = st.sampled_from(
+    ["confidence", "signals.s", "impact.dollars", "proposed_action.args.amount", "evidence[0].score", "tool_results[0]"]
+)
 
 
 def _spell(place: str, bad: str) -> tuple[str, str]:
@@ -136,7 +157,9 @@ def _spell(place: str, bad: str) -> tuple[str, str]:
     return json.dumps(body).replace(json.dumps(marker), bad), place
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(place=PLACES, bad=BAD_NUMBERS)
 async def test_generated_non_finite_numbers_anywhere_are_named(hitl: Harness, place: str, bad: str) -> None:
     text, expected = _spell(place, bad)
@@ -147,7 +170,7 @@ async def test_generated_non_finite_numbers_anywhere_are_named(hitl: Harness, pl
 
 async def test_stored_deadline_far_in_the_future_no_longer_breaks_anything(hitl: Harness) -> None:
     """What hitl stored it can read back: the status API, the card and the export take every accepted case."""
-    deadline = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=300)
+    deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(days=300)
     hitl.clock.set(deadline - timedelta(days=300))
     response = await hitl.escalate(sla_deadline=deadline.isoformat())
     assert response.status_code == 201

@@ -33,7 +33,9 @@ class AuditAction(StrEnum):
 
 
 # The SLA clock's steps, as the status API's `paging_history` lists them.
-PAGING_ACTIONS = frozenset({AuditAction.REMINDED, AuditAction.SLA_BREACHED, AuditAction.PAGED, AuditAction.REPAGED, AuditAction.UNHANDLED})
+PAGING_ACTIONS = frozenset(
+    {AuditAction.REMINDED, AuditAction.SLA_BREACHED, AuditAction.PAGED, AuditAction.REPAGED, AuditAction.UNHANDLED}
+)
 
 
 class ActorType(StrEnum):

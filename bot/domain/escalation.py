@@ -8,7 +8,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ValidationInfo,
+    field_validator,
+)
 
 MAX_DRAFT_CHARS = 100_000
 MAX_TEXT_CHARS = 20_000
@@ -81,7 +91,9 @@ class Impact(_Input):
 
 class ProposedAction(_Input):
     action: Annotated[str, Field(min_length=1, max_length=128)]
-    args: dict[Annotated[str, Field(min_length=1, max_length=128)], JsonValue] = Field(default_factory=dict, max_length=50)
+    args: dict[Annotated[str, Field(min_length=1, max_length=128)], JsonValue] = Field(
+        default_factory=dict, max_length=50
+    )
 
 
 class Escalation(_Input):
@@ -161,4 +173,3 @@ def _encodes(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-

@@ -204,7 +204,20 @@ class Webhook(OutboxMessage):
 
 
 MESSAGE_TYPES: dict[OutboxKind, type[OutboxMessage]] = {
-    cls.kind: cls for cls in (PostCard, UpdateCard, Page, Remind, Repage, EscalationNote, UnhandledAlert, Announce, Digest, DigestChart, Webhook)
+    cls.kind: cls
+    for cls in (
+        PostCard,
+        UpdateCard,
+        Page,
+        Remind,
+        Repage,
+        EscalationNote,
+        UnhandledAlert,
+        Announce,
+        Digest,
+        DigestChart,
+        Webhook,
+    )
 }
 
 

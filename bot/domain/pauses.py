@@ -31,13 +31,16 @@ class Scope:
     value: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Scope":
+    def parse(cls, text: str) -> Scope:
         cleaned = text.strip()
         if cleaned.lower() == "all":
             return cls("all")
         match = _SCOPE.fullmatch(cleaned)
         if not match or _CONTROL.search(cleaned):
-            raise ValueError(f"`{_CONTROL.sub('?', cleaned[:60])}` is not a scope: use all, queue:<name>, tenant:<id>, model:<name> or skill:<name>")
+            raise ValueError(
+                f"`{_CONTROL.sub('?', cleaned[:60])}` is not a scope: "
+                "use all, queue:<name>, tenant:<id>, model:<name> or skill:<name>"
+            )
         return cls(match.group(1), match.group(2))
 
     @staticmethod
@@ -121,7 +124,9 @@ def parse_kill_args(text: str) -> KillArgs:
             try:
                 mode = Mode(head.split(":", 1)[1].lower())
             except ValueError:
-                raise ValueError(f"`{_CONTROL.sub('?', head[:40])}` is not a mode: use mode:human-only or mode:off") from None
+                raise ValueError(
+                    f"`{_CONTROL.sub('?', head[:40])}` is not a mode: use mode:human-only or mode:off"
+                ) from None
         elif Scope.looks_like_scope(head):
             scope = Scope.parse(head)
         else:

@@ -54,7 +54,9 @@ def _origin_details(who: Reviewer, problem: Refused) -> dict[str, Any]:
 
 
 class Access:
-    def __init__(self, policy: Policy, directory: ReviewerDirectory, identity: SlackIdentity | None, audit: AuditLog) -> None:
+    def __init__(
+        self, policy: Policy, directory: ReviewerDirectory, identity: SlackIdentity | None, audit: AuditLog
+    ) -> None:
         self.policy = policy
         self.directory = directory
         self.identity = identity
@@ -64,7 +66,9 @@ class Access:
         """A denial when the request is not from a user of the installed workspace (pure). Without the identity
         auth.test gives at start, nobody's request can be trusted."""
         if self.identity is None:
-            return Denial("🚫 hitl doesn't know which Slack workspace it serves yet, so nothing was changed.", "unknown_workspace")
+            return Denial(
+                "🚫 hitl doesn't know which Slack workspace it serves yet, so nothing was changed.", "unknown_workspace"
+            )
         problem = origin_problem(self.identity, who.origin)
         if problem is None:
             return None
@@ -75,11 +79,19 @@ class Access:
         without asking Slack (inside a transaction; `warm()` first)."""
         queue = self.policy.queue(case.queue)
         principals = deciders(queue, case.tier) if queue else []
-        auth = self.directory.includes_known(who.user_id, principals) if cached else await self.directory.includes(who.user_id, principals)
+        auth = (
+            self.directory.includes_known(who.user_id, principals)
+            if cached
+            else await self.directory.includes(who.user_id, principals)
+        )
         if auth.allowed:
             return None
         label = escape_mrkdwn(self.tier_label(case))
-        text = UNVERIFIED if auth.unverified else f"You're not a reviewer for {label}, so you can't decide this case. The attempt was recorded."
+        text = (
+            UNVERIFIED
+            if auth.unverified
+            else f"You're not a reviewer for {label}, so you can't decide this case. The attempt was recorded."
+        )
         return self._denied(auth, text, "not_a_reviewer", {"tier": case.tier, "unverified": auth.unverified})
 
     async def as_operator(self, who: Reviewer) -> Denial | None:
@@ -98,13 +110,23 @@ class Access:
         for group in sorted(all_groups(self.policy)):
             await self.directory.group_members(group)
 
-    async def refuse(self, who: Reviewer, denial: Denial, *, case_id: str | None, details: dict[str, Any], session: AsyncSession | None = None) -> Refusal:
+    async def refuse(
+        self,
+        who: Reviewer,
+        denial: Denial,
+        *,
+        case_id: str | None,
+        details: dict[str, Any],
+        session: AsyncSession | None = None,
+    ) -> Refusal:
         """Audit the denial (in `session`, or a transaction of its own) and say why nothing happened."""
         row = {**details, **denial.details, "reason": denial.reason}
         if session is None:
             await self.audit.record(denial.action, who.actor, case_id=case_id, details=row)
         else:
-            await append_audit(session, action=denial.action, actor=who.actor, at=self.audit.clock.now(), case_id=case_id, details=row)
+            await append_audit(
+                session, action=denial.action, actor=who.actor, at=self.audit.clock.now(), case_id=case_id, details=row
+            )
         return Refusal(denial.text)
 
     def tier_label(self, case: Case) -> str:

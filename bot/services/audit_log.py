@@ -16,6 +16,10 @@ class AuditLog:
         self.db = db
         self.clock = clock
 
-    async def record(self, action: AuditAction, actor: Actor, *, case_id: str | None = None, details: dict[str, Any] | None = None) -> None:
+    async def record(
+        self, action: AuditAction, actor: Actor, *, case_id: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         async with self.db.write.begin() as session:
-            await append_audit(session, action=action, actor=actor, at=self.clock.now(), case_id=case_id, details=details)
+            await append_audit(
+                session, action=action, actor=actor, at=self.clock.now(), case_id=case_id, details=details
+            )

@@ -18,7 +18,11 @@ def tier_name(policy: Policy, queue_name: str, tier: int) -> str:
 
 
 def page_views(policy: Policy, case: Case, messages: Sequence[SlackMessage]) -> tuple[PageView, ...]:
-    return tuple(PageView(m.tier, tier_name(policy, case.queue, m.tier), m.channel, m.permalink) for m in messages if m.kind == "page")
+    return tuple(
+        PageView(m.tier, tier_name(policy, case.queue, m.tier), m.channel, m.permalink)
+        for m in messages
+        if m.kind == "page"
+    )
 
 
 def card_view(case: Case, policy: Policy, messages: Sequence[SlackMessage] = ()) -> CardView:
@@ -29,7 +33,9 @@ def minimal_card_view(case: Case, policy: Policy) -> CardView:
     """The view of a case from its columns alone, for the minimal card: it must draw whatever the stored
     payload holds (even one a newer, stricter model would refuse)."""
     risk = case.risk_level if case.risk_level in RiskLevel._value2member_map_ else None
-    escalation = Escalation.model_construct(case_id=case.case_id, model_draft="", reason_for_escalation="", risk_level=RiskLevel(risk) if risk else None)
+    escalation = Escalation.model_construct(
+        case_id=case.case_id, model_draft="", reason_for_escalation="", risk_level=RiskLevel(risk) if risk else None
+    )
     return _view(case, policy, escalation, ())
 
 

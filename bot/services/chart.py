@@ -32,13 +32,28 @@ def render_chart(days: list[DayFigures], *, title: str) -> bytes:
         x = range(len(days))
         ax.bar(x, approved, color="#2eb67d", label="approved")
         ax.bar(x, edited, bottom=approved, color="#ecb22e", label="edited")
-        ax.bar(x, rejected, bottom=[a + e for a, e in zip(approved, edited)], color="#e01e5a", label="rejected")
-        tops = [a + e + r for a, e, r in zip(approved, edited, rejected)]
+        ax.bar(
+            x,
+            rejected,
+            bottom=[a + e for a, e in zip(approved, edited, strict=True)],
+            color="#e01e5a",
+            label="rejected",
+        )
+        tops = [a + e + r for a, e, r in zip(approved, edited, rejected, strict=True)]
         breach_x = [i for i, d in enumerate(days) if d.breaches]
         if breach_x:
-            ax.scatter(breach_x, [tops[i] + 0.5 for i in breach_x], marker="v", color="#1d1c1d", zorder=3, label="SLA breaches")
+            ax.scatter(
+                breach_x, [tops[i] + 0.5 for i in breach_x], marker="v", color="#1d1c1d", zorder=3, label="SLA breaches"
+            )
             for i in breach_x:
-                ax.annotate(str(days[i].breaches), (i, tops[i] + 0.5), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+                ax.annotate(
+                    str(days[i].breaches),
+                    (i, tops[i] + 0.5),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=8,
+                )
         ax.set_xticks(list(x), labels, rotation=45, ha="right", fontsize=8)
         ax.set_ylabel("decisions")
         ax.set_title(title, fontsize=11)

@@ -71,11 +71,19 @@ class DecisionRequest:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def approve(form: ApproveInput, draft: str, proposed: dict[str, Any] | None, checklist: list[str]) -> DecisionRequest | Errors:
+def approve(
+    form: ApproveInput, draft: str, proposed: dict[str, Any] | None, checklist: list[str]
+) -> DecisionRequest | Errors:
     missing = [item for index, item in enumerate(checklist) if str(index) not in form.ticked]
     if missing:
-        return {InputId.CHECKLIST.value: f"Tick every item to approve ({len(checklist) - len(missing)} of {len(checklist)} ticked)."}
-    return DecisionRequest(CaseStatus.APPROVED, final_text=draft, final_action=proposed, note=form.note, checklist=tuple(checklist))
+        return {
+            InputId.CHECKLIST.value: (
+                f"Tick every item to approve ({len(checklist) - len(missing)} of {len(checklist)} ticked)."
+            )
+        }
+    return DecisionRequest(
+        CaseStatus.APPROVED, final_text=draft, final_action=proposed, note=form.note, checklist=tuple(checklist)
+    )
 
 
 def edit(form: EditInput, draft: str, proposed: dict[str, Any] | None) -> DecisionRequest | Errors:

@@ -35,10 +35,16 @@ class AlreadyDecided:
     case: Case
 
 
-async def record_decision(session: AsyncSession, policy: Policy, case: Case, request: DecisionRequest, actor: Actor, now: datetime) -> Decided | AlreadyDecided:
+async def record_decision(
+    session: AsyncSession, policy: Policy, case: Case, request: DecisionRequest, actor: Actor, now: datetime
+) -> Decided | AlreadyDecided:
     """Decide `case` (read in this transaction) unless someone else already has: `UPDATE … WHERE status = 'pending'`
     is the one place a race is settled."""
-    distance, ratio = edit_distance(case.payload.get("model_draft") or "", request.final_text) if request.final_text is not None else (None, None)
+    distance, ratio = (
+        edit_distance(case.payload.get("model_draft") or "", request.final_text)
+        if request.final_text is not None
+        else (None, None)
+    )
     decided = await case_store.record_decision(
         session,
         case.case_id,
@@ -61,13 +67,22 @@ async def record_decision(session: AsyncSession, policy: Policy, case: Case, req
     if decided is None:
         winner = await case_store.get_case(session, case.case_id) or case
         details = {"attempted": request.outcome.value, "reason": "already decided", "decided_by": winner.decided_by}
-        await append_audit(session, action=AuditAction.DECISION_REFUSED, actor=actor, at=now, case_id=case.case_id, details=details)
+        await append_audit(
+            session, action=AuditAction.DECISION_REFUSED, actor=actor, at=now, case_id=case.case_id, details=details
+        )
         return AlreadyDecided(winner)
     await enqueue_case_event(session, policy, decided, EventType.DECIDED, now)
     await outbox.cancel_for_case(session, case.case_id, CANCELLED_BY_DECISION, now, "cancelled: case decided")
     await enqueue_card_update(session, case.case_id, decided.version, now)
     # The audit row last: on PostgreSQL it takes the chain's lock, held until commit.
-    await append_audit(session, action=AuditAction(request.outcome.value), actor=actor, at=now, case_id=case.case_id, details=_audit_details(decided, request))
+    await append_audit(
+        session,
+        action=AuditAction(request.outcome.value),
+        actor=actor,
+        at=now,
+        case_id=case.case_id,
+        details=_audit_details(decided, request),
+    )
     return Decided(case.case_id, decided.version)
 
 
@@ -83,13 +98,25 @@ def _audit_details(case: Case, request: DecisionRequest) -> dict[str, Any]:
     return details
 
 
-async def enqueue_case_event(session: AsyncSession, policy: Policy, case: Case, event_type: EventType, now: datetime) -> None:
+async def enqueue_case_event(
+    session: AsyncSession, policy: Policy, case: Case, event_type: EventType, now: datetime
+) -> None:
     """Queue the event for the LLM system, in the transaction that made it true."""
     url = webhook_url(case, policy)
     if url:
-        await enqueue_webhook(session, url=url, event_type=event_type, data=decision_event(case), now=now, case_id=case.case_id, event_id=event_id(case.case_id, event_type))
+        await enqueue_webhook(
+            session,
+            url=url,
+            event_type=event_type,
+            data=decision_event(case),
+            now=now,
+            case_id=case.case_id,
+            event_id=event_id(case.case_id, event_type),
+        )
 
 
-async def enqueue_card_update(session: AsyncSession, case_id: str, version: int, now: datetime, cause: str = "") -> None:
+async def enqueue_card_update(
+    session: AsyncSession, case_id: str, version: int, now: datetime, cause: str = ""
+) -> None:
     """Re-render the case's messages; one update per state version (and cause), however often it is asked for."""
     await outbox.enqueue(session, UpdateCard(case_id=case_id, version=version, cause=cause), now=now)

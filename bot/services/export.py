@@ -26,13 +26,15 @@ class ExportFormat(StrEnum):
 
 
 CSV_COLUMNS = [
-    "case_id", "queue", "tenant_id", "outcome", "reason", "note", "edit_distance", "edit_ratio", "reviewer_id", "reviewer_name",
-    "model_name", "model_version", "prompt_hash", "received_at", "decided_at", "tier", "user_question", "model_draft", "final_text",
-    "evidence", "proposed_action", "final_action",
+    "case_id", "queue", "tenant_id", "outcome", "reason", "note", "edit_distance", "edit_ratio",
+    "reviewer_id", "reviewer_name", "model_name", "model_version", "prompt_hash", "received_at", "decided_at",
+    "tier", "user_question", "model_draft", "final_text", "evidence", "proposed_action", "final_action",
 ]  # fmt: skip
 
 
-def decided_cases(session: AsyncSession, *, since: datetime, queue: str | None, outcomes: Iterable[str]) -> AsyncIterator[Case]:
+def decided_cases(
+    session: AsyncSession, *, since: datetime, queue: str | None, outcomes: Iterable[str]
+) -> AsyncIterator[Case]:
     wanted = [o for o in outcomes if o in {s.value for s in DECIDED}] or [s.value for s in DECIDED]
     where = [Case.status.in_(wanted), Case.decided_at >= since] + ([Case.queue == queue] if queue else [])
     return stream_by_id(session, Case, *where, batch=BATCH)
@@ -75,18 +77,38 @@ def chat_record(case: Case, *, mark_rejected: bool) -> dict[str, Any] | None:
     if case.outcome == "rejected":
         if not mark_rejected:
             return None
-        return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": case.payload.get("model_draft"), "weight": 0}]}
+        return {
+            "messages": [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": case.payload.get("model_draft"), "weight": 0},
+            ]
+        }
     return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": case.final_text}]}
 
 
 def _csv_row(item: dict[str, Any]) -> list[Any]:
-    flat = {**item, "reviewer_id": item["reviewer"]["slack_user_id"], "reviewer_name": item["reviewer"]["name"], "model_name": item["model"]["name"], "model_version": item["model"]["version"]}
+    flat = {
+        **item,
+        "reviewer_id": item["reviewer"]["slack_user_id"],
+        "reviewer_name": item["reviewer"]["name"],
+        "model_name": item["model"]["name"],
+        "model_version": item["model"]["version"],
+    }
     for key in ("evidence", "proposed_action", "final_action"):
         flat[key] = json.dumps(item[key], ensure_ascii=False) if item[key] is not None else ""
     return [flat.get(column) for column in CSV_COLUMNS]
 
 
-async def write_export(session: AsyncSession, out: TextIO, fmt: ExportFormat, *, since: datetime, queue: str | None, outcomes: list[str], mark_rejected: bool) -> int:
+async def write_export(
+    session: AsyncSession,
+    out: TextIO,
+    fmt: ExportFormat,
+    *,
+    since: datetime,
+    queue: str | None,
+    outcomes: list[str],
+    mark_rejected: bool,
+) -> int:
     written = 0
     writer = csv.writer(out) if fmt is ExportFormat.CSV else None
     if writer:
@@ -103,4 +125,3 @@ async def write_export(session: AsyncSession, out: TextIO, fmt: ExportFormat, *,
             out.write(json.dumps(record(case), ensure_ascii=False) + "\n")
         written += 1
     return written
-

@@ -50,7 +50,12 @@ class IngestResult:
 
 
 def automation_context(escalation: Escalation, queue: str) -> dict[str, Any]:
-    return {"tenant": escalation.tenant_id, "model": escalation.model.name if escalation.model else None, "skill": escalation.skill, "queue": queue}
+    return {
+        "tenant": escalation.tenant_id,
+        "model": escalation.model.name if escalation.model else None,
+        "skill": escalation.skill,
+        "queue": queue,
+    }
 
 
 def payload_hash(raw: dict[str, Any]) -> str:
@@ -58,7 +63,17 @@ def payload_hash(raw: dict[str, Any]) -> str:
 
 
 class Ingest:
-    def __init__(self, db: Database, clock: Clock, policy: Policy, board: KillSwitchBoard, wake: Wake, *, signs_webhooks: bool, outbound: OutboundRules) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        policy: Policy,
+        board: KillSwitchBoard,
+        wake: Wake,
+        *,
+        signs_webhooks: bool,
+        outbound: OutboundRules,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy
@@ -71,7 +86,11 @@ class Ingest:
         if escalation.callback_url is None:
             return
         if not self.signs_webhooks:
-            raise Unacceptable("callback_url", "the server has no HITL_WEBHOOK_SECRET, so it cannot send signed decisions back", "this server cannot sign webhooks")
+            raise Unacceptable(
+                "callback_url",
+                "the server has no HITL_WEBHOOK_SECRET, so it cannot send signed decisions back",
+                "this server cannot sign webhooks",
+            )
         # Literal addresses and names only: a host name is resolved (and checked) when the webhook is sent.
         refusal = url_refusal(str(escalation.callback_url), self.outbound)
         if refusal is not None:
@@ -82,7 +101,9 @@ class Ingest:
         digest = payload_hash(raw)
         queue = self.policy.route(escalation.routing_context())
         if queue is None:
-            raise NoRoute("no queue in the policy matches this escalation, and the policy has no catch-all queue (match: {})")
+            raise NoRoute(
+                "no queue in the policy matches this escalation, and the policy has no catch-all queue (match: {})"
+            )
         now = self.clock.now()
         automation = self.board.evaluate(automation_context(escalation, queue.name))
         values = _case_values(escalation, digest, queue, automation, now)
@@ -98,8 +119,16 @@ class Ingest:
                 return self._replay(existing, escalation, digest)
             await outbox.enqueue(session, card, now=now)
             # The audit row last: on PostgreSQL it takes the chain's lock, held until commit.
-            details = {"queue": queue.name, "tier": 1, "channel": case.channel, "sla_deadline": case.tier_deadline.isoformat(), "payload_hash": digest}
-            await append_audit(session, action=AuditAction.RECEIVED, actor=actor, at=now, case_id=case.case_id, details=details)
+            details = {
+                "queue": queue.name,
+                "tier": 1,
+                "channel": case.channel,
+                "sla_deadline": case.tier_deadline.isoformat(),
+                "payload_hash": digest,
+            }
+            await append_audit(
+                session, action=AuditAction.RECEIVED, actor=actor, at=now, case_id=case.case_id, details=details
+            )
         # Keyed: no claim query while this channel's previous card is still being delivered by this process.
         self.wake(card.ordering_key())
         return IngestResult(case, created=True, automation=automation)
@@ -107,10 +136,14 @@ class Ingest:
     def _replay(self, existing: Case, escalation: Escalation, digest: str) -> IngestResult:
         if existing.payload_hash != digest:
             raise CaseConflict(f"case_id {existing.case_id!r} was already received with different content")
-        return IngestResult(existing, created=False, automation=self.board.evaluate(automation_context(escalation, existing.queue)))
+        return IngestResult(
+            existing, created=False, automation=self.board.evaluate(automation_context(escalation, existing.queue))
+        )
 
 
-def _case_values(escalation: Escalation, digest: str, queue: Queue, automation: Verdict, now: datetime) -> dict[str, Any]:
+def _case_values(
+    escalation: Escalation, digest: str, queue: Queue, automation: Verdict, now: datetime
+) -> dict[str, Any]:
     schedule = tier_schedule(queue, 1, now, escalation.sla_deadline)
     return {
         "case_id": escalation.case_id,

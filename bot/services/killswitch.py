@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from blocks.ops import build_kill_announcement, build_resume_announcement
@@ -58,7 +57,9 @@ def _readable(row: KillSwitch) -> ActiveSwitch | None:
 
 
 def _active(row: KillSwitch) -> ActiveSwitch:
-    return ActiveSwitch(row.id, Scope.parse(row.scope), Mode(row.mode), row.reason, row.created_by, row.created_by_name, row.created_at)
+    return ActiveSwitch(
+        row.id, Scope.parse(row.scope), Mode(row.mode), row.reason, row.created_by, row.created_by_name, row.created_at
+    )
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,23 @@ class KillSwitches:
                 existing = await store.active_for_scope(session, str(scope))
                 if existing is not None:
                     return Paused(_active(existing), new=False)
-                row = KillSwitch(scope=str(scope), mode=mode.value, reason=reason, created_by=actor.id or "", created_by_name=actor.name, created_at=now)
+                row = KillSwitch(
+                    scope=str(scope),
+                    mode=mode.value,
+                    reason=reason,
+                    created_by=actor.id or "",
+                    created_by_name=actor.name,
+                    created_at=now,
+                )
                 session.add(row)
                 await session.flush()
                 switch = _active(row)
                 details = {"scope": str(scope), "mode": mode.value, "reason": reason}
                 await append_audit(session, action=AuditAction.KILLED, actor=actor, at=now, details=details)
                 data = {**details, "paused_by": actor.id, "paused_by_name": actor.name}
-                await self._announce(session, f"kill:{row.id}", build_kill_announcement(switch), "killswitch.activated", data)
+                await self._announce(
+                    session, f"kill:{row.id}", build_kill_announcement(switch), "killswitch.activated", data
+                )
         except IntegrityError:
             # Another operator paused the same scope between our read and our insert.
             await self.board.refresh()
@@ -111,15 +121,33 @@ class KillSwitches:
             if lifted is None:
                 return None
             switch = _active(lifted)
-            details = {"scope": str(scope), "mode": switch.mode.value, "reason": reason, "paused_since": switch.created_at.isoformat()}
+            details = {
+                "scope": str(scope),
+                "mode": switch.mode.value,
+                "reason": reason,
+                "paused_since": switch.created_at.isoformat(),
+            }
             await append_audit(session, action=AuditAction.RESUMED, actor=actor, at=now, details=details)
             data = {**details, "resumed_by": actor.id, "resumed_by_name": actor.name}
-            await self._announce(session, f"resume:{lifted.id}", build_resume_announcement(switch, actor.id or "", reason), "killswitch.lifted", data)
+            await self._announce(
+                session,
+                f"resume:{lifted.id}",
+                build_resume_announcement(switch, actor.id or "", reason),
+                "killswitch.lifted",
+                data,
+            )
         await self.board.refresh()
         self.wake(None)
         return switch
 
-    async def _announce(self, session: AsyncSession, key: str, message: tuple[str, list[dict[str, Any]]], event_type: str, data: dict[str, Any]) -> None:
+    async def _announce(
+        self,
+        session: AsyncSession,
+        key: str,
+        message: tuple[str, list[dict[str, Any]]],
+        event_type: str,
+        data: dict[str, Any],
+    ) -> None:
         now = self.clock.now()
         ops = self.policy.ops
         if ops is None:
@@ -127,4 +155,11 @@ class KillSwitches:
         text, blocks = message
         await outbox.enqueue(session, Announce(channel=ops.channel, text=text, blocks=blocks, key=key), now=now)
         if ops.webhook_url:
-            await enqueue_webhook(session, url=str(ops.webhook_url), event_type=event_type, data=data, now=now, event_id=f"evt_{key.replace(':', '_')}")
+            await enqueue_webhook(
+                session,
+                url=str(ops.webhook_url),
+                event_type=event_type,
+                data=data,
+                now=now,
+                event_id=f"evt_{key.replace(':', '_')}",
+            )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import Any
 
 from blocks.ops import PendingCase, QueueLoad, build_queue_listing, build_status
@@ -20,7 +20,9 @@ QUEUE_LISTING = 30
 
 
 def _pending(case: Case, links: dict[str, str]) -> PendingCase:
-    return PendingCase(case.case_id, case.queue, case.tier, case.tier_deadline, case.claimed_by, links.get(case.case_id))
+    return PendingCase(
+        case.case_id, case.queue, case.tier, case.tier_deadline, case.claimed_by, links.get(case.case_id)
+    )
 
 
 class OpsReports:
@@ -32,7 +34,7 @@ class OpsReports:
 
     async def status(self) -> tuple[str, list[dict[str, Any]]]:
         now = self.clock.now()
-        midnight = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
+        midnight = datetime.combine(now.date(), time.min, tzinfo=UTC)
         async with self.db.read() as session:
             load = await case_store.pending_load(session)
             oldest = await case_store.oldest_pending(session)

@@ -86,7 +86,12 @@ class SlackReplays:
         self._unforgotten: set[str] = set()  # forgotten here, still to delete from the database
         self._writing = asyncio.Lock()
         # One transaction per interval however fast requests come: each waits its turn for SQLite's one writer.
-        self._writer = WriteBehind(self.flush, lambda: len(self._unwritten) + len(self._unforgotten), interval=WRITE_INTERVAL, what="Slack request key(s)")
+        self._writer = WriteBehind(
+            self.flush,
+            lambda: len(self._unwritten) + len(self._unforgotten),
+            interval=WRITE_INTERVAL,
+            what="Slack request key(s)",
+        )
 
     async def load(self) -> int:
         """SQLite: remember the keys the database holds from before a restart. How many were loaded."""
@@ -112,7 +117,10 @@ class SlackReplays:
             async with self._keys.connect() as connection:
                 first = await slack_requests.remember(connection, key, now)
         except (*DATABASE_BUSY, TimeoutError) as exc:
-            log.warning("Slack request checked for replays in this process only, the database is unavailable or slow: %s", type(exc).__name__)
+            log.warning(
+                "Slack request checked for replays in this process only, the database is unavailable or slow: %s",
+                type(exc).__name__,
+            )
             return True
         if not first:
             # Another replica has it. Only what this process claimed stays in its memory: should that replica
@@ -137,7 +145,9 @@ class SlackReplays:
         if len(self._unwritten) >= MAX_UNWRITTEN:
             # The database has been unwritable for a long while: this process's memory still has every key.
             self._unwritten.pop(next(iter(self._unwritten)))
-            log.warning("a Slack request key was not persisted: %d waiting while the database is unavailable", MAX_UNWRITTEN)
+            log.warning(
+                "a Slack request key was not persisted: %d waiting while the database is unavailable", MAX_UNWRITTEN
+            )
         self._unwritten[key] = seen_at
         self._writer.schedule()
 

@@ -50,7 +50,16 @@ def _modal_for(action: ActionId, view: CardView, checklist: list[str], meta: Mod
 
 
 class Reviews:
-    def __init__(self, db: Database, clock: Clock, policy: Policy, access: Access, views: ViewLog, waiters: DecisionWaiters, wake: Wake) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        policy: Policy,
+        access: Access,
+        views: ViewLog,
+        waiters: DecisionWaiters,
+        wake: Wake,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.policy = policy
@@ -63,7 +72,9 @@ class Reviews:
         queue = self.policy.queue(queue_name)
         return list(queue.approve_checklist) if queue else []
 
-    async def _denial(self, who: Reviewer, case: Case | None, *, refuse_decided: bool, cached: bool = False) -> Denial | None:
+    async def _denial(
+        self, who: Reviewer, case: Case | None, *, refuse_decided: bool, cached: bool = False
+    ) -> Denial | None:
         """Why `who` may not act on `case` now, or None. In order: from outside the workspace, an unknown case, a
         decided one (unless the conditional update is to settle it), not a reviewer of its tier."""
         if (stranger := self.access.stranger(who)) is not None:
@@ -71,20 +82,26 @@ class Reviews:
         if case is None:
             return Denial(MISSING, "unknown case", AuditAction.DECISION_REFUSED)
         if refuse_decided and CaseStatus(case.status).decided:
-            return Denial(decided_text(case), "already decided", AuditAction.DECISION_REFUSED, {"decided_by": case.decided_by})
+            return Denial(
+                decided_text(case), "already decided", AuditAction.DECISION_REFUSED, {"decided_by": case.decided_by}
+            )
         return await self.access.as_reviewer(who, case, cached=cached)
 
     @staticmethod
     def _attempt(case_id: str, attempted: str) -> dict[str, Any]:
         return {"attempted": attempted, "case": audit_text(case_id, 128)}
 
-    async def open_form(self, action: ActionId, case_id: str, who: Reviewer, channel: str | None, message_ts: str | None) -> OpenModal | Refusal:
+    async def open_form(
+        self, action: ActionId, case_id: str, who: Reviewer, channel: str | None, message_ts: str | None
+    ) -> OpenModal | Refusal:
         """What a click on Approve / Edit / Reject shows. Only reads: the trigger_id is ticking."""
         async with self.db.read() as session:
             case = await case_store.get_case(session, case_id)
         denial = await self._denial(who, case, refuse_decided=True)
         if denial is not None:
-            return await self.access.refuse(who, denial, case_id=case.case_id if case else None, details=self._attempt(case_id, action.value))
+            return await self.access.refuse(
+                who, denial, case_id=case.case_id if case else None, details=self._attempt(case_id, action.value)
+            )
         assert case is not None
         meta = ModalMetadata(case_id=case.case_id, channel=channel, message_ts=message_ts)
         return OpenModal(_modal_for(action, card_view(case, self.policy), self.checklist(case.queue), meta))
@@ -104,7 +121,9 @@ class Reviews:
             denial = await self._denial(who, case, refuse_decided=False, cached=True)
             if denial is not None:
                 details = self._attempt(form.case_id, form.outcome.value)
-                return await self.access.refuse(who, denial, case_id=case.case_id if case else None, details=details, session=session)
+                return await self.access.refuse(
+                    who, denial, case_id=case.case_id if case else None, details=details, session=session
+                )
             assert case is not None
             request = decision_request(form, case.payload, self.checklist(case.queue))
             if isinstance(request, dict):
@@ -123,21 +142,39 @@ class Reviews:
             case = await case_store.get_case(session, case_id)
         denial = await self._denial(who, case, refuse_decided=True)
         if denial is not None:
-            return await self.access.refuse(who, denial, case_id=case.case_id if case else None, details=self._attempt(case_id, attempted))
+            return await self.access.refuse(
+                who, denial, case_id=case.case_id if case else None, details=self._attempt(case_id, attempted)
+            )
         assert case is not None
         now = self.clock.now()
         async with self.db.write.begin() as session:
             version = await case_store.set_claim(
-                session, case_id, user_id=who.user_id if take else None, name=who.name if take else None, expected=None if take else who.user_id, now=now
+                session,
+                case_id,
+                user_id=who.user_id if take else None,
+                name=who.name if take else None,
+                expected=None if take else who.user_id,
+                now=now,
             )
             if version is None:
-                holder = (current.claimed_by if (current := await case_store.get_case(session, case_id)) else None)
+                holder = current.claimed_by if (current := await case_store.get_case(session, case_id)) else None
             else:
-                await append_audit(session, action=AuditAction.CLAIMED if take else AuditAction.UNCLAIMED, actor=who.actor, at=now, case_id=case_id, details={"tier": case.tier})
+                await append_audit(
+                    session,
+                    action=AuditAction.CLAIMED if take else AuditAction.UNCLAIMED,
+                    actor=who.actor,
+                    at=now,
+                    case_id=case_id,
+                    details={"tier": case.tier},
+                )
                 await enqueue_card_update(session, case_id, version, now)
         if version is None:
             if take:
-                return Refusal(f"<@{holder}> has already claimed this case." if holder else "This case can't be claimed right now.")
-            return Refusal(f"Only <@{holder}>, who claimed it, can unclaim this case." if holder else "This case isn't claimed.")
+                return Refusal(
+                    f"<@{holder}> has already claimed this case." if holder else "This case can't be claimed right now."
+                )
+            return Refusal(
+                f"Only <@{holder}>, who claimed it, can unclaim this case." if holder else "This case isn't claimed."
+            )
         self.wake(None)
         return None

@@ -33,7 +33,14 @@ STALE_GRACE = 900.0
 
 
 class ReviewerDirectory:
-    def __init__(self, client: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic, fresh_for: float = FRESH_FOR, stale_grace: float = STALE_GRACE) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        fresh_for: float = FRESH_FOR,
+        stale_grace: float = STALE_GRACE,
+    ) -> None:
         self._client = client
         self._clock = clock
         self._fresh_for = fresh_for
@@ -65,13 +72,23 @@ class ReviewerDirectory:
                 return fresh  # fetched by whoever held the lock before us
             try:
                 response = await self._client.usergroups_users_list(usergroup=group_id)
-            except (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, SlackApiError, SlackClientError, aiohttp.ClientError, OSError) as exc:
                 stale = self._cached(group_id, self._usable_for)
                 age = self._clock() - self._groups[group_id][0] if group_id in self._groups else None
                 if stale is None:
-                    log.warning("could not resolve user group %s: %s; %s", group_id, slack_error_code(exc), "never fetched" if age is None else "no copy young enough to trust")
+                    log.warning(
+                        "could not resolve user group %s: %s; %s",
+                        group_id,
+                        slack_error_code(exc),
+                        "never fetched" if age is None else "no copy young enough to trust",
+                    )
                 else:
-                    log.warning("could not resolve user group %s: %s; using the copy from %.0f s ago", group_id, slack_error_code(exc), age)
+                    log.warning(
+                        "could not resolve user group %s: %s; using the copy from %.0f s ago",
+                        group_id,
+                        slack_error_code(exc),
+                        age,
+                    )
                 return stale
             members = frozenset(response.get("users") or [])
             self._groups[group_id] = (self._clock(), members)

@@ -75,7 +75,11 @@ class SlaSweep:
         queue = self.policy.queue(case.queue)
         if queue is None:
             # The queue left the policy: nobody left to page. Stop the clock rather than loop on it.
-            log.warning("case %s is in queue %r, which is no longer in the policy; its SLA clock is stopped", case.case_id, case.queue)
+            log.warning(
+                "case %s is in queue %r, which is no longer in the policy; its SLA clock is stopped",
+                case.case_id,
+                case.queue,
+            )
             return 1 if await case_store.advance_case(session, case, now=now, due_at=None, remind_due_at=None) else 0
         last = len(queue.tiers)
         tier = min(case.tier, last)
@@ -91,11 +95,18 @@ class SlaSweep:
         message: Repage | UnhandledAlert
         if case.repeats < timing.max_repeats:
             number = case.repeats + 1
-            if await case_store.advance_case(session, case, now=now, repeats=number, remind_due_at=None, due_at=now + timing.repeat_every) is None:
+            if (
+                await case_store.advance_case(
+                    session, case, now=now, repeats=number, remind_due_at=None, due_at=now + timing.repeat_every
+                )
+                is None
+            ):
                 return 0
             message = Repage(case_id=case.case_id, tier=tier, repeat=number, of=timing.max_repeats)
         else:
-            version = await case_store.advance_case(session, case, now=now, unhandled_at=now, remind_due_at=None, due_at=None)
+            version = await case_store.advance_case(
+                session, case, now=now, unhandled_at=now, remind_due_at=None, due_at=None
+            )
             if version is None:
                 return 0
             message = UnhandledAlert(case_id=case.case_id, tier=tier, repeats=case.repeats)
@@ -104,9 +115,18 @@ class SlaSweep:
             await enqueue_case_event(session, self.policy, case, EventType.UNHANDLED, now)
         if first_breach:
             details = {"tier": tier, "deadline": case.tier_deadline.isoformat(), "next_tier": None}
-            await append_audit(session, action=AuditAction.SLA_BREACHED, actor=SYSTEM, at=now, case_id=case.case_id, details=details)
+            await append_audit(
+                session, action=AuditAction.SLA_BREACHED, actor=SYSTEM, at=now, case_id=case.case_id, details=details
+            )
         if isinstance(message, UnhandledAlert):
-            await append_audit(session, action=AuditAction.UNHANDLED, actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": tier, "repeats": case.repeats})
+            await append_audit(
+                session,
+                action=AuditAction.UNHANDLED,
+                actor=SYSTEM,
+                at=now,
+                case_id=case.case_id,
+                details={"tier": tier, "repeats": case.repeats},
+            )
         await outbox.enqueue(session, message, now=now)
         return 1
 
@@ -127,10 +147,18 @@ async def _page_next_tier(session: AsyncSession, queue: Queue, case: Case, tier:
     # The next tier's clock starts when its page is delivered (delivery.paging), not now: under a backlog its
     # people would otherwise lose SLA time to the queue, and its re-pages could overtake the page. Until then
     # nothing is due.
-    version = await case_store.advance_case(session, case, now=now, tier=tier + 1, tier_started_at=None, remind_due_at=None, due_at=None)
+    version = await case_store.advance_case(
+        session, case, now=now, tier=tier + 1, tier_started_at=None, remind_due_at=None, due_at=None
+    )
     if version is None:
         return 0
     details = {"tier": tier, "deadline": case.tier_deadline.isoformat(), "next_tier": tier + 1}
-    await append_audit(session, action=AuditAction.SLA_BREACHED, actor=SYSTEM, at=now, case_id=case.case_id, details=details)
-    await outbox.enqueue(session, Page(case_id=case.case_id, tier=tier + 1, from_tier=tier, channel=queue.tier(tier + 1).channel), now=now)
+    await append_audit(
+        session, action=AuditAction.SLA_BREACHED, actor=SYSTEM, at=now, case_id=case.case_id, details=details
+    )
+    await outbox.enqueue(
+        session,
+        Page(case_id=case.case_id, tier=tier + 1, from_tier=tier, channel=queue.tier(tier + 1).channel),
+        now=now,
+    )
     return 1

@@ -24,7 +24,13 @@ def _iso(value: datetime | None) -> str | None:
 def _event(event: AuditEvent) -> dict[str, Any]:
     return {
         "action": event.action,
-        "actor": {"type": event.actor_type, "slack_user_id": event.actor_id if event.actor_type == ActorType.SLACK_USER else None, "slack_team_id": event.actor_team, "name": event.actor_name, "id": event.actor_id},
+        "actor": {
+            "type": event.actor_type,
+            "slack_user_id": event.actor_id if event.actor_type == ActorType.SLACK_USER else None,
+            "slack_team_id": event.actor_team,
+            "name": event.actor_name,
+            "id": event.actor_id,
+        },
         "at": _iso(event.at),
         "details": event.details,
     }
@@ -72,18 +78,35 @@ class CaseStatuses:
             "sla_deadline": _iso(case.sla_deadline),
             "tier_deadline": _iso(case.tier_deadline),
             "next_deadline": _iso(case.due_at),
-            "claimed_by": {"slack_user_id": case.claimed_by, "name": case.claimed_by_name, "at": _iso(case.claimed_at)} if case.claimed_by else None,
+            "claimed_by": {"slack_user_id": case.claimed_by, "name": case.claimed_by_name, "at": _iso(case.claimed_at)}
+            if case.claimed_by
+            else None,
             "unhandled_at": _iso(case.unhandled_at),
             "paging": [
-                {"tier": m.tier, "kind": m.kind, "channel": m.channel, "ts": m.ts, "permalink": m.permalink, "at": _iso(m.created_at)} for m in messages
+                {
+                    "tier": m.tier,
+                    "kind": m.kind,
+                    "channel": m.channel,
+                    "ts": m.ts,
+                    "permalink": m.permalink,
+                    "at": _iso(m.created_at),
+                }
+                for m in messages
             ],
-            "paging_history": [
-                _event(e) for e in timeline if e.action in PAGING_ACTIONS
-            ],
+            "paging_history": [_event(e) for e in timeline if e.action in PAGING_ACTIONS],
             "decision": decision_json(case.case_id, decision) if (decision := case_store.decision_of(case)) else None,
             "timeline": [_event(e) for e in timeline],
             "deliveries": [_delivery(d) for d in deliveries],
-            "webhooks": [{**_delivery(d), "event_id": d.payload.get("event_id"), "type": d.payload.get("body", {}).get("type"), "url": redact_url(d.payload.get("url", ""))} for d in deliveries if d.kind == OutboxKind.WEBHOOK],
+            "webhooks": [
+                {
+                    **_delivery(d),
+                    "event_id": d.payload.get("event_id"),
+                    "type": d.payload.get("body", {}).get("type"),
+                    "url": redact_url(d.payload.get("url", "")),
+                }
+                for d in deliveries
+                if d.kind == OutboxKind.WEBHOOK
+            ],
             "created_at": _iso(case.created_at),
             "automation_at_arrival": {"paused": case.paused_mode is not None, "mode": case.paused_mode},
         }

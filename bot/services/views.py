@@ -28,7 +28,9 @@ class ViewLog:
         self.db = db
         self._pending: list[tuple[str, Actor, dict[str, Any], datetime]] = []
         self._writing = asyncio.Lock()
-        self._writer = WriteBehind(self.flush, lambda: len(self._pending), interval=self.interval, what="view audit row(s)")
+        self._writer = WriteBehind(
+            self.flush, lambda: len(self._pending), interval=self.interval, what="view audit row(s)"
+        )
 
     def add(self, case_id: str, actor: Actor, details: dict[str, Any], at: datetime) -> None:
         if len(self._pending) >= self.max_pending:
@@ -47,7 +49,9 @@ class ViewLog:
             try:
                 async with self.db.write.begin() as session:
                     for case_id, actor, details, at in batch:
-                        await append_audit(session, action=AuditAction.VIEWED, actor=actor, at=at, case_id=case_id, details=details)
+                        await append_audit(
+                            session, action=AuditAction.VIEWED, actor=actor, at=at, case_id=case_id, details=details
+                        )
             except BaseException:
                 self._pending[:0] = batch
                 raise

@@ -13,7 +13,7 @@ import logging
 import re
 import ssl
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -45,7 +45,16 @@ DRAIN_BYTES = 64 * 1024
 DRAIN_SECONDS = 2.0
 
 
-async def enqueue_webhook(session: AsyncSession, *, url: str, event_type: str, data: dict[str, Any], now: datetime, case_id: str | None = None, event_id: str | None = None) -> str:
+async def enqueue_webhook(
+    session: AsyncSession,
+    *,
+    url: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+    case_id: str | None = None,
+    event_id: str | None = None,
+) -> str:
     """Queue one event; its `event_id` is the receiver's idempotency key (and our dedupe key)."""
     event_id = event_id or f"evt_{uuid.uuid4().hex}"
     body = {"event_id": event_id, "type": str(event_type), "created_at": now.isoformat(), **data}
@@ -55,7 +64,12 @@ async def enqueue_webhook(session: AsyncSession, *, url: str, event_type: str, d
 
 def signed_headers(secret: str, event_id: str, at: datetime, body: str) -> dict[str, str]:
     signature = Signer(secret).sign(event_id, at, body)
-    return {"webhook-id": event_id, "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature, "content-type": "application/json"}
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
 
 
 def failure_category(last_error: str | None) -> str | None:
@@ -95,7 +109,16 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 class WebhookDelivery:
     """Delivers `Webhook` items: signed with HITL_WEBHOOK_SECRET, over the pinned client, within the give-up window."""
 
-    def __init__(self, http: httpx.AsyncClient, clock: Clock, *, secret: str | None, rules: OutboundRules, first_retry: timedelta, give_up_after: timedelta) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        secret: str | None,
+        rules: OutboundRules,
+        first_retry: timedelta,
+        give_up_after: timedelta,
+    ) -> None:
         self.http = http
         self.clock = clock
         self.secret = secret
@@ -111,7 +134,7 @@ class WebhookDelivery:
         secret = self._deliverable_with(item, message.url)
         body = json.dumps(message.body, ensure_ascii=False, separators=(",", ":"))
         # Real time, not the domain clock: receivers check the signature's timestamp against their own clock.
-        headers = signed_headers(secret, message.event_id, datetime.now(timezone.utc), body)
+        headers = signed_headers(secret, message.event_id, datetime.now(UTC), body)
         try:
             status, retry_after = await _post(self.http, message.url, body.encode("utf-8"), headers)
         except BlockedAddress as exc:
@@ -131,7 +154,14 @@ class WebhookDelivery:
         async def after(session: AsyncSession) -> None:
             if item.case_id:
                 details = {"event_id": message.event_id, "status": status, "attempts": item.attempts}
-                await append_audit(session, action=AuditAction.WEBHOOK_DELIVERED, actor=SYSTEM, at=self.clock.now(), case_id=item.case_id, details=details)
+                await append_audit(
+                    session,
+                    action=AuditAction.WEBHOOK_DELIVERED,
+                    actor=SYSTEM,
+                    at=self.clock.now(),
+                    case_id=item.case_id,
+                    details=details,
+                )
 
         return after
 
@@ -139,7 +169,10 @@ class WebhookDelivery:
         """The signing secret, or GiveUp: too late, nothing to sign with, or a URL the rules refuse (checked again
         here: the item may predate the rules, and the policy's URLs are not checked by ingest)."""
         if self.clock.now() - item.created_at > self.give_up_after:
-            raise GiveUp(f"expired: not delivered within {format_duration(self.give_up_after)} (last failure: {failure_category(item.last_error)})")
+            raise GiveUp(
+                f"expired: not delivered within {format_duration(self.give_up_after)} "
+                f"(last failure: {failure_category(item.last_error)})"
+            )
         if not self.secret:
             raise GiveUp("no_secret: HITL_WEBHOOK_SECRET is not set")
         refusal = url_refusal(url, self.rules)
@@ -150,7 +183,14 @@ class WebhookDelivery:
     def _retry(self, item: OutboxItem, message: Webhook, category: str, retry_after: float | None) -> RetryLater:
         """Back off like the worker does (honouring Retry-After), with the category as the stored error."""
         wait = max(retry_after or 0.0, backoff(item.attempts, base=self.first_retry.total_seconds()))
-        log.warning("webhook %s to %s failed (attempt %d): %s; retry in %.1fs", message.event_id, redact_url(message.url), item.attempts, category, wait)
+        log.warning(
+            "webhook %s to %s failed (attempt %d): %s; retry in %.1fs",
+            message.event_id,
+            redact_url(message.url),
+            item.attempts,
+            category,
+            wait,
+        )
         return RetryLater(category, seconds=wait)
 
 

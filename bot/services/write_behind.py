@@ -16,7 +16,9 @@ class WriteBehind:
     """Calls `flush` every `interval` while `waiting()` counts rows to write; a busy database (SQLite's writer, a
     full pool) makes it wait four intervals before the next try. `what` names the rows in log lines."""
 
-    def __init__(self, flush: Callable[[], Awaitable[None]], waiting: Callable[[], int], *, interval: float, what: str) -> None:
+    def __init__(
+        self, flush: Callable[[], Awaitable[None]], waiting: Callable[[], int], *, interval: float, what: str
+    ) -> None:
         self._flush = flush
         self._waiting = waiting
         self.interval = interval

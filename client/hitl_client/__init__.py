@@ -1,9 +1,11 @@
 """Client for hitl: ask a human in Slack before your LLM system acts, and wait for the decision.
 
-    from hitl_client import HitlClient
-    hitl = HitlClient()  # HITL_URL, HITL_API_TOKEN
-    approval = hitl.request_approval("refund", {"invoice": "1042", "amount": 49.0}, reason="Above the automatic limit", skill="billing")
-    refund(**approval.args)  # a rejection raised hitl_client.Rejected instead
+from hitl_client import HitlClient
+hitl = HitlClient()  # HITL_URL, HITL_API_TOKEN
+approval = hitl.request_approval(
+    "refund", {"invoice": "1042", "amount": 49.0}, reason="Above the automatic limit", skill="billing"
+)
+refund(**approval.args)  # a rejection raised hitl_client.Rejected instead
 """
 
 from hitl_client.client import AsyncHitlClient, HitlClient

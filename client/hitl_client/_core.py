@@ -15,15 +15,26 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic_core import to_jsonable_python
 
-from hitl_client.errors import Conflict, HitlError, Invalid, NotFound, Rejected, ServerError, TimedOut, Unauthorized, UnexpectedDecision, Unreachable
+from hitl_client.errors import (
+    Conflict,
+    HitlError,
+    Invalid,
+    NotFound,
+    Rejected,
+    ServerError,
+    TimedOut,
+    Unauthorized,
+    UnexpectedDecision,
+    Unreachable,
+)
 from hitl_client.models import Approval, Case, Decision
 
 ESCALATIONS = "/v1/escalations"
@@ -65,7 +76,7 @@ class RetryPolicy:
         delay = base / 2 + random.uniform(0, base / 2)  # jitter: clients cut off together don't return together
         if retry_after is not None:
             delay = max(delay, min(retry_after, RETRY_AFTER_MAX))
-        return delay
+        return float(delay)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -80,7 +91,7 @@ def retry_after(response: httpx.Response) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def transport_failure(exc: httpx.TransportError) -> str:
@@ -108,15 +119,20 @@ def decode(response: httpx.Response, base_url: str, case_id: str | None) -> dict
         raise Conflict(case_id, message)
     if status in (400, 413, 422):
         fields = details.get("fields")
-        raise Invalid(status, str(details.get("error") or "invalid"), message, fields if isinstance(fields, list) else [])
+        raise Invalid(
+            status, str(details.get("error") or "invalid"), message, fields if isinstance(fields, list) else []
+        )
     raise ServerError(base_url, status, response.text)
 
 
-def escalation_body(case_id: str, model_draft: str, reason_for_escalation: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def escalation_body(
+    case_id: str, model_draft: str, reason_for_escalation: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
     body = {"case_id": case_id, "model_draft": model_draft, "reason_for_escalation": reason_for_escalation}
     # None means "not given": the server's defaults apply, and a retry sends the very same body.
     body.update({k: v for k, v in fields.items() if v is not None})
-    return to_jsonable_python(body)
+    jsonable: dict[str, Any] = to_jsonable_python(body)
+    return jsonable
 
 
 def created_case(response: httpx.Response, base_url: str, case_id: str) -> Case:
@@ -154,7 +170,9 @@ def stable_case_id(prefix: str, *parts: Any) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(to_jsonable_python(value, fallback=str), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        to_jsonable_python(value, fallback=str), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def describe_action(action: str, args: Mapping[str, Any]) -> str:
@@ -262,7 +280,7 @@ class Conversation:
         """Seconds on a monotonic clock (the client's own, which tests replace)."""
         raise NotImplementedError
 
-    def _escalate(self, case_id: str, model_draft: str, reason_for_escalation: str, **fields: Any) -> Steps[Case]:
+    def _escalate(self, /, case_id: str, model_draft: str, reason_for_escalation: str, **fields: Any) -> Steps[Case]:
         """Send an escalation (fields as in the HTTP API). Sending the same one again is safe: same case back."""
         body = escalation_body(case_id, model_draft, reason_for_escalation, fields)
         response = yield from self._send("POST", ESCALATIONS, json=body)
@@ -295,6 +313,7 @@ class Conversation:
 
     def _request_approval(
         self,
+        /,
         action: str,
         args: Mapping[str, Any],
         *,
@@ -312,8 +331,13 @@ class Conversation:
         case_id = case_id or new_case_id("approval")
         proposed = {"action": action, "args": dict(args)}
         yield from self._escalate(
-            case_id, draft or describe_action(action, args), reason,
-            proposed_action=proposed, risk_level=risk_level, skill=skill, **fields,
+            case_id,
+            draft or describe_action(action, args),
+            reason,
+            proposed_action=proposed,
+            risk_level=risk_level,
+            skill=skill,
+            **fields,
         )
         decision = yield from self._wait(case_id, timeout=timeout)
         return approval(case_id, action, args, decision)

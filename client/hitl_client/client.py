@@ -64,7 +64,7 @@ def _named(method: Callable[..., Any], steps: Callable[..., Any]) -> None:
 
 
 def _blocking(steps: Steps[P, T]) -> Callable[Concatenate[HitlClient, P], T]:
-    def method(self: HitlClient, *args: P.args, **kwargs: P.kwargs) -> T:
+    def method(self: HitlClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._run(steps(self, *args, **kwargs))
 
     _named(method, steps)
@@ -72,7 +72,7 @@ def _blocking(steps: Steps[P, T]) -> Callable[Concatenate[HitlClient, P], T]:
 
 
 def _async(steps: Steps[P, T]) -> Callable[Concatenate[AsyncHitlClient, P], Awaitable[T]]:
-    async def method(self: AsyncHitlClient, *args: P.args, **kwargs: P.kwargs) -> T:
+    async def method(self: AsyncHitlClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._run(steps(self, *args, **kwargs))
 
     _named(method, steps)
@@ -86,7 +86,9 @@ class HitlClient(_Base[httpx.BaseTransport]):
     `httpx.MockTransport`, say)."""
 
     def _open(self, transport: httpx.BaseTransport | None) -> None:
-        self._http = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=self.timeout, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=self._headers, timeout=self.timeout, transport=transport
+        )
 
     def __enter__(self) -> HitlClient:
         return self
@@ -117,7 +119,9 @@ class AsyncHitlClient(_Base[httpx.AsyncBaseTransport]):
     """The same as `HitlClient`, for asyncio: every method is a coroutine (`transport`: an async one)."""
 
     def _open(self, transport: httpx.AsyncBaseTransport | None) -> None:
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=self.timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=self._headers, timeout=self.timeout, transport=transport
+        )
 
     async def __aenter__(self) -> AsyncHitlClient:
         return self

@@ -44,13 +44,17 @@ def require_approval(
             @functools.wraps(fn)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
                 proposed = _proposed_args(signature, args, kwargs)
-                approval = await client.request_approval(name, to_jsonable_python(proposed, fallback=str), reason=why, **options)
+                approval = await client.request_approval(
+                    name, to_jsonable_python(proposed, fallback=str), reason=why, **options
+                )
                 call_args, call_kwargs = _approved_call(signature, name, proposed, approval)
                 return await fn(*call_args, **call_kwargs)
 
             return run_async  # type: ignore[return-value]
         if not isinstance(client, HitlClient):
-            raise TypeError(f"@require_approval on {fn.__qualname__} needs a HitlClient (AsyncHitlClient is for async functions)")
+            raise TypeError(
+                f"@require_approval on {fn.__qualname__} needs a HitlClient (AsyncHitlClient is for async functions)"
+            )
 
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -77,9 +81,15 @@ def _proposed_args(signature: inspect.Signature, args: tuple[Any, ...], kwargs: 
     return proposed
 
 
-def _approved_call(signature: inspect.Signature, name: str, proposed: dict[str, Any], approval: Approval) -> tuple[list[Any], dict[str, Any]]:
+def _approved_call(
+    signature: inspect.Signature, name: str, proposed: dict[str, Any], approval: Approval
+) -> tuple[list[Any], dict[str, Any]]:
     if approval.action != name:
-        raise UnexpectedDecision(approval.case_id, approval.decision, f"the reviewer changed the action to {approval.action!r}, so {name} was not run")
+        raise UnexpectedDecision(
+            approval.case_id,
+            approval.decision,
+            f"the reviewer changed the action to {approval.action!r}, so {name} was not run",
+        )
     # Unchanged: the original Python objects, not their JSON copies. Edited: the reviewer's JSON values.
     values = approval.args if approval.edited else proposed
     values = dict(values)
@@ -88,12 +98,17 @@ def _approved_call(signature: inspect.Signature, name: str, proposed: dict[str, 
     in_order = True  # positional until a parameter is missing, then by name
     for param in signature.parameters.values():
         if param.name not in values:
-            in_order = in_order and param.kind not in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            in_order = in_order and param.kind not in (
+                inspect.Parameter.POSITIONAL_ONLY,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            )
             continue
         value = values.pop(param.name)
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
             positional.extend(value if in_order else ())
-        elif param.kind is inspect.Parameter.POSITIONAL_ONLY or (param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and in_order):
+        elif param.kind is inspect.Parameter.POSITIONAL_ONLY or (
+            param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and in_order
+        ):
             positional.append(value)
         else:
             keywords[param.name] = value

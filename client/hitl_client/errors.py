@@ -97,7 +97,9 @@ class UnexpectedDecision(HitlError):
     Raised where an approval is required: an unknown outcome is never taken as an approval."""
 
     def __init__(self, case_id: str, decision: Decision, message: str | None = None) -> None:
-        super().__init__(f"case {case_id!r}: " + (message or f"an outcome this client does not know: {decision.outcome!r}"))
+        super().__init__(
+            f"case {case_id!r}: " + (message or f"an outcome this client does not know: {decision.outcome!r}")
+        )
         self.case_id = case_id
         self.decision = decision
 

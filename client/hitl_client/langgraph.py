@@ -59,8 +59,13 @@ class _Pause:
 
 
 def review_interrupts(
-    client: HitlClient, interrupts: Sequence[Interrupt], *, timeout: float | None = None, reason: str | None = None, **fields: Any
-) -> Command:
+    client: HitlClient,
+    interrupts: Sequence[Interrupt],
+    *,
+    timeout: float | None = None,
+    reason: str | None = None,
+    **fields: Any,
+) -> Command[str]:
     """Escalate every action of these interrupts, wait for the decisions, and return the `Command` to resume with.
 
     `fields` go with each escalation (`skill`, `risk_level`, `tenant_id`, …); `timeout` bounds the whole wait."""
@@ -74,19 +79,28 @@ def review_interrupts(
 
 
 async def areview_interrupts(
-    client: AsyncHitlClient, interrupts: Sequence[Interrupt], *, timeout: float | None = None, reason: str | None = None, **fields: Any
-) -> Command:
+    client: AsyncHitlClient,
+    interrupts: Sequence[Interrupt],
+    *,
+    timeout: float | None = None,
+    reason: str | None = None,
+    **fields: Any,
+) -> Command[str]:
     """`review_interrupts` for asyncio."""
     pauses = [_pause(i) for i in interrupts]
     for pause in pauses:
         for request in pause.requests:
-            await client.escalate(request.case_id, *_texts(request, reason), proposed_action=_proposal(request), **fields)
+            await client.escalate(
+                request.case_id, *_texts(request, reason), proposed_action=_proposal(request), **fields
+            )
     deadline = None if timeout is None else time.monotonic() + timeout
     decisions = {r.case_id: await client.wait(r.case_id, timeout=_left(deadline)) for p in pauses for r in p.requests}
     return Command(resume={p.interrupt.id: _resume_value(p, decisions) for p in pauses})
 
 
-def invoke_with_review(graph: Any, graph_input: Any, config: Mapping[str, Any], client: HitlClient, **options: Any) -> Any:
+def invoke_with_review(
+    graph: Any, graph_input: Any, config: Mapping[str, Any], client: HitlClient, **options: Any
+) -> Any:
     """`graph.invoke`, resuming through hitl until the run no longer pauses. The graph needs a checkpointer."""
     result = graph.invoke(graph_input, config)
     while interrupts := graph.get_state(config).interrupts:
@@ -94,7 +108,9 @@ def invoke_with_review(graph: Any, graph_input: Any, config: Mapping[str, Any], 
     return result
 
 
-async def ainvoke_with_review(graph: Any, graph_input: Any, config: Mapping[str, Any], client: AsyncHitlClient, **options: Any) -> Any:
+async def ainvoke_with_review(
+    graph: Any, graph_input: Any, config: Mapping[str, Any], client: AsyncHitlClient, **options: Any
+) -> Any:
     """`graph.ainvoke`, resuming through hitl until the run no longer pauses. The graph needs a checkpointer."""
     result = await graph.ainvoke(graph_input, config)
     while interrupts := (await graph.aget_state(config)).interrupts:
@@ -111,15 +127,30 @@ def _pause(interrupt: Interrupt) -> _Pause:
     items = value if isinstance(value, list) else [value]
     if items and all(isinstance(v, Mapping) and "action_request" in v for v in items):
         requests = [
-            _request(interrupt, i, v["action_request"].get("action"), v["action_request"].get("args"), v.get("description"),
-                     {k.removeprefix("allow_") for k, on in (v.get("config") or {}).items() if on})
+            _request(
+                interrupt,
+                i,
+                v["action_request"].get("action"),
+                v["action_request"].get("args"),
+                v.get("description"),
+                {k.removeprefix("allow_") for k, on in (v.get("config") or {}).items() if on},
+            )
             for i, v in enumerate(items)
         ]
         return _Pause(interrupt, INBOX, requests, isinstance(value, list))
     if isinstance(value, Mapping) and "action_requests" in value:
-        allowed = {c.get("action_name"): set(c.get("allowed_decisions") or ()) for c in value.get("review_configs") or ()}
+        allowed_by_action = {
+            c.get("action_name"): set(c.get("allowed_decisions") or ()) for c in value.get("review_configs") or ()
+        }
         requests = [
-            _request(interrupt, i, a.get("name"), a.get("args"), a.get("description"), allowed.get(a.get("name"), set()))
+            _request(
+                interrupt,
+                i,
+                a.get("name"),
+                a.get("args"),
+                a.get("description"),
+                allowed_by_action.get(a.get("name"), set()),
+            )
             for i, a in enumerate(value["action_requests"])
         ]
         return _Pause(interrupt, BATCHED, requests, False)
@@ -127,14 +158,18 @@ def _pause(interrupt: Interrupt) -> _Pause:
         allowed = _allowed_from_schema(interrupt.response_schema)
         request = _request(interrupt, 0, value.get("name"), value.get("args"), value.get("description"), allowed)
         return _Pause(interrupt, PER_CALL, [request], False)
-    raise ValueError(f"interrupt {interrupt.id} is not a review request hitl understands: {json.dumps(value, default=str)[:300]}")
+    raise ValueError(
+        f"interrupt {interrupt.id} is not a review request hitl understands: {json.dumps(value, default=str)[:300]}"
+    )
 
 
 def _request(interrupt: Interrupt, index: int, action: Any, args: Any, description: Any, allowed: set[str]) -> _Request:
     if not isinstance(action, str) or not action or not isinstance(args, Mapping):
         raise ValueError(f"interrupt {interrupt.id}: an action needs a name and an args object")
     case_id = _core.stable_case_id("langgraph", interrupt.id, index, action, args)
-    return _Request(case_id, action, dict(args), description if isinstance(description, str) else None, frozenset(allowed))
+    return _Request(
+        case_id, action, dict(args), description if isinstance(description, str) else None, frozenset(allowed)
+    )
 
 
 def _allowed_from_schema(schema: Any) -> set[str]:
@@ -199,7 +234,9 @@ def _accept(shape: str, request: _Request) -> dict[str, Any]:
             return {"type": "approve"}
         if "edit" in request.allowed:
             return {"type": "edit", "edited_action": {"name": request.action, "args": request.args}}
-    raise ValueError(f"{request.action}: a reviewer approved it, but this interrupt allows neither accepting nor editing")
+    raise ValueError(
+        f"{request.action}: a reviewer approved it, but this interrupt allows neither accepting nor editing"
+    )
 
 
 def _edit(shape: str, request: _Request, decision: Decision, new_args: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +244,11 @@ def _edit(shape: str, request: _Request, decision: Decision, new_args: dict[str,
         if shape == INBOX:
             return {"type": "edit", "args": {"action": request.action, "args": new_args}}
         return {"type": "edit", "edited_action": {"name": request.action, "args": new_args}}
-    raise UnexpectedDecision(request.case_id, decision, f"a reviewer changed {request.action}'s arguments, but this interrupt does not allow edits")
+    raise UnexpectedDecision(
+        request.case_id,
+        decision,
+        f"a reviewer changed {request.action}'s arguments, but this interrupt does not allow edits",
+    )
 
 
 def _refuse(shape: str, request: _Request, decision: Decision) -> dict[str, Any]:

@@ -90,9 +90,16 @@ def build_server(client: AsyncHitlClient, *, timeout: float = DEFAULT_TIMEOUT, s
     ) -> Outcome:
         """Ask a human to approve an action before you take it. Returns the action and its args as approved
         (the reviewer may have edited them: use these), a rejection with its reason, or 'pending' with a case_id."""
-        fields = {"skill": skill, "risk_level": risk_level, "tenant_id": tenant_id, "proposed_action": {"action": action, "args": args}}
+        fields = {
+            "skill": skill,
+            "risk_level": risk_level,
+            "tenant_id": tenant_id,
+            "proposed_action": {"action": action, "args": args},
+        }
         case_id = _core.stable_case_id("mcp-approval", action, args, reason, fields)
-        return await _escalate_and_wait(client, ctx, timeout, case_id, _core.describe_action(action, args), reason, fields)
+        return await _escalate_and_wait(
+            client, ctx, timeout, case_id, _core.describe_action(action, args), reason, fields
+        )
 
     @server.tool()
     async def get_decision(case_id: str) -> Outcome:
@@ -105,7 +112,12 @@ def build_server(client: AsyncHitlClient, *, timeout: float = DEFAULT_TIMEOUT, s
             raise ToolError(f"hitl: {exc}") from None
 
     @server.tool(structured_output=False)
-    async def permission_prompt(tool_name: str, input: dict[str, Any], ctx: Context, tool_use_id: str | None = None) -> CallToolResult:  # noqa: A002 - Claude Code's name
+    async def permission_prompt(
+        tool_name: str,
+        input: dict[str, Any],  # noqa: A002 - Claude Code's name
+        ctx: Context,
+        tool_use_id: str | None = None,
+    ) -> CallToolResult:
         """Claude Code's --permission-prompt-tool: a reviewer in Slack allows (maybe with edited input) or
         denies the tool call. Answers {"behavior": "allow", "updatedInput": …} or {"behavior": "deny", "message": …}."""
         return _permission_answer(await _permission(client, ctx, timeout, skill, tool_name, input, tool_use_id))
@@ -142,17 +154,27 @@ def _outcome(case: Case) -> Outcome:
     if case.pending:
         unhandled = " Paging ran out in Slack; it is still open for a reviewer." if case.unhandled else ""
         return Outcome(
-            status="pending", case_id=case.case_id, unhandled=case.unhandled,
-            message=f"still pending, case_id {case.case_id}: no reviewer has decided yet.{unhandled} Call get_decision with this case_id later.",
+            status="pending",
+            case_id=case.case_id,
+            unhandled=case.unhandled,
+            message=(
+                f"still pending, case_id {case.case_id}: no reviewer has decided yet.{unhandled} "
+                "Call get_decision with this case_id later."
+            ),
         )
     decision = _core.decision_of(case)
     action = decision.proposed_action
     return Outcome(
-        status=decision.outcome, case_id=case.case_id, message=_summary(decision),
+        status=decision.outcome,
+        case_id=case.case_id,
+        message=_summary(decision),
         final_text=decision.final_text if decision.approved else None,
-        action=action.action if action else None, args=action.args if action else None,
+        action=action.action if action else None,
+        args=action.args if action else None,
         idempotency_key=action.idempotency_key if action else None,
-        category=decision.reason, note=decision.note, decided_by=_reviewer(decision),
+        category=decision.reason,
+        note=decision.note,
+        decided_by=_reviewer(decision),
     )
 
 
@@ -173,21 +195,34 @@ def _reviewer(decision: Decision) -> str | None:
 
 
 async def _permission(
-    client: AsyncHitlClient, ctx: Context, timeout: float, skill: str | None,
-    tool_name: str, tool_input: dict[str, Any], tool_use_id: str | None,
+    client: AsyncHitlClient,
+    ctx: Context,
+    timeout: float,
+    skill: str | None,
+    tool_name: str,
+    tool_input: dict[str, Any],
+    tool_use_id: str | None,
 ) -> dict[str, Any]:
     case_id = _core.stable_case_id("mcp-permission", tool_name, tool_input, tool_use_id)
     draft = f"The coding agent asks to run {tool_name}.\n{_core.describe_action(tool_name, tool_input)}"
     try:
         await client.escalate(
-            case_id, draft, f"{tool_name} needs permission",
-            skill=skill, proposed_action={"action": tool_name, "args": tool_input},
+            case_id,
+            draft,
+            f"{tool_name} needs permission",
+            skill=skill,
+            proposed_action={"action": tool_name, "args": tool_input},
         )
         case = await _wait(client, ctx, case_id, timeout)
     except HitlError as exc:  # fail closed: without an answer from hitl nothing runs
         return {"behavior": "deny", "message": f"hitl could not get a decision, so the tool was not run: {exc}"}
     if case.pending:
-        return {"behavior": "deny", "message": f"still pending, case_id {case_id}: no reviewer has decided in Slack yet, so {tool_name} was not run."}
+        return {
+            "behavior": "deny",
+            "message": (
+                f"still pending, case_id {case_id}: no reviewer has decided in Slack yet, so {tool_name} was not run."
+            ),
+        }
     decision = _core.decision_of(case)
     if decision.approved:
         approved = decision.proposed_action
@@ -206,9 +241,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http", action="store_true", help="serve streamable HTTP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1", help="with --http (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="with --http (default 8765); the endpoint is /mcp")
-    parser.add_argument("--timeout", type=float, default=float(os.environ.get("HITL_MCP_TIMEOUT", DEFAULT_TIMEOUT)),
-                        help="seconds a tool call waits before answering 'still pending' (default 300, env HITL_MCP_TIMEOUT)")
-    parser.add_argument("--skill", default=os.environ.get("HITL_MCP_SKILL"), help="skill (routing) of escalations that name none (env HITL_MCP_SKILL)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("HITL_MCP_TIMEOUT", DEFAULT_TIMEOUT)),
+        help="seconds a tool call waits before answering 'still pending' (default 300, env HITL_MCP_TIMEOUT)",
+    )
+    parser.add_argument(
+        "--skill",
+        default=os.environ.get("HITL_MCP_SKILL"),
+        help="skill (routing) of escalations that name none (env HITL_MCP_SKILL)",
+    )
     options = parser.parse_args(argv)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per long poll on stderr
     try:

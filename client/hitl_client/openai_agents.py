@@ -29,7 +29,9 @@ try:
     from agents import FunctionTool, RunState, ToolApprovalItem
     from agents.tool_context import ToolContext
 except ImportError as exc:  # pragma: no cover - exercised by hand
-    raise ImportError("hitl_client.openai_agents needs the OpenAI Agents SDK: pip install 'hitl-client[openai-agents]'") from exc
+    raise ImportError(
+        "hitl_client.openai_agents needs the OpenAI Agents SDK: pip install 'hitl-client[openai-agents]'"
+    ) from exc
 
 from hitl_client import _core
 from hitl_client.client import AsyncHitlClient, HitlClient
@@ -69,7 +71,12 @@ def resolve_interruptions_sync(
 
 
 def _resolving(
-    client: _core.Conversation, state: RunState[Any, Any], interruptions: Sequence[ToolApprovalItem] | None, timeout: float | None, reason: str | None, fields: dict[str, Any]
+    client: _core.Conversation,
+    state: RunState[Any, Any],
+    interruptions: Sequence[ToolApprovalItem] | None,
+    timeout: float | None,
+    reason: str | None,
+    fields: dict[str, Any],
 ) -> _core.Steps[RunState[Any, Any]]:
     """Both functions' steps (client.py carries them out, blocking or async)."""
     items = list(state.get_interruptions() if interruptions is None else interruptions)
@@ -80,7 +87,7 @@ def _resolving(
     decisions = []
     for call in calls:
         decisions.append((yield from client._wait(call.case_id, timeout=_left(deadline))))
-    for call, decision in zip(calls, decisions):
+    for call, decision in zip(calls, decisions, strict=False):
         call.apply(state, decision)
     return state
 
@@ -93,7 +100,11 @@ def with_reviewed_args(tool: FunctionTool, client: AsyncHitlClient | HitlClient)
     async def invoke(ctx: ToolContext[Any], arguments: str) -> Any:
         case_id = _case_id(ctx.tool_call_id, ctx.tool_name, _args_of(arguments))
         try:
-            case = await client.get(case_id) if isinstance(client, AsyncHitlClient) else await asyncio.to_thread(client.get, case_id)
+            case = (
+                await client.get(case_id)
+                if isinstance(client, AsyncHitlClient)
+                else await asyncio.to_thread(client.get, case_id)
+            )
         except NotFound:  # approved without hitl: run as the model asked
             return await original(ctx, arguments)
         decision = case.decision
@@ -118,12 +129,16 @@ class _Call:
     def texts(self, reason: str | None) -> tuple[str, str]:
         agent = getattr(self.item.agent, "name", None)
         draft = _core.describe_action(self.name, self.args)
-        return (f"Agent {agent!r} asks to run:\n{draft}" if agent else draft), reason or f"{self.name} needs a human's approval"
+        return (
+            f"Agent {agent!r} asks to run:\n{draft}" if agent else draft
+        ), reason or f"{self.name} needs a human's approval"
 
     def apply(self, state: RunState[Any, Any], decision: Decision) -> None:
         if decision.rejected:
             note = f"{decision.reason or 'no category'}: {decision.note or 'no note'}"
-            state.reject(self.item, rejection_message=f"A human reviewer rejected {self.name} ({note}). It was not run.")
+            state.reject(
+                self.item, rejection_message=f"A human reviewer rejected {self.name} ({note}). It was not run."
+            )
             return
         if not decision.approved:
             raise UnexpectedDecision(self.case_id, decision)

@@ -45,7 +45,9 @@ def verify_webhook(
     except ValueError:
         raise InvalidSignature(f"webhook-timestamp is not a Unix time: {stamp[:40]!r}") from None
     if abs((time.time() if now is None else now) - sent_at) > tolerance:
-        raise InvalidSignature(f"webhook-timestamp {sent_at} is more than {tolerance:g} s from now (replayed, or a clock is off)")
+        raise InvalidSignature(
+            f"webhook-timestamp {sent_at} is more than {tolerance:g} s from now (replayed, or a clock is off)"
+        )
     signed = f"{msg_id}.{sent_at}.".encode() + payload
     expected = [_sign(key, signed) for key in _keys(secret)]
     offered = [part.split(",", 1)[1] for part in signatures.split() if part.startswith("v1,")]

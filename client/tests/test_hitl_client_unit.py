@@ -23,9 +23,9 @@ from hitl_client import (
     Unauthorized,
     UnexpectedDecision,
     Unreachable,
+    _core,
     require_approval,
 )
-from hitl_client import _core
 from hitl_client import client as client_module
 
 URL = "http://hitl.test"
@@ -33,7 +33,12 @@ PENDING = {"case_id": "c1", "status": "pending", "decision": None}
 APPROVED = {
     "case_id": "c1",
     "status": "approved",
-    "decision": {"outcome": "approved", "final_text": "ok", "decided_by": {"slack_user_id": "U1", "name": "dana"}, "proposed_action": None},
+    "decision": {
+        "outcome": "approved",
+        "final_text": "ok",
+        "decided_by": {"slack_user_id": "U1", "name": "dana"},
+        "proposed_action": None,
+    },
 }
 
 
@@ -112,7 +117,12 @@ def test_503_is_retried_honouring_retry_after_and_the_replay_is_the_same_escalat
     case = blocking(handle).escalate("c1", "draft", "why", skill="billing", risk_level=None)
     assert clock.sleeps[0] >= 3
     assert seen[0].content == seen[1].content  # the same body: the server sees a replay of one case
-    assert json.loads(seen[0].content) == {"case_id": "c1", "model_draft": "draft", "reason_for_escalation": "why", "skill": "billing"}
+    assert json.loads(seen[0].content) == {
+        "case_id": "c1",
+        "model_draft": "draft",
+        "reason_for_escalation": "why",
+        "skill": "billing",
+    }
     assert case.created is False and case.queue == "billing"
 
 
@@ -120,13 +130,25 @@ def test_503_is_retried_honouring_retry_after_and_the_replay_is_the_same_escalat
     "response, error",
     [
         (httpx.Response(401, json={"error": "unauthorized"}), Unauthorized),
-        (httpx.Response(422, json={"error": "validation_failed", "message": "2 field(s) are invalid", "fields": [{"field": "risk_level", "message": "bad"}, {"field": "confidence", "message": "bad"}]}), Invalid),
+        (
+            httpx.Response(
+                422,
+                json={
+                    "error": "validation_failed",
+                    "message": "2 field(s) are invalid",
+                    "fields": [{"field": "risk_level", "message": "bad"}, {"field": "confidence", "message": "bad"}],
+                },
+            ),
+            Invalid,
+        ),
         (httpx.Response(413, json={"error": "too_large", "message": "too big"}), Invalid),
         (httpx.Response(500, text="Internal Server Error"), ServerError),
         (httpx.Response(200, text="<html>a proxy's page</html>"), ServerError),
     ],
 )
-def test_errors_are_not_retried_and_say_what_is_wrong(clock: FakeClock, response: httpx.Response, error: type[Exception]) -> None:
+def test_errors_are_not_retried_and_say_what_is_wrong(
+    clock: FakeClock, response: httpx.Response, error: type[Exception]
+) -> None:
     handle, seen = scripted(response)
     with pytest.raises(error) as caught:
         blocking(handle).escalate("c1", "draft", "why")
@@ -180,7 +202,12 @@ def test_unknown_fields_and_outcomes_are_kept_not_dropped(clock: FakeClock) -> N
         "status": "escalated_to_legal",
         "legal_ticket": {"id": "L-7"},
         "tier": "two",
-        "decision": {"outcome": "escalated_to_legal", "decided_at": "next tuesday", "note": "see L-7", "routing": ["legal"]},
+        "decision": {
+            "outcome": "escalated_to_legal",
+            "decided_at": "next tuesday",
+            "note": "see L-7",
+            "routing": ["legal"],
+        },
     }
     handle, _ = scripted(ok(newer))
     decision = blocking(handle).wait("c1")
@@ -211,7 +238,11 @@ def test_a_decided_status_without_a_decision_object_still_returns(clock: FakeClo
 
 
 def test_rejection_carries_category_and_note(clock: FakeClock) -> None:
-    rejected = {"case_id": "a1", "status": "rejected", "decision": {"outcome": "rejected", "reason": "unsafe", "note": "no", "decided_by": {"slack_user_id": "U9"}}}
+    rejected = {
+        "case_id": "a1",
+        "status": "rejected",
+        "decision": {"outcome": "rejected", "reason": "unsafe", "note": "no", "decided_by": {"slack_user_id": "U9"}},
+    }
     handle, _ = scripted(ok({"case_id": "a1", "status": "pending"}, 201), ok(rejected))
     with pytest.raises(Rejected) as caught:
         blocking(handle).request_approval("wipe", {}, reason="why", case_id="a1")
@@ -294,7 +325,11 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_paths_and_wait_parameters() -> None:
     assert _core.case_path("tenant/acme:case 1") == "/v1/escalations/tenant/acme:case%201"
-    assert _core.wait_param(75) == {"wait": "60s"} and _core.wait_param(2.9) == {"wait": "2s"} and _core.wait_param(0.9) == {}
+    assert (
+        _core.wait_param(75) == {"wait": "60s"}
+        and _core.wait_param(2.9) == {"wait": "2s"}
+        and _core.wait_param(0.9) == {}
+    )
     assert _core.stable_case_id("p", {"b": 1, "a": 2}) == _core.stable_case_id("p", {"a": 2, "b": 1})
     assert _core.stable_case_id("p", {"a": 1}) != _core.stable_case_id("p", {"a": 2})
     assert len(_core.stable_case_id("mcp-permission", "x" * 1000)) <= 128

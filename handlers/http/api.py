@@ -27,7 +27,13 @@ from handlers.http import strict_json
 MAX_BODY_BYTES = 1_000_000
 
 
-def _error(status: int, error: str, message: str, fields: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    error: str,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": error, "message": message}
     if fields is not None:
         body["fields"] = fields
@@ -51,7 +57,9 @@ def _api_actor(tokens: tuple[str, ...], request: Request) -> Actor | None:
 
 
 def _unauthorized() -> JSONResponse:
-    return _error(401, "unauthorized", "send Authorization: Bearer <HITL_API_TOKEN>", headers={"WWW-Authenticate": "Bearer"})
+    return _error(
+        401, "unauthorized", "send Authorization: Bearer <HITL_API_TOKEN>", headers={"WWW-Authenticate": "Bearer"}
+    )
 
 
 async def read_json_object(request: Request) -> dict[str, Any] | JSONResponse:
@@ -68,7 +76,12 @@ async def read_json_object(request: Request) -> dict[str, Any] | JSONResponse:
         fields = [{"field": _field_path(p.path), "message": p.message} for p in exc.problems[:50]]
         return _error(422, "validation_failed", f"{len(exc.problems)} value(s) are not accepted", fields)
     if not isinstance(raw, dict):
-        return _error(422, "validation_failed", "the body must be a JSON object", [{"field": "(body)", "message": "expected an object"}])
+        return _error(
+            422,
+            "validation_failed",
+            "the body must be a JSON object",
+            [{"field": "(body)", "message": "expected an object"}],
+        )
     return raw
 
 
@@ -110,15 +123,26 @@ def api_services(request: Request) -> ApiServices:
 def _parse_escalation(raw: dict[str, Any], now: datetime) -> Escalation | JSONResponse:
     bad_strings = unstorable_strings(raw)
     if bad_strings:
-        fields = [{"field": _field_path(path), "message": "contains a NUL character or an unpaired surrogate"} for path in bad_strings[:50]]
+        fields = [
+            {"field": _field_path(path), "message": "contains a NUL character or an unpaired surrogate"}
+            for path in bad_strings[:50]
+        ]
         return _error(422, "validation_failed", "some strings cannot be stored", fields)
     try:
         return Escalation.model_validate(raw, context={"new": NewInput(now)})
     except ValidationError as exc:
-        fields = [{"field": _field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")} for err in exc.errors(include_url=False)]
+        fields = [
+            {"field": _field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
+            for err in exc.errors(include_url=False)
+        ]
         return _error(422, "validation_failed", f"{len(fields)} field(s) are invalid", fields)
     except RecursionError:
-        return _error(422, "validation_failed", "the body is nested too deeply", [{"field": "(body)", "message": "nested too deeply"}])
+        return _error(
+            422,
+            "validation_failed",
+            "the body is nested too deeply",
+            [{"field": "(body)", "message": "nested too deeply"}],
+        )
 
 
 async def create_escalation(request: Request) -> JSONResponse:
@@ -137,11 +161,25 @@ async def create_escalation(request: Request) -> JSONResponse:
     except Unacceptable as exc:
         return _error(422, "validation_failed", exc.summary, [{"field": exc.field, "message": str(exc)}])
     except NoRoute as exc:
-        return _error(422, "no_route", str(exc), [{"field": "skill", "message": "no queue matches skill/risk_level/tenant_id/language"}])
+        return _error(
+            422,
+            "no_route",
+            str(exc),
+            [{"field": "skill", "message": "no queue matches skill/risk_level/tenant_id/language"}],
+        )
     except CaseConflict as exc:
-        return _error(409, "conflict", str(exc), [{"field": "case_id", "message": "already used for a different escalation"}])
+        return _error(
+            409, "conflict", str(exc), [{"field": "case_id", "message": "already used for a different escalation"}]
+        )
     case = result.case
-    body = {"case_id": case.case_id, "status": case.status, "queue": case.queue, "tier": case.tier, "channel": case.channel, "automation": result.automation.to_json(detail=False)}
+    body = {
+        "case_id": case.case_id,
+        "status": case.status,
+        "queue": case.queue,
+        "tier": case.tier,
+        "channel": case.channel,
+        "automation": result.automation.to_json(detail=False),
+    }
     return JSONResponse(body, status_code=201 if result.created else 200)
 
 

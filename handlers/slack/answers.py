@@ -10,17 +10,23 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from store.db import DATABASE_BUSY
 from handlers.slack.payloads import click_location, reviewer_of
+from store.db import DATABASE_BUSY
 
 log = logging.getLogger(__name__)
 
 # A listener that could not get the database in time (SQLite's writer busy, a full pool, a restart) or ran out
 # of the seconds Slack allows (TimeoutError from a budget). Nothing was changed: the person may simply retry.
 OVERLOADED = (*DATABASE_BUSY, TimeoutError)
-OVERLOADED_TEXT = "hitl is overloaded or its database is briefly unavailable, so nothing was changed. Please try again in a few seconds."
+OVERLOADED_TEXT = (
+    "hitl is overloaded or its database is briefly unavailable, so nothing was changed. "
+    "Please try again in a few seconds."
+)
 # A submission may have been cut off while committing; the conditional update makes a second one harmless.
-OVERLOADED_SUBMISSION = "hitl is overloaded or its database is briefly unavailable, so this may not have been recorded. Please submit again in a few seconds: it is only ever recorded once."
+OVERLOADED_SUBMISSION = (
+    "hitl is overloaded or its database is briefly unavailable, so this may not have been recorded. "
+    "Please submit again in a few seconds: it is only ever recorded once."
+)
 
 
 async def tell_overloaded(client: AsyncWebClient, body: dict[str, Any]) -> None:

@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 
 Blocks = list[dict[str, Any]]
 # An inline modal error holds at most 150 characters; nothing from the request is echoed.
-STRANGER_FIELD = "Only members of the workspace this hitl is installed in can pause it. Nothing was changed; the attempt was recorded."
+STRANGER_FIELD = (
+    "Only members of the workspace this hitl is installed in can pause it. "
+    "Nothing was changed; the attempt was recorded."
+)
 KILL_FORM_REFUSALS = {
-    "membership_unverified": "I couldn't check your user-group membership with Slack just now. Nothing was changed; try again in a minute.",
+    "membership_unverified": (
+        "I couldn't check your user-group membership with Slack just now. Nothing was changed; try again in a minute."
+    ),
     "not_an_operator": "Only the operators named in the policy can pause automation.",
 }
 
@@ -54,7 +59,9 @@ class Call:
         denial = await self.svc.access.as_operator(self.who)
         if denial is None:
             return True
-        refusal = await self.svc.access.refuse(self.who, denial, case_id=None, details={"command": sub, "text": audit_text(self.text)})
+        refusal = await self.svc.access.refuse(
+            self.who, denial, case_id=None, details={"command": sub, "text": audit_text(self.text)}
+        )
         await self.answer(f"🚫 `/hitl {sub}`: {refusal.text}")
         return False
 
@@ -75,7 +82,9 @@ async def _usage(call: Call, parsed: slash.Usage) -> None:
 
 
 async def _help(call: Call, parsed: slash.Help) -> None:
-    await call.answer(*build_help(f"⚠️ Unknown subcommand `{slash.shown(parsed.unknown)}`.\n\n" if parsed.unknown else ""))
+    await call.answer(
+        *build_help(f"⚠️ Unknown subcommand `{slash.shown(parsed.unknown)}`.\n\n" if parsed.unknown else "")
+    )
 
 
 async def _status(call: Call, _parsed: slash.Status) -> None:
@@ -103,13 +112,18 @@ async def _kill(call: Call, parsed: slash.Kill) -> None:
         return
     args = parsed.args
     if args.reason:
-        await call.answer(kill_answer(call.svc, await call.svc.killswitches.kill(args.scope, args.mode, args.reason, call.who.actor)))
+        await call.answer(
+            kill_answer(call.svc, await call.svc.killswitches.kill(args.scope, args.mode, args.reason, call.who.actor))
+        )
         return
     # No reason given: ask for scope, mode and a reason in a form (the trigger_id is ticking).
     await call.ack()
     meta = CommandMetadata(channel=call.command.get("channel_id"))
     async with after_ack(call.client, call.command):
-        await call.client.views_open(trigger_id=call.command["trigger_id"], view={**build_kill_modal(str(args.scope)), "private_metadata": meta.dump()})
+        await call.client.views_open(
+            trigger_id=call.command["trigger_id"],
+            view={**build_kill_modal(str(args.scope)), "private_metadata": meta.dump()},
+        )
 
 
 async def _resume(call: Call, parsed: slash.Resume) -> None:
@@ -121,7 +135,10 @@ async def _resume(call: Call, parsed: slash.Resume) -> None:
         active = ", ".join(f"`{escape_mrkdwn(str(s.scope))}`" for s in call.svc.board.switches[:20]) or "none"
         await call.answer(f"Nothing is paused for `{escape_mrkdwn(str(args.scope))}`. Active pauses: {active}.")
         return
-    await call.answer(f"▶️ Resumed `{escape_mrkdwn(str(lifted.scope))}` (was {lifted.mode.value} since its pause by <@{lifted.created_by}>).")
+    await call.answer(
+        f"▶️ Resumed `{escape_mrkdwn(str(lifted.scope))}` "
+        f"(was {lifted.mode.value} since its pause by <@{lifted.created_by}>)."
+    )
 
 
 Subcommand = Callable[[Call, Any], Awaitable[None]]
@@ -136,18 +153,25 @@ SUBCOMMANDS: dict[type, Subcommand] = {
 }
 
 
-async def on_hitl_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
-    text = command.get("text") if isinstance(command.get("text"), str) else ""
+async def on_hitl_command(
+    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    raw = command.get("text")
+    text = raw if isinstance(raw, str) else ""
     call = Call(ack, command, client, services(context), reviewer_of(command), text)
     if (denial := call.svc.access.stranger(call.who)) is not None:
-        refusal = await call.svc.access.refuse(call.who, denial, case_id=None, details={"command": slash.subcommand(text), "text": audit_text(text)})
+        refusal = await call.svc.access.refuse(
+            call.who, denial, case_id=None, details={"command": slash.subcommand(text), "text": audit_text(text)}
+        )
         await call.answer(refusal.text)
         return
     parsed = slash.parse_command(text.strip())
     await SUBCOMMANDS[type(parsed)](call, parsed)
 
 
-async def on_kill_submission(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+async def on_kill_submission(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
     svc = services(context)
     who = reviewer_of(body)
     args = forms.parse_kill(state_values(body))
@@ -161,7 +185,10 @@ async def on_kill_submission(ack: AsyncAck, body: dict[str, Any], client: AsyncW
         return
     if (denial := await svc.access.as_operator(who)) is not None:
         await svc.access.refuse(who, denial, case_id=None, details=details)
-        await ack(response_action="errors", errors={InputId.SCOPE.value: KILL_FORM_REFUSALS.get(denial.reason, KILL_FORM_REFUSALS["not_an_operator"])})
+        await ack(
+            response_action="errors",
+            errors={InputId.SCOPE.value: KILL_FORM_REFUSALS.get(denial.reason, KILL_FORM_REFUSALS["not_an_operator"])},
+        )
         return
     result = await svc.killswitches.kill(args.scope, args.mode, args.reason, who.actor)
     await ack()

@@ -64,7 +64,15 @@ class SlackSignature:
 class SlackEvents:
     """The /slack/events endpoint. `counts` says how far requests got (`parsed`: handed to Bolt)."""
 
-    def __init__(self, bolt: AsyncApp, replays: SlackReplays, signing_secret: str, *, max_body: int = MAX_BODY_BYTES, body_timeout: float) -> None:
+    def __init__(
+        self,
+        bolt: AsyncApp,
+        replays: SlackReplays,
+        signing_secret: str,
+        *,
+        max_body: int = MAX_BODY_BYTES,
+        body_timeout: float,
+    ) -> None:
         self.bolt = bolt
         self.replays = replays
         self.signature = SlackSignature(signing_secret)
@@ -90,7 +98,9 @@ class SlackEvents:
         if not self.signature.is_valid(body, request.headers):
             self.counts["unsigned"] += 1
             log.info("Slack request refused: missing, wrong or stale signature")
-            return _refusal(401, "invalid_signature", "not signed by Slack with this app's signing secret, or older than 5 minutes")
+            return _refusal(
+                401, "invalid_signature", "not signed by Slack with this app's signing secret, or older than 5 minutes"
+            )
         key = request_key(body)
         if not await self.replays.first_sight(key):
             self.counts["replayed"] += 1
@@ -119,4 +129,7 @@ class SlackEvents:
             raise  # the app's handler answers 503
         except Exception as exc:  # noqa: BLE001 - Bolt raises on some malformed bodies before any listener runs
             log.warning("malformed Slack request: %s: %s", type(exc).__name__, exc)
-            return JSONResponse({"error": "malformed_payload", "message": "this is not a Slack request hitl understands"}, status_code=400)
+            return JSONResponse(
+                {"error": "malformed_payload", "message": "this is not a Slack request hitl understands"},
+                status_code=400,
+            )

@@ -41,7 +41,9 @@ def read_edit(meta: ModalMetadata, values: dict[str, dict[str, Any]]) -> EditInp
             element = _element(values, block_id)
             value = element.get("value")
             selected = (element.get("selected_option") or {}).get("value")
-            args[int(block_id.removeprefix(ARG_PREFIX))] = ArgInput(value if isinstance(value, str) else None, selected if isinstance(selected, str) else None)
+            args[int(block_id.removeprefix(ARG_PREFIX))] = ArgInput(
+                value if isinstance(value, str) else None, selected if isinstance(selected, str) else None
+            )
     return EditInput(meta.case_id, parts, args, _note(values))
 
 

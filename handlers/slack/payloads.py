@@ -20,7 +20,12 @@ def reviewer_of(body: dict[str, Any]) -> Reviewer:
     user = _mapping(body.get("user"))
     team = _mapping(body.get("team"))
     enterprise = body.get("enterprise")
-    enterprise_id = _mapping(enterprise).get("id") or team.get("enterprise_id") or body.get("enterprise_id") or (enterprise if isinstance(enterprise, str) else None)
+    enterprise_id = (
+        _mapping(enterprise).get("id")
+        or team.get("enterprise_id")
+        or body.get("enterprise_id")
+        or (enterprise if isinstance(enterprise, str) else None)
+    )
     return Reviewer(
         user_id=_text(user.get("id") or body.get("user_id")),
         team_id=_text(team.get("id") or body.get("team_id")) or None,
@@ -65,4 +70,7 @@ def state_values(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def first_input_block(body: dict[str, Any]) -> str | None:
     """The block an inline modal error can hang on (Slack only accepts errors on input blocks)."""
     blocks = (body.get("view") or {}).get("blocks") or []
-    return next((b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("type") == "input" and b.get("block_id")), None)
+    return next(
+        (b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("type") == "input" and b.get("block_id")),
+        None,
+    )

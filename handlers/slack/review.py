@@ -28,10 +28,15 @@ DECISION_LOOKUP_BUDGET = 2.0
 # Slack waits 3 s for the answer to a modal submission; answer in time even when the database does not.
 SUBMISSION_BUDGET = 2.5
 
-OPEN_FAILED = "Slack couldn't open the form just now (it has to open within 3 seconds of a click). Nothing was changed: please click again."
+OPEN_FAILED = (
+    "Slack couldn't open the form just now (it has to open within 3 seconds of a click). "
+    "Nothing was changed: please click again."
+)
 
 
-async def on_decision_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+async def on_decision_click(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
     """Approve / Edit / Reject: open the matching modal, or tell the clicker why not."""
     action = ActionId(body["actions"][0]["action_id"])
     await ack()
@@ -56,7 +61,9 @@ async def on_decision_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWe
             reviews.record_view(case_id, who, action)
 
 
-async def _opened(client: AsyncWebClient, body: dict[str, Any], modal: OpenModal, channel: str | None, user: str) -> bool:
+async def _opened(
+    client: AsyncWebClient, body: dict[str, Any], modal: OpenModal, channel: str | None, user: str
+) -> bool:
     try:
         await client.views_open(trigger_id=body["trigger_id"], view=modal.view)
         return True
@@ -67,7 +74,9 @@ async def _opened(client: AsyncWebClient, body: dict[str, Any], modal: OpenModal
         return False
 
 
-async def on_claim_click(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+async def on_claim_click(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
     take = body["actions"][0]["action_id"] == ActionId.CLAIM.value
     await ack()
     async with after_ack(client, body):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from blocks.text import escape_mrkdwn
-from bot.durations import format_duration, parse_duration
 from bot.domain.pauses import KillArgs, parse_kill_args
+from bot.durations import format_duration, parse_duration
 
 # Slack sends a command's text as typed (a few thousand characters at most); past this it is not a command.
 MAX_TEXT = 4000
@@ -151,7 +151,11 @@ def _since(value: str) -> timedelta | Usage:
     except ValueError:
         return Usage(f"`--since` takes a duration like `24h` or `7d`, not `{shown(value)}`.", "digest")
     if not SINCE_MIN <= since <= SINCE_MAX:
-        return Usage(f"`--since` must be from {format_duration(SINCE_MIN)} to {format_duration(SINCE_MAX)}, not {format_duration(since)}.", "digest")
+        return Usage(
+            f"`--since` must be from {format_duration(SINCE_MIN)} to {format_duration(SINCE_MAX)}, "
+            f"not {format_duration(since)}.",
+            "digest",
+        )
     return since
 
 

@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from slack_emulator import Emulator, Limits, SlackRequestSender, serve_asgi, serve_emulator, sign
-from slack_emulator.workspace import TEAM_ID
 from slack_emulator.tests import slack_fixtures
+from slack_emulator.workspace import TEAM_ID
 
 SECRET = "test-signing-secret"
 
@@ -93,8 +93,18 @@ def button_blocks(action_id: str = "approve", text: str = "Approve") -> list[dic
             "type": "actions",
             "block_id": "decision",
             "elements": [
-                {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": text}, "value": "req-1"},
-                {"type": "button", "action_id": "reject", "text": {"type": "plain_text", "text": "Reject"}, "value": "req-1"},
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "text": {"type": "plain_text", "text": text},
+                    "value": "req-1",
+                },
+                {
+                    "type": "button",
+                    "action_id": "reject",
+                    "text": {"type": "plain_text", "text": "Reject"},
+                    "value": "req-1",
+                },
             ],
         },
     ]
@@ -157,7 +167,9 @@ def modal(**extra: Any) -> dict[str, Any]:
 
 async def test_post_with_blocks_and_metadata_then_find_it_in_history(env: Env) -> None:
     metadata = {"event_type": "hitl_request", "event_payload": {"request_id": "r-42"}}
-    posted = await env.client.chat_postMessage(channel="C0OPS", text="fallback", blocks=button_blocks(), metadata=metadata)
+    posted = await env.client.chat_postMessage(
+        channel="C0OPS", text="fallback", blocks=button_blocks(), metadata=metadata
+    )
     assert posted["channel"] == "C0OPS" and posted["message"]["text"] == "fallback"
     # Slack assigns block_ids to blocks that lack one; interaction payloads quote them.
     assert posted["message"]["blocks"][0]["block_id"]
@@ -269,7 +281,11 @@ async def test_form_encoded_and_query_arguments_are_understood(env: Env) -> None
     async with httpx.AsyncClient(base_url=env.base_url) as http:
         form = {"token": "xoxb-form", "channel": "C0OPS", "text": "t", "blocks": json.dumps([_section("form")])}
         res = (await http.post("chat.postMessage", data=form)).json()
-        hist = (await http.get("conversations.history", params={"channel": "C0OPS"}, headers={"Authorization": "Bearer xoxb-q"})).json()
+        hist = (
+            await http.get(
+                "conversations.history", params={"channel": "C0OPS"}, headers={"Authorization": "Bearer xoxb-q"}
+            )
+        ).json()
         unknown = await http.post("no.such.method", headers={"Authorization": "Bearer xoxb-q"})
     assert res["ok"] and res["message"]["blocks"][0]["text"]["text"] == "form"
     assert isinstance(env.em.last_call("chat.postMessage").args["blocks"], list)  # type: ignore[union-attr]
@@ -334,7 +350,9 @@ async def test_views_update_hash_and_push_stack(env: Env) -> None:
     by_external = await env.client.views_update(external_id="ext-1", view=modal(private_metadata="v3"))
     assert by_external["view"]["private_metadata"] == "v3"
 
-    pushed = (await env.client.views_push(trigger_id=ws.issue_trigger_id("U1", view_id=root["id"]), view=modal()))["view"]
+    pushed = (await env.client.views_push(trigger_id=ws.issue_trigger_id("U1", view_id=root["id"]), view=modal()))[
+        "view"
+    ]
     assert (pushed["previous_view_id"], pushed["root_view_id"]) == (root["id"], root["id"])
     assert ws.open_stack("U1") == [root["id"], pushed["id"]]
 
@@ -402,7 +420,7 @@ async def test_delay_fault_forces_client_timeout(env: Env) -> None:
     env.em.faults.delay("auth.test", seconds=5, count=1)
     started = time.monotonic()
     with pytest.raises(Exception) as err:
-        await AsyncWebClient(token="xoxb-test", base_url=env.base_url, timeout=0.2).auth_test()
+        await AsyncWebClient(token="xoxb-test", base_url=env.base_url, timeout=0.2).auth_test()  # type: ignore[arg-type]  # slack-sdk says int; aiohttp takes any seconds
     assert "Timeout" in type(err.value).__name__ and time.monotonic() - started < 2
 
 
@@ -453,7 +471,12 @@ async def test_slash_command_has_the_fixture_field_set(env: Env) -> None:
     sent = bot.received[0]
     expected = fixture("slash_command.json")
     assert set(expected) - {"enterprise_id", "enterprise_name"} <= set(sent)
-    assert (sent["command"], sent["text"], sent["team_id"], sent["user_name"]) == ("/hitl", "status api", TEAM_ID, "alice")
+    assert (sent["command"], sent["text"], sent["team_id"], sent["user_name"]) == (
+        "/hitl",
+        "status api",
+        TEAM_ID,
+        "alice",
+    )
     assert b"command=%2Fhitl&text=status+api" in bot.raw[0]  # form-encoded like Slack, not payload=
     opened = await env.client.views_open(trigger_id=sent["trigger_id"], view=modal())
     assert opened["ok"]  # the command's trigger_id is a real, fresh emulator trigger
@@ -474,7 +497,12 @@ async def test_click_builds_fixture_shaped_payload_and_trigger_works(env: Env) -
     payload = bot.received[0]
     assert set(fixture("block_actions_button_in_message.json")) <= set(payload)
     assert payload["user"] == {"id": "U1", "username": "alice", "name": "alice", "team_id": TEAM_ID}
-    assert payload["container"] == {"type": "message", "message_ts": posted["ts"], "channel_id": "C0OPS", "is_ephemeral": False}
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": posted["ts"],
+        "channel_id": "C0OPS",
+        "is_ephemeral": False,
+    }
     assert payload["message"]["blocks"] == posted["message"]["blocks"]
     (action,) = payload["actions"]
     assert set(fixture("block_actions_button_in_message.json")["actions"][0]) == set(action)
@@ -557,7 +585,10 @@ SHARED_SAMPLES = {
     "block_actions_button_in_message.json": ("block_actions_button_in_message.json", None),
     "block_actions_button_ephemeral.json": ("block_actions_button_ephemeral.json", None),
     "view_submission_plain_text_input.json": ("view_submission_plain_text_input.json", None),
-    "slash_command.json": ("slash_command_form_bodies.json", "_derived_parse_of_body2 (urllib.parse.parse_qs, not upstream)"),
+    "slash_command.json": (
+        "slash_command_form_bodies.json",
+        "_derived_parse_of_body2 (urllib.parse.parse_qs, not upstream)",
+    ),
 }
 
 
@@ -584,7 +615,7 @@ def test_our_fixtures_have_the_fields_of_slacks_own_samples(ours: str) -> None:
 async def test_auth_test_names_the_workspace_and_the_token_scopes(env: Env) -> None:
     answer = await env.client.auth_test()
     assert (answer["team_id"], answer["user_id"], answer["bot_id"]) == (TEAM_ID, "U0HITLBOT", "B0HITL")
-    assert "enterprise_id" not in answer.data  # type: ignore[operator]
+    assert "enterprise_id" not in answer.data
     scopes = {s.strip() for s in answer.headers["x-oauth-scopes"].split(",")}
     assert {"chat:write", "commands", "usergroups:read"} <= scopes
     env.em.workspace.bot_scopes = {"chat:write"}

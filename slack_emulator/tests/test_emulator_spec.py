@@ -18,7 +18,14 @@ from slack_emulator.tests import slack_fixtures
 
 SPEC_PATH = slack_fixtures.shared_file("slack_web_openapi_v2.json")
 pytestmark = pytest.mark.skipif(SPEC_PATH is None, reason="Slack's OpenAPI spec is not beside the repository")
-JSON_TYPES = {"string": str, "object": dict, "array": list, "boolean": bool, "integer": int, "number": (int, float)}
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "object": (dict,),
+    "array": (list,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+}
 
 
 def _spec() -> dict[str, Any]:
@@ -36,7 +43,7 @@ def _types(spec: dict[str, Any], schema: dict[str, Any]) -> tuple[type, ...] | N
     schema = _resolve(spec, schema)
     if "type" in schema:
         declared = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        return tuple(t for name in declared for t in (JSON_TYPES[name] if isinstance(JSON_TYPES.get(name), tuple) else (JSON_TYPES[name],)) if name in JSON_TYPES)
+        return tuple(t for name in declared if name in JSON_TYPES for t in JSON_TYPES[name])
     return None
 
 
@@ -72,7 +79,12 @@ async def client() -> Any:
 async def test_success_responses_match_the_spec(client: AsyncWebClient) -> None:
     spec = _spec()
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]
-    posted = await client.chat_postMessage(channel="C0SPEC", text="hi", blocks=blocks, metadata={"event_type": "hitl_case", "event_payload": {"case_id": "x"}})
+    posted = await client.chat_postMessage(
+        channel="C0SPEC",
+        text="hi",
+        blocks=blocks,
+        metadata={"event_type": "hitl_case", "event_payload": {"case_id": "x"}},
+    )
     check_success(spec, "chat.postMessage", posted.data)  # type: ignore[arg-type]
     ts = posted["ts"]
     calls = {
@@ -85,14 +97,22 @@ async def test_success_responses_match_the_spec(client: AsyncWebClient) -> None:
         "conversations.info": client.conversations_info(channel="C0SPEC"),
         "usergroups.users.list": client.usergroups_users_list(usergroup="S0GROUP"),
         "users.info": client.users_info(user="U0A"),
-        "views.open": client.views_open(trigger_id="1.2.x", view={"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": blocks}),
+        "views.open": client.views_open(
+            trigger_id="1.2.x", view={"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": blocks}
+        ),
     }
     for method, call in calls.items():
         response = await call
         assert response["ok"] is True, method
         check_success(spec, method, response.data)  # type: ignore[arg-type]
-    view = (await client.views_open(trigger_id="1.2.y", view={"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": blocks}))["view"]
-    updated = await client.views_update(view_id=view["id"], view={"type": "modal", "title": {"type": "plain_text", "text": "u"}, "blocks": blocks})
+    view = (
+        await client.views_open(
+            trigger_id="1.2.y", view={"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": blocks}
+        )
+    )["view"]
+    updated = await client.views_update(
+        view_id=view["id"], view={"type": "modal", "title": {"type": "plain_text", "text": "u"}, "blocks": blocks}
+    )
     check_success(spec, "views.update", updated.data)  # type: ignore[arg-type]
 
 
@@ -129,7 +149,12 @@ def test_the_scope_table_agrees_with_slacks_spec() -> None:
         operations = spec["paths"].get(f"/{method}")
         if operations is None:
             continue  # newer than the 2020 spec (files.getUploadURLExternal, files.completeUploadExternal)
-        listed = {_granular(s) for op in operations.values() for req in op.get("security", []) for s in req.get("slackAuth", [])}
+        listed = {
+            _granular(s)
+            for op in operations.values()
+            for req in op.get("security", [])
+            for s in req.get("slackAuth", [])
+        }
         if listed == {"none"}:
             assert scopes == (), (method, scopes)
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,8 +37,19 @@ CARD = [
         "type": "actions",
         "block_id": "acts",
         "elements": [
-            {"type": "button", "action_id": "approve", "value": "case-1", "style": "primary", "text": {"type": "plain_text", "text": "Approve"}},
-            {"type": "button", "action_id": "open_modal", "value": "case-1", "text": {"type": "plain_text", "text": "Reject"}},
+            {
+                "type": "button",
+                "action_id": "approve",
+                "value": "case-1",
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Approve"},
+            },
+            {
+                "type": "button",
+                "action_id": "open_modal",
+                "value": "case-1",
+                "text": {"type": "plain_text", "text": "Reject"},
+            },
         ],
     },
 ]
@@ -58,17 +69,38 @@ MODAL = {
             "element": {
                 "type": "static_select",
                 "action_id": "value",
-                "options": [{"text": {"type": "plain_text", "text": "Hallucination"}, "value": "hallucination"}, {"text": {"type": "plain_text", "text": "Other"}, "value": "other"}],
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Hallucination"}, "value": "hallucination"},
+                    {"text": {"type": "plain_text", "text": "Other"}, "value": "other"},
+                ],
             },
         },
-        {"type": "input", "block_id": "note", "label": {"type": "plain_text", "text": "Note"}, "element": {"type": "plain_text_input", "action_id": "value", "multiline": True}},
-        {"type": "input", "block_id": "amount", "optional": True, "label": {"type": "plain_text", "text": "Amount"}, "element": {"type": "number_input", "action_id": "value", "is_decimal_allowed": True}},
+        {
+            "type": "input",
+            "block_id": "note",
+            "label": {"type": "plain_text", "text": "Note"},
+            "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
+        },
+        {
+            "type": "input",
+            "block_id": "amount",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Amount"},
+            "element": {"type": "number_input", "action_id": "value", "is_decimal_allowed": True},
+        },
         {
             "type": "input",
             "block_id": "checks",
             "optional": True,
             "label": {"type": "plain_text", "text": "Checks"},
-            "element": {"type": "checkboxes", "action_id": "value", "options": [{"text": {"type": "plain_text", "text": "A"}, "value": "0"}, {"text": {"type": "plain_text", "text": "B"}, "value": "1"}]},
+            "element": {
+                "type": "checkboxes",
+                "action_id": "value",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "A"}, "value": "0"},
+                    {"text": {"type": "plain_text", "text": "B"}, "value": "1"},
+                ],
+            },
         },
     ],
 }
@@ -76,7 +108,7 @@ MODAL = {
 
 @dataclass
 class FakeControls:
-    clock: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc))
+    clock: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 9, 0, tzinfo=UTC))
     advanced: list[float] = field(default_factory=list)
 
     def users(self) -> list[dict[str, Any]]:
@@ -121,12 +153,19 @@ class FakeBot:
         if form["text"] == "modal":
             await self.emulator.handle("views.open", {"trigger_id": form["trigger_id"], "view": MODAL}, TOKEN)
             return Response()
-        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*status* for <@{form['user_id']}>: {form['text']}"}}]
+        blocks = [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"*status* for <@{form['user_id']}>: {form['text']}"},
+            }
+        ]
         return JSONResponse({"response_type": "ephemeral", "text": "status", "blocks": blocks})
 
     async def interaction(self, payload: dict[str, Any]) -> Response:
         if payload["type"] == "block_actions" and payload["actions"][0]["action_id"] == "open_modal":
-            reply = await self.emulator.handle("views.open", {"trigger_id": payload["trigger_id"], "view": MODAL}, TOKEN)
+            reply = await self.emulator.handle(
+                "views.open", {"trigger_id": payload["trigger_id"], "view": MODAL}, TOKEN
+            )
             assert reply.body["ok"], reply.body
         if payload["type"] == "view_submission":
             values = payload["view"]["state"]["values"]
@@ -148,7 +187,9 @@ class Setup:
     ui: httpx.AsyncClient
 
     async def post_card(self, channel: str = "C0BILLING", **extra: Any) -> str:
-        reply = await self.emulator.handle("chat.postMessage", {"channel": channel, "text": "Review needed", "blocks": CARD, **extra}, TOKEN)
+        reply = await self.emulator.handle(
+            "chat.postMessage", {"channel": channel, "text": "Review needed", "blocks": CARD, **extra}, TOKEN
+        )
         assert reply.body["ok"], reply.body
         return reply.body["ts"]
 
@@ -171,7 +212,11 @@ async def setup() -> Any:
     bot = FakeBot(emulator)
     controls = FakeControls()
     transport = httpx.ASGITransport(bot.app())
-    routes = create_ui_routes(emulator, sender_factory=lambda: SlackRequestSender("http://bot.test", SECRET, emulator, transport=transport), controls=controls)
+    routes = create_ui_routes(
+        emulator,
+        sender_factory=lambda: SlackRequestSender("http://bot.test", SECRET, emulator, transport=transport),
+        controls=controls,
+    )
     app = create_webapi_app(emulator, extra_routes=routes)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8765") as ui:
         yield Setup(emulator, bot, controls, ui)
@@ -199,16 +244,38 @@ async def test_page_and_assets_are_served_with_a_strict_policy(setup: Setup) -> 
 async def test_state_shape(setup: Setup) -> None:
     first = await setup.post_card()
     second = await setup.post_card()
-    reply = await setup.emulator.handle("chat.postMessage", {"channel": "C0BILLING", "text": "⏰ reminder", "thread_ts": first}, TOKEN)
-    broadcast = await setup.emulator.handle("chat.postMessage", {"channel": "C0BILLING", "text": "re-page", "thread_ts": first, "reply_broadcast": True}, TOKEN)
-    await setup.emulator.handle("chat.update", {"channel": "C0BILLING", "ts": second, "text": "Decided", "blocks": CARD[:2]}, TOKEN)
-    await setup.emulator.handle("chat.postEphemeral", {"channel": "C0BILLING", "user": "U0REV", "text": "only Rita"}, TOKEN)
-    await setup.emulator.handle("chat.postEphemeral", {"channel": "C0BILLING", "user": "U0OUTSIDER", "text": "only the outsider"}, TOKEN)
-    await setup.emulator.handle("chat.postEphemeral", {"channel": "C0BILLING", "user": "U0REV", "text": "in thread", "thread_ts": first}, TOKEN)
+    reply = await setup.emulator.handle(
+        "chat.postMessage", {"channel": "C0BILLING", "text": "⏰ reminder", "thread_ts": first}, TOKEN
+    )
+    broadcast = await setup.emulator.handle(
+        "chat.postMessage",
+        {"channel": "C0BILLING", "text": "re-page", "thread_ts": first, "reply_broadcast": True},
+        TOKEN,
+    )
+    await setup.emulator.handle(
+        "chat.update", {"channel": "C0BILLING", "ts": second, "text": "Decided", "blocks": CARD[:2]}, TOKEN
+    )
+    await setup.emulator.handle(
+        "chat.postEphemeral", {"channel": "C0BILLING", "user": "U0REV", "text": "only Rita"}, TOKEN
+    )
+    await setup.emulator.handle(
+        "chat.postEphemeral", {"channel": "C0BILLING", "user": "U0OUTSIDER", "text": "only the outsider"}, TOKEN
+    )
+    await setup.emulator.handle(
+        "chat.postEphemeral", {"channel": "C0BILLING", "user": "U0REV", "text": "in thread", "thread_ts": first}, TOKEN
+    )
     await setup.post_card(channel="C0STRAY")
     third = await setup.post_card()
-    await setup.emulator.handle("chat.postEphemeral", {"channel": "C0BILLING", "user": "U0REV", "text": "alone in a thread", "thread_ts": third}, TOKEN)
-    await setup.emulator.handle("chat.postEphemeral", {"channel": "C0BILLING", "user": "U0REV", "text": "on a reply", "thread_ts": reply.body["ts"]}, TOKEN)
+    await setup.emulator.handle(
+        "chat.postEphemeral",
+        {"channel": "C0BILLING", "user": "U0REV", "text": "alone in a thread", "thread_ts": third},
+        TOKEN,
+    )
+    await setup.emulator.handle(
+        "chat.postEphemeral",
+        {"channel": "C0BILLING", "user": "U0REV", "text": "on a reply", "thread_ts": reply.body["ts"]},
+        TOKEN,
+    )
 
     state = await setup.state("U0REV")
     assert state["user"] == USERS[0] and state["users"] == USERS
@@ -234,7 +301,10 @@ async def test_state_shape(setup: Setup) -> None:
     assert card["replies"][0]["ts"] == reply.body["ts"] and timeline[2]["ts"] == broadcast.body["ts"]
     assert (card["edited"], timeline[1]["edited"]) == (False, True)
     assert state["modals"] == []
-    assert state["names"]["users"]["U0REV"] == "Rita Reviewer" and state["names"]["channels"]["C0BILLING"] == "billing-review"
+    assert (
+        state["names"]["users"]["U0REV"] == "Rita Reviewer"
+        and state["names"]["channels"]["C0BILLING"] == "billing-review"
+    )
 
     outsider = await setup.state("U0OUTSIDER")
     assert [m["text"] for m in outsider["channels"][0]["messages"] if m.get("ephemeral")] == ["only the outsider"]
@@ -248,23 +318,50 @@ async def test_state_shape(setup: Setup) -> None:
 
 async def test_click_is_forwarded_signed_like_slack(setup: Setup) -> None:
     ts = await setup.post_card()
-    answer = await setup.post("/ui/click", {"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "approve", "block_id": "acts", "value": "case-1"})
+    answer = await setup.post(
+        "/ui/click",
+        {
+            "user": "U0REV",
+            "channel": "C0BILLING",
+            "ts": ts,
+            "action_id": "approve",
+            "block_id": "acts",
+            "value": "case-1",
+        },
+    )
     assert answer == {"ok": True, "status": 200}
     [payload] = setup.bot.requests
     assert payload["type"] == "block_actions"
     assert payload["user"] == {"id": "U0REV", "username": "Rita Reviewer", "name": "Rita Reviewer", "team_id": "T0HITL"}
-    assert payload["container"] == {"type": "message", "message_ts": ts, "channel_id": "C0BILLING", "is_ephemeral": False}
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": "C0BILLING",
+        "is_ephemeral": False,
+    }
     assert payload["actions"][0]["action_id"] == "approve" and payload["actions"][0]["value"] == "case-1"
     assert payload["message"]["ts"] == ts and payload["trigger_id"]
     # A button that is not on the message cannot be clicked.
-    refused = await setup.post("/ui/click", {"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "nope"}, status=409)
+    refused = await setup.post(
+        "/ui/click", {"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "nope"}, status=409
+    )
     assert refused["error"] == "not_possible" and "nope" in refused["message"]
     assert len(setup.bot.requests) == 1
 
 
 async def test_modal_opens_shows_errors_under_inputs_and_submits(setup: Setup) -> None:
     ts = await setup.post_card()
-    await setup.post("/ui/click", {"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "open_modal", "block_id": "acts", "value": "case-1"})
+    await setup.post(
+        "/ui/click",
+        {
+            "user": "U0REV",
+            "channel": "C0BILLING",
+            "ts": ts,
+            "action_id": "open_modal",
+            "block_id": "acts",
+            "value": "case-1",
+        },
+    )
     [modal] = (await setup.state())["modals"]
     assert modal["view"]["title"]["text"] == "Reject draft" and modal["errors"] == {}
     assert "private_metadata" not in modal["view"]
@@ -273,8 +370,17 @@ async def test_modal_opens_shows_errors_under_inputs_and_submits(setup: Setup) -
     # Someone else cannot submit Rita's modal through the page.
     await setup.post("/ui/submit", {"user": "U0OUTSIDER", "view_id": view_id, "values": {}}, status=409)
 
-    answer = await setup.post("/ui/submit", {"user": "U0REV", "view_id": view_id, "values": {"reason": "hallucination", "note": None, "amount": "12.5", "checks": ["1"]}})
-    assert answer["response_action"] == "errors" and answer["errors"] == {"note": "Add a note."} and answer["open"] is True
+    answer = await setup.post(
+        "/ui/submit",
+        {
+            "user": "U0REV",
+            "view_id": view_id,
+            "values": {"reason": "hallucination", "note": None, "amount": "12.5", "checks": ["1"]},
+        },
+    )
+    assert (
+        answer["response_action"] == "errors" and answer["errors"] == {"note": "Add a note."} and answer["open"] is True
+    )
     [modal] = (await setup.state())["modals"]
     assert modal["errors"] == {"note": "Add a note."}
     values = setup.bot.requests[-1]["view"]["state"]["values"]
@@ -283,7 +389,9 @@ async def test_modal_opens_shows_errors_under_inputs_and_submits(setup: Setup) -
     assert values["amount"]["value"] == {"type": "number_input", "value": "12.5"}
     assert [o["value"] for o in values["checks"]["value"]["selected_options"]] == ["1"]
 
-    answer = await setup.post("/ui/submit", {"user": "U0REV", "view_id": view_id, "values": {"reason": "other", "note": "Wrong invoice"}})
+    answer = await setup.post(
+        "/ui/submit", {"user": "U0REV", "view_id": view_id, "values": {"reason": "other", "note": "Wrong invoice"}}
+    )
     assert answer["ok"] is True and answer["open"] is False and "response_action" not in answer
     assert (await setup.state())["modals"] == []
     await setup.post("/ui/submit", {"user": "U0REV", "view_id": view_id, "values": {}}, status=409)  # closed now
@@ -291,7 +399,9 @@ async def test_modal_opens_shows_errors_under_inputs_and_submits(setup: Setup) -
 
 async def test_closing_a_modal_tells_the_bot_when_it_asked(setup: Setup) -> None:
     ts = await setup.post_card()
-    await setup.post("/ui/click", {"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "open_modal", "value": "case-1"})
+    await setup.post(
+        "/ui/click", {"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "open_modal", "value": "case-1"}
+    )
     [modal] = (await setup.state())["modals"]
     await setup.post("/ui/close", {"user": "U0REV", "view_id": modal["id"]})
     assert setup.bot.requests[-1]["type"] == "view_closed"
@@ -302,7 +412,12 @@ async def test_slash_command_answer_becomes_an_ephemeral_for_that_user(setup: Se
     answer = await setup.post("/ui/command", {"user": "U0REV", "channel": "C0OPS", "text": "/hitl status"})
     assert answer["ok"] is True and answer["body"]["response_type"] == "ephemeral"
     command = setup.bot.requests[-1]
-    assert (command["command"], command["text"], command["user_id"], command["channel_id"]) == ("/hitl", "status", "U0REV", "C0OPS")
+    assert (command["command"], command["text"], command["user_id"], command["channel_id"]) == (
+        "/hitl",
+        "status",
+        "U0REV",
+        "C0OPS",
+    )
     [shown] = (await setup.state("U0REV"))["channels"][1]["messages"]
     assert shown["ephemeral"] is True and shown["ts"] == answer["ts"]
     assert shown["blocks"][0]["text"]["text"] == "*status* for <@U0REV>: status"
@@ -357,9 +472,15 @@ async def test_routes_refuse_cross_site_and_non_loopback_requests(setup: Setup) 
 
 async def test_bot_down_is_a_clear_error(setup: Setup) -> None:
     ts = await setup.post_card()
-    routes = create_ui_routes(setup.emulator, sender_factory=lambda: SlackRequestSender("http://127.0.0.1:9", SECRET, setup.emulator, timeout=2), controls=setup.controls)
+    routes = create_ui_routes(
+        setup.emulator,
+        sender_factory=lambda: SlackRequestSender("http://127.0.0.1:9", SECRET, setup.emulator, timeout=2),
+        controls=setup.controls,
+    )
     app = create_webapi_app(setup.emulator, extra_routes=routes)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as ui:
-        response = await ui.post("/ui/click", json={"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "approve", "value": "case-1"})
+        response = await ui.post(
+            "/ui/click",
+            json={"user": "U0REV", "channel": "C0BILLING", "ts": ts, "action_id": "approve", "value": "case-1"},
+        )
     assert response.status_code == 502 and response.json()["error"] == "bot_unreachable"
-

@@ -21,7 +21,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # store.migrate sets it; there is no alembic.ini to read it from
+        raise RuntimeError("sqlalchemy.url is not set: run the migrations with `hitl db upgrade`")
+    engine = create_engine(url)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -16,7 +16,10 @@ from store.models import OutboxItem
 
 
 def slack_deliveries(out: SlackOut) -> dict[OutboxKind, Delivery]:
-    def via(deliver: Callable[[SlackOut, OutboxItem, OutboxMessage], Awaitable[AfterDelivery | None]], on_dead: OnDead | None = None) -> Delivery:
+    def via(
+        deliver: Callable[[SlackOut, OutboxItem, OutboxMessage], Awaitable[AfterDelivery | None]],
+        on_dead: OnDead | None = None,
+    ) -> Delivery:
         return Delivery(partial(deliver, out), on_dead=on_dead)
 
     return {

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blocks.card import Block, CardView, PageView, build_minimal_card, build_review_card
+from blocks.budget import Block
+from blocks.card import CardView, PageView, build_minimal_card, build_review_card
 from bot.domain.audit import SYSTEM, AuditAction
 from bot.domain.outbox import OutboxMessage, PostCard, UpdateCard
 from bot.outbox import AfterDelivery
@@ -27,7 +28,15 @@ log = logging.getLogger(__name__)
 
 # Slack refused what the message says, not where it goes: a smaller message can still get through.
 CONTENT_ERRORS = frozenset(
-    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long", "invalid_arguments", "invalid_metadata_format", "metadata_too_large"}
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "invalid_arguments",
+        "invalid_metadata_format",
+        "metadata_too_large",
+    }
 )
 # An update of a message that is gone (deleted, its channel archived): nothing left to show the case.
 GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message"})
@@ -69,7 +78,9 @@ class CardRender:
     def minimal(self) -> Rendered:
         page, mentions = self._page()
         view = self._dated(minimal_card_view(self.case, self.out.policy))
-        return build_minimal_card(view, self.out.clock.now(), api_path=case_api_path(self.case.case_id), page_for=page, mentions=mentions)
+        return build_minimal_card(
+            view, self.out.clock.now(), api_path=case_api_path(self.case.case_id), page_for=page, mentions=mentions
+        )
 
 
 async def send_rendered(render: CardRender, send: Callable[[str, list[Block]], Awaitable[T]]) -> T:
@@ -77,7 +88,7 @@ async def send_rendered(render: CardRender, send: Callable[[str, list[Block]], A
     minimal card instead, which always fits. A refusal of the destination is left to the outbox (dead letter)."""
     try:
         text, blocks = render.full()
-    except Exception:  # noqa: BLE001 - stored data the full card can't draw: the case must still reach people
+    except Exception:  # stored data the full card can't draw: the case must still reach people
         log.exception("the card of %s could not be drawn in full; sending the minimal card", render.case.case_id)
         return await send(*render.minimal())
     try:
@@ -97,7 +108,10 @@ async def deliver_post_card(out: SlackOut, item: OutboxItem, message: OutboxMess
         return None
     marker = {"case_id": case.case_id}
     ts, adopted = await send_rendered(
-        CardRender(out, case, messages), lambda text, blocks: out.post_once(item, Post(case.channel, text, blocks, CARD_EVENT_TYPE, marker), since=case.created_at)
+        CardRender(out, case, messages),
+        lambda text, blocks: out.post_once(
+            item, Post(case.channel, text, blocks, CARD_EVENT_TYPE, marker), since=case.created_at
+        ),
     )
     permalink = await out.permalink(case.channel, ts)
 
@@ -106,7 +120,14 @@ async def deliver_post_card(out: SlackOut, item: OutboxItem, message: OutboxMess
             details: dict[str, Any] = {"channel": case.channel, "ts": ts, "attempts": item.attempts}
             if adopted:
                 details["recovered"] = "found in channel history after an interrupted attempt"
-            await append_audit(session, action=AuditAction.POSTED, actor=SYSTEM, at=out.clock.now(), case_id=case.case_id, details=details)
+            await append_audit(
+                session,
+                action=AuditAction.POSTED,
+                actor=SYSTEM,
+                at=out.clock.now(),
+                case_id=case.case_id,
+                details=details,
+            )
 
     return after
 

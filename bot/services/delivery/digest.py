@@ -17,7 +17,9 @@ async def deliver_digest(out: SlackOut, item: OutboxItem, message: OutboxMessage
     assert isinstance(message, Digest)
     # The audit anchor rides in the metadata too, so `hitl audit verify --slack` reads it without parsing text.
     marker = {"key": item.dedupe_key, **({"audit_anchor": message.audit_anchor} if message.audit_anchor else {})}
-    ts, _ = await out.post_once(item, Post(message.channel, message.text, message.blocks, NOTICE_EVENT_TYPE, marker), since=item.created_at)
+    ts, _ = await out.post_once(
+        item, Post(message.channel, message.text, message.blocks, NOTICE_EVENT_TYPE, marker), since=item.created_at
+    )
 
     async def after(session: AsyncSession) -> None:
         if message.chart_png:

@@ -16,7 +16,11 @@ DEAD_LETTER = "dead_letter:"
 
 async def deliver_announcement(out: SlackOut, item: OutboxItem, message: OutboxMessage) -> AfterDelivery | None:
     assert isinstance(message, Announce)
-    await out.post_once(item, Post(message.channel, message.text, message.blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}), since=item.created_at)
+    await out.post_once(
+        item,
+        Post(message.channel, message.text, message.blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}),
+        since=item.created_at,
+    )
     return None
 
 

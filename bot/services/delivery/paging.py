@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from blocks.card import Block
+from blocks.budget import Block
 from blocks.paging import build_escalation_note, build_reminder, build_repage, build_unhandled_alert
 from bot.domain.audit import SYSTEM, AuditAction
 from bot.domain.outbox import EscalationNote, OutboxMessage, Page, Remind, Repage, UnhandledAlert
@@ -41,21 +41,34 @@ async def deliver_page(out: SlackOut, item: OutboxItem, message: OutboxMessage) 
     marker = {"case_id": case.case_id, "tier": tier}
     render = CardRender(out, case, messages, tier, deadline=schedule["tier_deadline"])
     ts, adopted = await send_rendered(
-        render, lambda text, blocks: out.post_once(item, Post(target.channel, text, blocks, CARD_EVENT_TYPE, marker), since=case.created_at)
+        render,
+        lambda text, blocks: out.post_once(
+            item, Post(target.channel, text, blocks, CARD_EVENT_TYPE, marker), since=case.created_at
+        ),
     )
 
     # Pages to one channel go out one at a time: its permalink is fetched later, by the note that needs it.
     async def after(session: AsyncSession) -> None:
         now = out.clock.now()
-        page = SlackMessage(case_id=case.case_id, kind="page", tier=tier, channel=target.channel, ts=ts, permalink=None, created_at=now)
+        page = SlackMessage(
+            case_id=case.case_id, kind="page", tier=tier, channel=target.channel, ts=ts, permalink=None, created_at=now
+        )
         if not await case_store.record_message(session, page):
             return
         await case_store.start_tier_clock(session, case.case_id, now=now, **schedule)
-        details: dict[str, Any] = {"tier": tier, "channel": target.channel, "ts": ts, "targets": list(target.reviewers), "attempts": item.attempts}
+        details: dict[str, Any] = {
+            "tier": tier,
+            "channel": target.channel,
+            "ts": ts,
+            "targets": list(target.reviewers),
+            "attempts": item.attempts,
+        }
         details["tier_deadline"] = schedule["tier_deadline"].isoformat()
         if adopted:
             details["recovered"] = "found in channel history after an interrupted attempt"
-        await append_audit(session, action=AuditAction.PAGED, actor=SYSTEM, at=now, case_id=case.case_id, details=details)
+        await append_audit(
+            session, action=AuditAction.PAGED, actor=SYSTEM, at=now, case_id=case.case_id, details=details
+        )
         # The original card learns where the case went from the note's delivery, with the page's link.
         await outbox.enqueue(session, EscalationNote(case_id=case.case_id, tier=tier, channel=target.channel), now=now)
 
@@ -71,8 +84,18 @@ async def start_clock_without_page(out: SlackOut, session: AsyncSession, item: O
     if case is None or queue is None:
         return
     now = out.clock.now()
-    if await case_store.start_tier_clock(session, case.case_id, now=now, **tier_schedule(queue, page.tier, now)) is not None:
-        await append_audit(session, action=AuditAction.PAGE_FAILED, actor=SYSTEM, at=now, case_id=case.case_id, details={"tier": page.tier, "error": error})
+    if (
+        await case_store.start_tier_clock(session, case.case_id, now=now, **tier_schedule(queue, page.tier, now))
+        is not None
+    ):
+        await append_audit(
+            session,
+            action=AuditAction.PAGE_FAILED,
+            actor=SYSTEM,
+            at=now,
+            case_id=case.case_id,
+            details={"tier": page.tier, "error": error},
+        )
 
 
 async def _thread_notice(
@@ -105,8 +128,17 @@ async def _thread_notice(
         return None
 
     async def after(session: AsyncSession) -> None:
-        details = {"tier": anchor_tier, "channel": channel, "thread_ts": thread_ts, "ts": ts, "targets": reviewers, **{k: v for k, v in item.payload.items() if k != "case_id"}}
-        await append_audit(session, action=audit_action, actor=SYSTEM, at=out.clock.now(), case_id=case.case_id, details=details)
+        details = {
+            "tier": anchor_tier,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "ts": ts,
+            "targets": reviewers,
+            **{k: v for k, v in item.payload.items() if k != "case_id"},
+        }
+        await append_audit(
+            session, action=audit_action, actor=SYSTEM, at=out.clock.now(), case_id=case.case_id, details=details
+        )
 
     return after
 
@@ -115,7 +147,13 @@ async def deliver_remind(out: SlackOut, item: OutboxItem, message: OutboxMessage
     assert isinstance(message, Remind)
     now = out.clock.now()
     return await _thread_notice(
-        out, item, message.case_id, message.tier, lambda case, who: build_reminder(case.tier_deadline, now, who), AuditAction.REMINDED, drop_if_moved=True
+        out,
+        item,
+        message.case_id,
+        message.tier,
+        lambda case, who: build_reminder(case.tier_deadline, now, who),
+        AuditAction.REMINDED,
+        drop_if_moved=True,
     )
 
 
@@ -139,7 +177,9 @@ async def deliver_escalation_note(out: SlackOut, item: OutboxItem, message: Outb
     permalink = fetched or (page.permalink if page else None)
 
     def build(case: Case, _reviewers: list[str]) -> tuple[str, list[Block]]:
-        return build_escalation_note(message.tier, tier_name(out.policy, case.queue, message.tier), message.channel, permalink)
+        return build_escalation_note(
+            message.tier, tier_name(out.policy, case.queue, message.tier), message.channel, permalink
+        )
 
     await _thread_notice(out, item, message.case_id, 1, build, None)
     if case is None or page is None:
@@ -162,7 +202,15 @@ async def deliver_unhandled_alert(out: SlackOut, item: OutboxItem, message: Outb
     ops = out.policy.ops
     channel = ops.channel if ops else queue.tier(len(queue.tiers)).channel
     shown = anchor(messages, message.tier) or anchor(messages, 1)
-    permalink = shown.permalink if shown and shown.permalink else (await out.permalink(shown.channel, shown.ts) if shown else None)
-    text, blocks = build_unhandled_alert(case.case_id, case.queue, message.tier, message.repeats, permalink, list(ops.operators) if ops else [])
-    await out.post_once(item, Post(channel, text, blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}), since=case.created_at)
+    permalink = (
+        shown.permalink
+        if shown and shown.permalink
+        else (await out.permalink(shown.channel, shown.ts) if shown else None)
+    )
+    text, blocks = build_unhandled_alert(
+        case.case_id, case.queue, message.tier, message.repeats, permalink, list(ops.operators) if ops else []
+    )
+    await out.post_once(
+        item, Post(channel, text, blocks, NOTICE_EVENT_TYPE, {"key": item.dedupe_key}), since=case.created_at
+    )
     return None

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.card import Block
+from blocks.budget import Block
 from bot.clock import Clock
 from bot.domain.cases import CaseStatus
 from bot.domain.outbox import page_key, post_card_key
@@ -55,19 +55,28 @@ class SlackOut:
     async def waits_for_anchor(self, case: Case, tier: int) -> bool:
         """Whether the message a tier's steps hang on (the card for tier 1, else that tier's page) is still to come."""
         async with self.db.read() as session:
-            return await outbox.item_open(session, post_card_key(case.case_id) if tier == 1 else page_key(case.case_id, tier))
+            return await outbox.item_open(
+                session, post_card_key(case.case_id) if tier == 1 else page_key(case.case_id, tier)
+            )
 
-    async def posted_metadata(self, channel: str, event_type: str, *, since: float | None = None, thread_ts: str | None = None, pages: int = 5) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    async def posted_metadata(
+        self, channel: str, event_type: str, *, since: float | None = None, thread_ts: str | None = None, pages: int = 5
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """(ts, metadata payload) of the messages with this metadata event type in a channel (or thread), newest
         first, reading at most `pages` pages of 200."""
         cursor = None
         for _ in range(pages):
             if thread_ts:
-                response = await self.slack.conversations_replies(channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor)
+                response = await self.slack.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+                )
             else:
-                oldest = {"oldest": f"{since:.6f}"} if since is not None else {}
-                response = await self.slack.conversations_history(channel=channel, include_all_metadata=True, limit=200, cursor=cursor, **oldest)
-            for message in response.get("messages", []):
+                oldest = f"{since:.6f}" if since is not None else None  # slack-sdk leaves out None arguments
+                response = await self.slack.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=200, cursor=cursor, oldest=oldest
+                )
+            messages: list[dict[str, Any]] = response.get("messages", [])
+            for message in messages:
                 metadata = message.get("metadata") or {}
                 if metadata.get("event_type") == event_type:
                     yield str(message["ts"]), metadata.get("event_payload") or {}
@@ -75,7 +84,9 @@ class SlackOut:
             if not response.get("has_more") or not cursor:
                 return
 
-    async def find_message(self, channel: str, *, event_type: str, marker: dict[str, Any], since: float, thread_ts: str | None = None) -> str | None:
+    async def find_message(
+        self, channel: str, *, event_type: str, marker: dict[str, Any], since: float, thread_ts: str | None = None
+    ) -> str | None:
         """The ts of a message we posted with this metadata, if it is already in the channel (or thread)."""
         async for ts, found in self.posted_metadata(channel, event_type, since=since, thread_ts=thread_ts):
             if all(found.get(k) == v for k, v in marker.items()):
@@ -88,7 +99,9 @@ class SlackOut:
         """Post, unless an earlier attempt already did. Returns (ts, adopted)."""
         start = (since - LOOKBACK).timestamp()
         if item.attempts > 1:
-            ts = await self.find_message(post.channel, event_type=post.event_type, marker=post.marker, since=start, thread_ts=thread_ts)
+            ts = await self.find_message(
+                post.channel, event_type=post.event_type, marker=post.marker, since=start, thread_ts=thread_ts
+            )
             if ts:
                 return ts, True
         kwargs: dict[str, Any] = {}
@@ -99,7 +112,13 @@ class SlackOut:
         metadata = {"event_type": post.event_type, "event_payload": post.marker}
         async with self.pacer.slot(post.channel):
             response = await self.slack.chat_postMessage(
-                channel=post.channel, text=post.text, blocks=post.blocks, metadata=metadata, unfurl_links=False, unfurl_media=False, **kwargs
+                channel=post.channel,
+                text=post.text,
+                blocks=post.blocks,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+                **kwargs,
             )
         return str(response["ts"]), False
 

@@ -5,8 +5,10 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-05
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
+
 import store.models
 
 revision = "0006"
@@ -24,7 +26,10 @@ def upgrade() -> None:
         # behind it may pass from then on.
         batch_op.add_column(sa.Column("line_released_at", store.models.UTCDateTime(), nullable=True))
     # Existing dead rows: the only reasons before this revision were cancellations and give-ups.
-    op.execute("UPDATE outbox SET dead_reason = CASE WHEN last_error LIKE 'cancelled%' THEN 'cancelled' ELSE 'dead' END WHERE dead_at IS NOT NULL")
+    op.execute(
+        "UPDATE outbox SET dead_reason = CASE WHEN last_error LIKE 'cancelled%' THEN 'cancelled' ELSE 'dead' END "
+        "WHERE dead_at IS NOT NULL"
+    )
     op.create_table(
         "slack_request_keys",
         sa.Column("key", sa.String(length=64), nullable=False),
